@@ -1,0 +1,1 @@
+"""Reusable Asterisk Manager Interface layer: one-shot sessions, CLI-output parsers, a simulator."""

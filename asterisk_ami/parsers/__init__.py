@@ -1,0 +1,1 @@
+"""Pure functions from Asterisk CLI text to records, one module per command family."""

@@ -1,0 +1,273 @@
+"""One-shot AMI session on panoramisk: connect, log in, run commands, log off, one deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Mapping, Sequence, TypeVar
+
+from asterisk_ami.errors import (
+    AmiError,
+    AmiTimeout,
+    AuthenticationFailed,
+    ConnectionFailed,
+    ProtocolError,
+)
+from asterisk_ami.protocol import OneShotManager, OneShotProtocol
+from asterisk_ami.replies import CommandOutput, command_output
+
+log = logging.getLogger("asterisk_ami.session")
+
+T = TypeVar("T")
+
+#: How long a finished session waits for the server's Goodbye before closing anyway.
+LOGOFF_GRACE = 0.5
+_HIDDEN = ("secret", "key")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and as whom to log in. The secret is kept out of ``repr``."""
+
+    host: str
+    port: int = 5038
+    username: str = ""
+    secret: str = field(default="", repr=False)
+    auth: str = "plain"  # or "md5": Challenge/Login with the MD5 of challenge + secret
+    tls: ssl.SSLContext | None = field(default=None, repr=False)
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def _redacted(action: Mapping[str, Any]) -> str:
+    return ", ".join(
+        f"{k}: {'(hidden)' if k.lower() in _HIDDEN else v}"
+        for k, v in action.items()
+        if k.lower() != "commandid"
+    )
+
+
+async def _resolve(host: str, port: int) -> list[tuple[Any, ...]]:
+    """getaddrinfo in a daemon thread: a hung resolver can neither outlive nor block the deadline."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[Any] = loop.create_future()
+
+    def deliver(result: Any) -> None:
+        if not answer.done():
+            answer.set_result(result)
+
+    def worker() -> None:
+        try:
+            result: Any = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            result = exc
+        try:
+            loop.call_soon_threadsafe(deliver, result)
+        except RuntimeError:  # the session already ended and its loop is closed
+            pass
+
+    threading.Thread(target=worker, name="ami-resolve", daemon=True).start()
+    result = await answer
+    if isinstance(result, Exception):
+        reason = getattr(result, "strerror", None) or str(result)
+        raise ConnectionFailed(f"cannot resolve '{host}': {reason}")
+    return list(result)
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed: {exc.reason or exc}"
+    return (exc.strerror or str(exc) or type(exc).__name__).lower()
+
+
+class Session:
+    """An AMI session used once. Drive it with :func:`run`; it never reconnects or retries."""
+
+    def __init__(self, target: Target, events: str = "off") -> None:
+        self.target = target
+        self.events = events
+        self.phase = "starting"
+        self.greeting = ""
+        self.logged_in = False
+        self._protocol: OneShotProtocol | None = None
+        self._failure: asyncio.Future[AmiError] | None = None
+        self._logoff_sent = False
+
+    # -- connection ---------------------------------------------------------------------
+    def _on_failure(self, error: AmiError) -> None:
+        if self._failure is not None and not self._failure.done():
+            self._failure.set_result(error)
+
+    async def connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._failure = loop.create_future()
+        target = self.target
+        self.phase = f"resolving {target.host}"
+        addresses = await _resolve(target.host, target.port)
+        errors: list[str] = []
+        for family, _, proto, _, sockaddr in addresses:
+            self.phase = f"connecting to {target.address}"
+            manager = OneShotManager(self._on_failure, host=sockaddr[0], port=sockaddr[1])
+            try:
+                _, protocol = await loop.create_connection(
+                    lambda m=manager: OneShotProtocol(m, self._on_failure),  # type: ignore[misc]
+                    host=sockaddr[0],
+                    port=sockaddr[1],
+                    family=family,
+                    proto=proto,
+                    ssl=target.tls,
+                    server_hostname=target.host if target.tls else None,
+                )
+            except OSError as exc:
+                errors.append(_reason(exc))
+                continue
+            self._protocol = protocol
+            break
+        else:
+            reason = "; ".join(dict.fromkeys(errors)) or "no address"
+            raise ConnectionFailed(f"cannot connect to AMI at {target.address}: {reason}")
+        log.info("connected to %s", target.address)
+        self.phase = "waiting for the AMI greeting"
+        self.greeting = await self._protocol.greeting
+        log.info("greeting: %s", self.greeting)
+
+    async def _request(self, action: dict[str, Any], phase: str) -> Any:
+        """Send one action and wait for its reply, or for the session to fail."""
+        assert self._protocol is not None and self._failure is not None
+        self.phase = phase
+        log.debug("sending %s", _redacted(action))
+        reply = self._protocol.send(action)
+        await asyncio.wait({reply, self._failure}, return_when=asyncio.FIRST_COMPLETED)
+        if reply.done():
+            return reply.result()
+        raise self._failure.result()
+
+    # -- login --------------------------------------------------------------------------
+    async def login(self) -> None:
+        target = self.target
+        action: dict[str, Any] = {"Action": "Login", "Username": target.username}
+        if target.auth == "md5":
+            reply = await self._request(
+                {"Action": "Challenge", "AuthType": "MD5"}, "waiting for the MD5 challenge"
+            )
+            challenge = reply.get("Challenge", "")
+            if reply.response != "Success" or not isinstance(challenge, str) or not challenge:
+                raise ProtocolError(f"AMI refused the MD5 challenge: {reply.message or 'no reason'}")
+            key = hashlib.md5((challenge + target.secret).encode("utf-8")).hexdigest()
+            action.update({"AuthType": "MD5", "Key": key})
+        else:
+            action["Secret"] = target.secret
+        action["Events"] = self.events
+        try:
+            reply = await self._request(action, "waiting for the login reply")
+        except ConnectionFailed as exc:
+            raise ConnectionFailed(f"AMI closed the connection during login ({exc})") from None
+        if reply.response != "Success":
+            raise AuthenticationFailed(
+                f"AMI login as '{target.username}' failed: {reply.message or reply.response}"
+            )
+        self.logged_in = True
+        log.info("logged in as '%s'", target.username)
+
+    # -- actions ------------------------------------------------------------------------
+    async def command(self, command: str) -> CommandOutput:
+        """Run one CLI command through ``Action: Command`` and return its lines."""
+        reply = await self._request(
+            {"Action": "Command", "Command": command}, f"waiting for the reply to '{command}'"
+        )
+        output = command_output(command, reply, reply.content)
+        log.info(
+            "'%s': %d lines (%s reply format)", command, len(output.lines), output.reply_format
+        )
+        return output
+
+    # -- logoff -------------------------------------------------------------------------
+    async def logoff(self, grace: float) -> None:
+        """Send Logoff once if logged in; wait up to ``grace`` seconds for Goodbye."""
+        if not self.logged_in or self._logoff_sent or self._protocol is None:
+            return
+        if self._protocol.closed or self._failure is None or self._failure.done():
+            return
+        self._logoff_sent = True
+        self.phase = "logging off"
+        log.debug("sending Action: Logoff")
+        reply = self._protocol.send({"Action": "Logoff"})
+        if grace > 0:
+            await asyncio.wait({reply, self._failure}, timeout=grace)
+        log.info("logged off")
+
+    def close(self) -> None:
+        if self._protocol is not None and not self._protocol.closed:
+            self._protocol.close()
+
+
+async def _bounded(target: Target, deadline: float, work: Callable[[Session], Awaitable[T]]) -> T:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    session = Session(target)
+
+    async def exchange() -> T:
+        await session.connect()
+        await session.login()
+        return await work(session)
+
+    try:
+        try:
+            result = await asyncio.wait_for(exchange(), deadline)
+        except asyncio.TimeoutError:
+            raise AmiTimeout(deadline, session.phase) from None
+        except AmiError:
+            await session.logoff(grace=min(LOGOFF_GRACE, deadline - (loop.time() - started)))
+            raise
+        await session.logoff(grace=min(LOGOFF_GRACE, deadline - (loop.time() - started)))
+        return result
+    finally:
+        await session.logoff(grace=0)  # after a timeout: the Logoff goes out, nothing is awaited
+        session.close()
+
+
+def run(target: Target, deadline: float, work: Callable[[Session], Awaitable[T]]) -> T:
+    """Connect, log in, ``await work(session)``, log off; all of it within ``deadline`` seconds.
+
+    Raises an :class:`~asterisk_ami.errors.AmiError` subclass on every failure. The event loop
+    is private to the call, and nothing outlives it: no reconnect, no retry, no thread to join.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(_bounded(target, deadline, work))
+    finally:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(asyncio.sleep(0))  # let transports finish closing
+        loop.close()
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What one session brought back: the server's greeting and each command's output."""
+
+    greeting: str
+    outputs: tuple[CommandOutput, ...]
+
+
+def run_commands(target: Target, commands: Sequence[str], deadline: float) -> Transcript:
+    """Run CLI commands in order in one session and return their outputs."""
+
+    async def work(session: Session) -> Transcript:
+        outputs = [await session.command(command) for command in commands]
+        return Transcript(session.greeting, tuple(outputs))
+
+    return run(target, deadline, work)

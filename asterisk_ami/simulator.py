@@ -1,0 +1,336 @@
+"""An AMI server on loopback that behaves as a chosen Asterisk version, for tests and the demo.
+
+It serves CLI output from fixture files (``<fixtures>/<version>/<scenario>/<words_joined>.txt``;
+a missing file is a command that is not registered) and can misbehave on purpose.
+
+    python -m asterisk_ami.simulator --asterisk 18 --scenario pri_all_up --port 5038
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import random
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CRLF = "\r\n"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What differs between Asterisk versions on the AMI wire (reference: asterisk-formats §6)."""
+
+    release: str
+    ami_version: str
+    #: Asterisk 14+ answers Command with Output: headers; 1.4-13 with Response: Follows.
+    output_headers: bool
+    help_hint: str  # how "No such command" points to help
+    unknown_action: str
+    before_auth: str
+    #: 1.4.42+ with sendfullybooted=yes sends FullyBooted even with Events: off.
+    fullybooted_always: bool = False
+    #: 1.4's get_input() accepts only CRLF line ends from clients.
+    crlf_only: bool = False
+
+
+_UNKNOWN = "Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
+PROFILES: dict[str, Profile] = {
+    "1.4": Profile("1.4.44", "1.0", False, "help", "Invalid/unknown command",
+                   "Authentication Required", fullybooted_always=True, crlf_only=True),
+    "1.6": Profile("1.6.2.24", "1.1", False, "core show help", _UNKNOWN, "Permission denied"),
+    "1.8": Profile("1.8.32.3", "1.1", False, "core show help", _UNKNOWN, "Permission denied"),
+    "11": Profile("11.25.3", "1.3", False, "core show help", _UNKNOWN, "Permission denied"),
+    "13": Profile("13.38.3", "2.10.6", False, "core show help", _UNKNOWN, "Permission denied"),
+    # 14.0.0 announced 2.8.0, lower than late 13.x: the banner cannot tell the reply format.
+    "14": Profile("14.7.8", "2.8.0", True, "core show help", _UNKNOWN, "Permission denied"),
+    "16": Profile("16.30.1", "5.0.5", True, "core show help", _UNKNOWN, "Permission denied"),
+    "18": Profile("18.26.4", "7.0.3", True, "core show help", _UNKNOWN, "Permission denied"),
+    "20": Profile("20.15.2", "9.0.0", True, "core show help", _UNKNOWN, "Permission denied"),
+    "22": Profile("22.5.2", "11.0.0", True, "core show help", _UNKNOWN, "Permission denied"),
+}
+
+#: Ways to misbehave. Each names what a broken or hostile server really does.
+FAILURES = {
+    "none": "behave like Asterisk",
+    "no-permission": "log in, but answer Command with 'Permission denied' (no write = command)",
+    "silent": "accept TCP and never send a byte",
+    "not-ami": "greet like an SSH server",
+    "close-on-connect": "accept TCP and close at once (manager.conf deny, connection limit)",
+    "stall-login": "greet, then never answer the login",
+    "stall": "log in, then never answer Command",
+    "stall-mid-reply": "log in, send half the reply to Command, then nothing",
+    "close-mid-reply": "log in, send half the reply to Command, then close",
+    "garbage": "log in, then answer Command with bytes that are not AMI",
+    "no-goodbye": "answer everything, but ignore Logoff",
+}
+
+
+def default_fixtures() -> Path:
+    """The repository's fixtures/asterisk, or $ISP_PLUGINS_FIXTURES when set."""
+    env = os.environ.get("ISP_PLUGINS_FIXTURES")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "fixtures" / "asterisk"
+
+
+@dataclass
+class Simulator:
+    """The server's configuration, and a record of every action it received."""
+
+    asterisk: str = "18"
+    scenario: str = "pri_all_up"
+    fixtures: Path = field(default_factory=default_fixtures)
+    username: str = "monitor"
+    secret: str = "s3cret"
+    failure: str = "none"
+    auth_delay: float = 1.0  # Asterisk sleeps 1 s before answering a failed login
+    received: list[dict[str, str]] = field(default_factory=list)
+    connections: int = 0
+
+    def __post_init__(self) -> None:
+        if self.asterisk not in PROFILES:
+            raise ValueError(f"unknown Asterisk version {self.asterisk!r}; know {sorted(PROFILES)}")
+        if self.failure not in FAILURES:
+            raise ValueError(f"unknown failure {self.failure!r}; know {sorted(FAILURES)}")
+        self.profile = PROFILES[self.asterisk]
+        self._server: asyncio.AbstractServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    # -- fixtures -----------------------------------------------------------------------
+    def cli_output(self, command: str) -> str | None:
+        """The fixture text for a CLI command, or None when no such command is registered."""
+        words = command.split()
+        if not words or any(not w.replace("-", "").replace(".", "").isalnum() for w in words):
+            return None
+        path = self.fixtures / self.asterisk / self.scenario / ("_".join(words) + ".txt")
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+    def no_such_command(self, command: str) -> str:
+        best = " ".join(command.split()[:-1]) or command
+        hint = self.profile.help_hint
+        return f"No such command '{command}' (type '{hint} {best}' for other possible commands)\n"
+
+    # -- wire formats -------------------------------------------------------------------
+    def command_reply(self, action_id: str, command: str) -> str:
+        text = self.cli_output(command)
+        ok = text is not None
+        if text is None:
+            text = self.no_such_command(command)
+        aid = f"ActionID: {action_id}{CRLF}" if action_id else ""
+        if not self.profile.output_headers:
+            return f"Response: Follows{CRLF}Privilege: Command{CRLF}{aid}{text}--END COMMAND--{CRLF}{CRLF}"
+        body = text[:-1] if text.endswith("\n") else text
+        lines = "".join(f"Output: {line}{CRLF}" for line in body.split("\n"))
+        head = "Success" if ok else "Error"
+        return f"Response: {head}{CRLF}{aid}Message: Command output follows{CRLF}{lines}{CRLF}"
+
+    @staticmethod
+    def response(action_id: str, status: str, **headers: str) -> str:
+        aid = f"ActionID: {action_id}{CRLF}" if action_id else ""
+        extra = "".join(f"{k}: {v}{CRLF}" for k, v in headers.items())
+        return f"Response: {status}{CRLF}{aid}{extra}{CRLF}"
+
+    # -- one client ---------------------------------------------------------------------
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            await self._converse(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        fail = self.failure
+        if fail == "close-on-connect":
+            return
+        if fail == "silent":
+            await reader.read()  # until the client gives up
+            return
+        if fail == "not-ami":
+            writer.write(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+            await reader.read()
+            return
+        writer.write(f"Asterisk Call Manager/{self.profile.ami_version}{CRLF}".encode())
+        authenticated = False
+        challenge = ""
+        while True:
+            action = await self._read_action(reader)
+            if action is None:
+                return
+            self.received.append(action)
+            name = action.get("action", "").lower()
+            aid = action.get("actionid", "")
+            if name == "login":
+                if fail == "stall-login":
+                    continue
+                if action.get("authtype", "").lower() == "md5":
+                    expected = hashlib.md5((challenge + self.secret).encode()).hexdigest()
+                    good = bool(challenge) and action.get("key", "").lower() == expected
+                else:
+                    good = action.get("secret") == self.secret
+                if not (good and action.get("username") == self.username):
+                    await asyncio.sleep(self.auth_delay)
+                    writer.write(self.response(aid, "Error", Message="Authentication failed").encode())
+                    await writer.drain()
+                    return
+                authenticated = True
+                writer.write(self.response(aid, "Success", Message="Authentication accepted").encode())
+                events = action.get("events", "on").lower() not in ("off", "no", "false", "0")
+                if events or self.profile.fullybooted_always:
+                    writer.write(f"Event: FullyBooted{CRLF}Privilege: system,all{CRLF}"
+                                 f"Status: Fully Booted{CRLF}{CRLF}".encode())
+            elif name == "challenge":
+                if action.get("authtype", "").lower() != "md5":
+                    writer.write(self.response(aid, "Error", Message="Must specify AuthType").encode())
+                else:
+                    challenge = str(random.randint(10**8, 10**9))
+                    writer.write(self.response(aid, "Success", Challenge=challenge).encode())
+            elif name == "logoff":
+                if fail == "no-goodbye":
+                    continue
+                writer.write(self.response(aid, "Goodbye", Message="Thanks for all the fish.").encode())
+                await writer.drain()
+                return
+            elif name == "ping":
+                writer.write(self.response(aid, "Success", Ping="Pong").encode())
+            elif not authenticated:
+                writer.write(self.response(aid, "Error", Message=self.profile.before_auth).encode())
+            elif name == "command":
+                if not await self._answer_command(writer, aid, action.get("command", "")):
+                    return
+            else:
+                message = self.profile.unknown_action.format(action=action.get("action", ""))
+                writer.write(self.response(aid, "Error", Message=message).encode())
+            await writer.drain()
+
+    async def _answer_command(self, writer: asyncio.StreamWriter, aid: str, command: str) -> bool:
+        """Answer one Command; False when the connection must end."""
+        fail = self.failure
+        if fail == "stall":
+            return True
+        if fail == "no-permission":
+            writer.write(self.response(aid, "Error", Message="Permission denied").encode())
+            return True
+        if fail == "garbage":
+            noise = bytes(random.randrange(256) for _ in range(300)).replace(b"\r\n\r\n", b"")
+            writer.write(b"\x00\xff\xfe garbage " + noise + b"\r\n\r\n")
+            return True
+        reply = self.command_reply(aid, command).encode()
+        if fail in ("stall-mid-reply", "close-mid-reply"):
+            writer.write(reply[: len(reply) // 2])
+            await writer.drain()
+            return fail == "stall-mid-reply"
+        writer.write(reply)
+        return True
+
+    async def _read_action(self, reader: asyncio.StreamReader) -> dict[str, str] | None:
+        """Read one action; header names lower-cased. None at end of stream."""
+        lines: list[str] = []
+        while True:
+            raw = await reader.readline()
+            if not raw:
+                return None
+            if self.profile.crlf_only and not raw.endswith(b"\r\n"):
+                continue  # 1.4 would keep waiting for a CRLF; a bare LF line is lost
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if line:
+                lines.append(line)
+            elif lines:
+                break
+        action: dict[str, str] = {}
+        for line in lines:
+            key, _, value = line.partition(":")
+            action[key.strip().lower()] = value.strip()
+        return action
+
+    # -- running ------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        self._server = await asyncio.start_server(self.handle, host, port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Serve from a background thread with its own event loop; return the port."""
+        ready = threading.Event()
+
+        def serve() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self.start(host, port))
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, name="ami-simulator", daemon=True)
+        self._thread.start()
+        ready.wait(5)
+        return self.port
+
+    def stop(self) -> None:
+        if self._loop is None or self._server is None:
+            return
+        loop, server = self._loop, self._server
+
+        async def shutdown() -> None:
+            server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+            loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def actions(self, name: str) -> list[dict[str, str]]:
+        """The received actions called ``name`` (case-insensitive)."""
+        return [a for a in self.received if a.get("action", "").lower() == name.lower()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m asterisk_ami.simulator",
+        description="AMI server that behaves as a chosen Asterisk version (tests and demo).",
+        epilog="failures: " + "; ".join(f"{k}: {v}" for k, v in FAILURES.items()),
+    )
+    parser.add_argument("--asterisk", default="18", choices=sorted(PROFILES, key=_version_key))
+    parser.add_argument("--scenario", default="pri_all_up", help="fixture directory to serve")
+    parser.add_argument("--fixtures", type=Path, default=default_fixtures())
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5038, help="0 picks a free port")
+    parser.add_argument("--username", default="monitor")
+    parser.add_argument("--secret", default="s3cret")
+    parser.add_argument("--fail", default="none", choices=sorted(FAILURES))
+    parser.add_argument("--auth-delay", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    if not (args.fixtures / args.asterisk / args.scenario).is_dir():
+        parser.error(f"no fixtures at {args.fixtures / args.asterisk / args.scenario}")
+    sim = Simulator(args.asterisk, args.scenario, args.fixtures, args.username, args.secret,
+                    args.fail, args.auth_delay)
+
+    async def serve() -> None:
+        port = await sim.start(args.host, args.port)
+        print(f"AMI simulator: Asterisk {sim.profile.release} ({args.scenario}, fail={args.fail})"
+              f" listening on {args.host}:{port}", flush=True)
+        await asyncio.Event().wait()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in version.split("."))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""What every check shares: the click command class, option types, secrets, failures, output."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import stat
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
+
+import click
+import nagiosplugin
+from nagiosplugin.output import Output
+
+from isp_plugins.version import __version__
+
+if TYPE_CHECKING:
+    from asterisk_ami.errors import AmiError
+    from asterisk_ami.session import Target
+
+SECRET_ENV = "ASTERISK_AMI_SECRET"
+UNKNOWN = 3
+
+
+def status_line(check_name: str, state: str, text: str) -> str:
+    """A one-line status for failures that happen outside nagiosplugin's run."""
+    flat = " ".join(text.replace("|", "/").split())
+    return f"{check_name} {state} - {flat}"
+
+
+# -- click ------------------------------------------------------------------------------
+class PluginCommand(click.Command):
+    """A click command whose usage errors are one UNKNOWN line on stdout, exit 3.
+
+    Click exits 2 on usage errors and writes to stderr: Nagios would read CRITICAL and show
+    nothing. ``--help`` and ``--version`` still exit 0.
+    """
+
+    def __init__(self, *args: Any, check_name: str, **kwargs: Any) -> None:
+        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
+        super().__init__(*args, **kwargs)
+        self.check_name = check_name
+
+    def main(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.ClickException as exc:
+            self._unknown(f"{exc.format_message()} (see --help)")
+        except click.Abort:
+            self._unknown("aborted")
+        except Exception as exc:  # a bug of ours: still one status line, never a traceback
+            self._unknown(f"internal error: {type(exc).__name__}: {exc}")
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def _unknown(self, text: str) -> NoReturn:
+        print(status_line(self.check_name, "UNKNOWN", text), flush=True)
+        sys.exit(UNKNOWN)
+
+
+class CountThreshold(click.ParamType):
+    """A threshold on a count of things that are up (spans, ports, lines).
+
+    A plain whole number K keeps the classic meaning "alert when K or fewer are up" (the range
+    ``K+1:``); anything with ``:``, ``~`` or ``@`` is a Monitoring Plugins range.
+    """
+
+    name = "K|RANGE"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> nagiosplugin.Range:
+        if isinstance(value, nagiosplugin.Range):
+            return value
+        text = str(value).strip()
+        if re.fullmatch(r"\d+", text):
+            return nagiosplugin.Range(f"{int(text) + 1}:")
+        if not re.search(r"[:~@]", text):
+            self.fail(f"{text!r} is neither a whole number nor a range like 3: or @0:1", param, ctx)
+        try:
+            return nagiosplugin.Range(text)
+        except ValueError as exc:
+            self.fail(f"{text!r} is not a valid range: {exc}", param, ctx)
+
+
+def ami_options(default_port: int = 5038) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The connection, authentication, timeout and verbosity options of every AMI check."""
+    options = [
+        click.option("-H", "--hostname", default="127.0.0.1", show_default=True,
+                     help="AMI host: name, IPv4 or IPv6 address."),
+        click.option("-p", "--port", type=click.IntRange(1, 65535), default=default_port,
+                     show_default=True, help="AMI TCP port."),
+        click.option("-U", "--username", required=True, help="manager.conf user."),
+        click.option("-P", "--password", metavar="SECRET",
+                     help=f"AMI secret. Visible in the process list: prefer --secret-file "
+                          f"or the {SECRET_ENV} environment variable."),
+        click.option("--secret-file", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="Read the AMI secret from the first line of FILE."),
+        click.option("--auth", type=click.Choice(["plain", "md5"]), default="plain",
+                     show_default=True,
+                     help="Login with the plain secret, or by MD5 challenge (the secret does "
+                          "not cross the network)."),
+        click.option("-t", "--timeout", type=click.FloatRange(min=0, min_open=True),
+                     default=10.0, show_default=True,
+                     help="Seconds for the whole check; on expiry the state is UNKNOWN."),
+        click.option("-v", "--verbose", count=True,
+                     help="-v adds connection details to the long output, -vv the AMI "
+                          "exchange, -vvv every message (secrets hidden)."),
+        click.version_option(__version__, "-V", "--version",
+                             message="%(prog)s (isp-plugins) %(version)s"),
+    ]
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+# -- secrets ----------------------------------------------------------------------------
+def read_secret(password: str | None, secret_file: str | None) -> str:
+    """The AMI secret from -P, --secret-file or the environment, in that order of precedence."""
+    if password is not None and secret_file is not None:
+        raise click.UsageError("give the secret with -P or with --secret-file, not both")
+    if password is not None:
+        secret = password
+    elif secret_file is not None:
+        try:
+            info = os.stat(secret_file)
+            if not stat.S_ISREG(info.st_mode):  # a FIFO would block the check forever
+                raise click.UsageError(f"secret file {secret_file} is not a regular file")
+            with open(secret_file, encoding="utf-8") as handle:
+                secret = handle.readline().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise click.UsageError(f"cannot read secret file {secret_file}: {reason}") from None
+    else:
+        secret = os.environ.get(SECRET_ENV, "")
+    if not secret:
+        raise click.UsageError(f"no AMI secret: give -P, --secret-file or set {SECRET_ENV}")
+    return secret
+
+
+def make_target(hostname: str, port: int, username: str, secret: str, auth: str) -> Target:
+    from asterisk_ami.session import Target  # noqa: PLC0415 (keeps asyncio out of --help)
+
+    return Target(hostname.strip("[]"), port, username, secret, auth)
+
+
+def session_deadline(timeout: float) -> float:
+    """The AMI session's own deadline: a little under -t, so it can still report UNKNOWN."""
+    return timeout - min(1.0, timeout * 0.1)
+
+
+# -- failures ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Failure:
+    """An AMI failure turned into a state, a status text and optional long-output lines."""
+
+    state: nagiosplugin.state.ServiceState
+    summary: str
+    detail: tuple[str, ...] = ()
+
+
+def classify(error: AmiError, target: Target, timeout: float, not_found: str = "") -> Failure:
+    """The service down or refusing us is CRITICAL; our own setup or an unreadable reply UNKNOWN."""
+    from asterisk_ami import errors  # noqa: PLC0415
+
+    crit, unknown = nagiosplugin.Critical, nagiosplugin.Unknown
+    where = f"AMI at {target.address}"
+    if isinstance(error, errors.AmiTimeout):
+        return Failure(unknown, f"no answer from {where} within {timeout:g}s ({error.phase})")
+    if isinstance(error, errors.ConnectionFailed):
+        text = str(error)
+        return Failure(crit, text if target.address in text else f"{where}: {text}")
+    if isinstance(error, errors.NotAmiServer):
+        return Failure(crit, f"{target.address} is not an AMI server: {error}")
+    if isinstance(error, errors.AuthenticationFailed):
+        return Failure(crit, str(error))
+    if isinstance(error, errors.PermissionDenied):
+        return Failure(unknown, f"AMI user '{target.username}' may not run CLI commands "
+                                f"(manager.conf needs write = command): {error}")
+    if isinstance(error, errors.CommandNotFound):
+        return Failure(crit, f"'{error.command}' not available{not_found}", (error.text,))
+    if isinstance(error, errors.ParseError):
+        return Failure(unknown, f"cannot read the output: {error}")
+    return Failure(unknown, f"unreadable reply from {where}: {error}")
+
+
+class FailureContext(nagiosplugin.Context):
+    """Evaluates the ``failure`` metric a Resource yields instead of its measurements."""
+
+    def __init__(self) -> None:
+        super().__init__("failure")
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
+        failure: Failure = metric.value
+        return nagiosplugin.Result(failure.state, failure.summary, metric)
+
+
+def failure_metric(failure: Failure) -> nagiosplugin.Metric:
+    return nagiosplugin.Metric("failure", failure, context="failure")  # type: ignore[arg-type]
+
+
+def failure_of(results: nagiosplugin.Results) -> Failure | None:
+    """The Failure behind a check's results, if the probe failed."""
+    for result in results:
+        if result.metric is not None and isinstance(result.metric.value, Failure):
+            return result.metric.value
+    return None
+
+
+# -- running ----------------------------------------------------------------------------
+class SuiteOutput(Output):  # type: ignore[misc]
+    """Perfdata stays on the status line and the long output is printed at every verbosity.
+
+    nagiosplugin moves perfdata to the end and drops the long output at -v0; a Nagios user
+    wants the per-item lines in the service's long output without editing the command.
+    """
+
+    def add(self, check: nagiosplugin.Check) -> None:
+        self.status = self.format_status(check)
+        perfdata = self.format_perfdata(check)
+        if perfdata:
+            self.status += " " + perfdata
+        self.add_longoutput(check.verbose_str)
+
+
+class _Redact(logging.Filter):
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret and self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "(hidden)"), ()
+        return True
+
+
+def run_check(check: nagiosplugin.Check, verbose: int, timeout: float, secret: str) -> NoReturn:
+    """Run a check under our output rules, with a hard backstop at ``timeout`` seconds."""
+    runtime = nagiosplugin.Runtime()
+    runtime.output = SuiteOutput(runtime.logchan)
+    runtime.logchan.addFilter(_Redact(secret))
+    ami_log = logging.getLogger("asterisk_ami")
+    ami_log.setLevel(logging.DEBUG)
+    ami_log.propagate = False
+    if runtime.logchan not in ami_log.handlers:
+        ami_log.addHandler(runtime.logchan)
+    name = check.name.upper()
+
+    def backstop(signum: int, frame: Any) -> None:
+        # The session's asyncio deadline fires first; this covers anything that ignores it.
+        line = status_line(name, "UNKNOWN", f"check aborted after {timeout:g}s (-t)")
+        os.write(1, (line + "\n").encode())
+        os._exit(UNKNOWN)
+
+    signal.signal(signal.SIGALRM, backstop)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    check.main(verbose=verbose)
+    raise AssertionError("nagiosplugin's main returned")  # pragma: no cover
