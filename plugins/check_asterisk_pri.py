@@ -47,6 +47,10 @@ class SpanReport:
         return [s for s in self.spans if s.in_alarm]
 
     @property
+    def degraded(self) -> list[PriSpan]:
+        return [s for s in self.spans if s.degraded]
+
+    @property
     def count_differs(self) -> bool:
         return self.expected_given and len(self.spans) != self.expected
 
@@ -84,9 +88,8 @@ def summarize(rep: SpanReport) -> str:
         parts.append(f"in alarm: {_numbers(alarm)}")
     if down:
         parts.append(f"down: {_numbers(down)}")
-    degraded = [s for s in rep.up if s.degraded]
-    if degraded:
-        parts.append(f"backup D-channel lost: {_numbers(degraded)}")
+    if rep.degraded:
+        parts.append(f"backup D-channel lost: {_numbers(rep.degraded)}")
     if rep.count_differs:
         parts.append(f"{len(rep.spans)} spans listed, {rep.expected} expected")
     return "; ".join(parts)
@@ -136,7 +139,7 @@ class PriSpans(nagiosplugin.Resource):
         yield nagiosplugin.Metric("spans_up", len(rep.up), min=0, max=rep.expected)
         yield nagiosplugin.Metric("spans_down", len(rep.down), min=0, max=top)
         yield nagiosplugin.Metric("spans_alarm", len(rep.in_alarm), min=0, max=top)
-        yield nagiosplugin.Metric("spans_listed", len(rep.spans), context="span_count")
+        yield nagiosplugin.Metric("spans_listed", len(rep.spans), context="span_checks")
 
 
 class SpansUp(nagiosplugin.ScalarContext):
@@ -161,11 +164,11 @@ class SpansUp(nagiosplugin.ScalarContext):
         return super().performance(metric, resource)
 
 
-class SpanCount(nagiosplugin.Context):
-    """WARNING when -n was given and a different number of spans is listed."""
+class SpanChecks(nagiosplugin.Context):
+    """WARNING when -n differs from the spans listed, or an up span lost a D-channel (NFAS)."""
 
     def __init__(self) -> None:
-        super().__init__("span_count")
+        super().__init__("span_checks")
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
         rep = resource.report
@@ -173,6 +176,8 @@ class SpanCount(nagiosplugin.Context):
             return nagiosplugin.Result(
                 nagiosplugin.Warn, f"{metric.value} spans listed, {rep.expected} expected", metric
             )
+        if rep is not None and rep.degraded:
+            return nagiosplugin.Result(nagiosplugin.Warn, "backup D-channel lost", metric)
         return nagiosplugin.Result(nagiosplugin.Ok, metric=metric)
 
 
@@ -236,8 +241,9 @@ def main(hostname: str, port: int, username: str, password: str | None,
     \b
     States:
       OK        spans up within the thresholds
-      WARNING   -w reached (default: fewer spans up than expected), or -n given
-                and a different number of spans listed
+      WARNING   -w reached (default: fewer spans up than expected); -n given
+                and a different number of spans listed; or a span that is up
+                lost a D-channel (NFAS backup Down or In Alarm)
       CRITICAL  -c reached (default: no span up); AMI unreachable (refused,
                 reset, DNS failure), not an AMI server, login failed, or
                 'pri show spans' not available (no chan_dahdi or libpri)
@@ -267,7 +273,7 @@ def main(hostname: str, port: int, username: str, password: str | None,
         SpansUp(warning, critical),
         nagiosplugin.ScalarContext("spans_down"),
         nagiosplugin.ScalarContext("spans_alarm"),
-        SpanCount(),
+        SpanChecks(),
         common.FailureContext(),
         PriSummary(resource, verbose),
         name=NAME,
