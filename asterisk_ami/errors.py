@@ -5,7 +5,8 @@ from __future__ import annotations
 
 def excerpt(text: str, limit: int = 40) -> str:
     """A short, printable, single-line quotation of untrusted text for an error message."""
-    flat = text.strip()[:limit].encode("ascii", "backslashreplace").decode("ascii")
+    flat = text.strip()[:limit].replace("\ufffd", "?")
+    flat = flat.encode("ascii", "backslashreplace").decode("ascii")
     flat = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in flat)
     return "'" + flat.replace("|", "/") + ("'..." if len(text.strip()) > limit else "'")
 

@@ -37,10 +37,12 @@ class OneShotManager(Manager):
         self._on_failure = on_failure
 
     def connection_lost(self, exc: Any) -> None:
-        detail = f": {exc}" if isinstance(exc, Exception) and str(exc) else ""
         if isinstance(exc, Message):  # panoramisk passes the Shutdown event itself
-            detail = ": Asterisk is shutting down"
-        self._on_failure(ConnectionLost(f"AMI connection closed by the server{detail}"))
+            self._on_failure(ConnectionLost("Asterisk is shutting down"))
+        elif isinstance(exc, Exception) and str(exc):
+            self._on_failure(ConnectionLost(f"connection lost: {exc}"))
+        else:
+            self._on_failure(ConnectionLost("the server closed the connection"))
 
 
 class OneShotProtocol(AMIProtocol):
@@ -69,9 +71,9 @@ class OneShotProtocol(AMIProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.greeting.done():
-            reason = f": {exc}" if exc else ""
+            reason = f" ({exc})" if exc else ""
             self.greeting.set_exception(
-                ConnectionLost(f"connection closed before the AMI greeting{reason}")
+                ConnectionLost(f"the server closed the connection before its greeting{reason}")
             )
         super().connection_lost(exc)
 
@@ -95,7 +97,7 @@ class OneShotProtocol(AMIProtocol):
                 return
             message = self._parse(frame)
             if message is None:
-                self._fail(ProtocolError(f"unreadable AMI message: {excerpt(frame)}"))
+                self._fail(ProtocolError(f"not an AMI message: {excerpt(frame)}"))
                 return
             log.debug("received %s", _describe(message))
             self.handle_message(message)
@@ -104,11 +106,11 @@ class OneShotProtocol(AMIProtocol):
         newline = self._buffer.find("\n")
         if newline < 0:
             if len(self._buffer) > MAX_GREETING:
-                self._fail(NotAmiServer(f"no AMI greeting, got {excerpt(self._buffer)}"))
+                self._fail(NotAmiServer(f"it greets with {excerpt(self._buffer)}"))
             return False
         line, self._buffer = self._buffer[:newline].rstrip("\r"), self._buffer[newline + 1 :]
         if not line.startswith(GREETING_PREFIX):
-            self._fail(NotAmiServer(f"greeting is {excerpt(line)}, not 'Asterisk Call Manager/...'"))
+            self._fail(NotAmiServer(f"it greets with {excerpt(line)}"))
             return False
         self.version = line[len(GREETING_PREFIX) :].strip()
         self.greeting.set_result(line)

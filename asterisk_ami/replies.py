@@ -64,7 +64,7 @@ def command_output(command: str, reply: Mapping[str, Any], content: str = "") ->
         if "Output" not in reply:
             message = _header(reply, "Message")
             if response == "Error" and message.lower().startswith("permission denied"):
-                raise PermissionDenied(f"AMI denied '{command}': {message}")
+                raise PermissionDenied(message)
             if response == "Error" or message.lower() != "command output follows":
                 raise ProtocolError(f"AMI did not run '{command}': {message or 'no message'}")
             # 14+ with a temp file it could not read writes a different Message; an empty

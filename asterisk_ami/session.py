@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import socket
 import ssl
 import threading
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, TypeVar
 
 from asterisk_ami.errors import (
     AmiError,
     AmiTimeout,
     AuthenticationFailed,
     ConnectionFailed,
+    ConnectionLost,
     ProtocolError,
 )
 from asterisk_ami.protocol import OneShotManager, OneShotProtocol
@@ -56,7 +59,7 @@ def _redacted(action: Mapping[str, Any]) -> str:
 
 
 async def _resolve(host: str, port: int) -> list[tuple[Any, ...]]:
-    """getaddrinfo in a daemon thread: a hung resolver can neither outlive nor block the deadline."""
+    """getaddrinfo in a daemon thread: a hung resolver cannot outlive or block the deadline."""
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[Any] = loop.create_future()
 
@@ -69,10 +72,8 @@ async def _resolve(host: str, port: int) -> list[tuple[Any, ...]]:
             result: Any = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
             result = exc
-        try:
+        with contextlib.suppress(RuntimeError):  # the session ended and its loop is closed
             loop.call_soon_threadsafe(deliver, result)
-        except RuntimeError:  # the session already ended and its loop is closed
-            pass
 
     threading.Thread(target=worker, name="ami-resolve", daemon=True).start()
     result = await answer
@@ -150,7 +151,10 @@ class Session:
         await asyncio.wait({reply, self._failure}, return_when=asyncio.FIRST_COMPLETED)
         if reply.done():
             return reply.result()
-        raise self._failure.result()
+        failure = self._failure.result()
+        if isinstance(failure, ConnectionLost):
+            raise ConnectionLost(f"{failure} ({phase})")
+        raise failure
 
     # -- login --------------------------------------------------------------------------
     async def login(self) -> None:
@@ -162,16 +166,15 @@ class Session:
             )
             challenge = reply.get("Challenge", "")
             if reply.response != "Success" or not isinstance(challenge, str) or not challenge:
-                raise ProtocolError(f"AMI refused the MD5 challenge: {reply.message or 'no reason'}")
+                raise ProtocolError(
+                    f"AMI refused the MD5 challenge: {reply.message or 'no reason'}"
+                )
             key = hashlib.md5((challenge + target.secret).encode("utf-8")).hexdigest()
             action.update({"AuthType": "MD5", "Key": key})
         else:
             action["Secret"] = target.secret
         action["Events"] = self.events
-        try:
-            reply = await self._request(action, "waiting for the login reply")
-        except ConnectionFailed as exc:
-            raise ConnectionFailed(f"AMI closed the connection during login ({exc})") from None
+        reply = await self._request(action, "waiting for the login reply")
         if reply.response != "Success":
             raise AuthenticationFailed(
                 f"AMI login as '{target.username}' failed: {reply.message or reply.response}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import os
 import random
@@ -17,9 +18,11 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 CRLF = "\r\n"
+#: What the "garbage" failure answers: binary noise in an AMI-sized frame (fixed, so tests
+#: can assert the exact status line).
+GARBAGE = b"\x00\xff\xfe\x13garbage\x80\x81 line noise\x07\r\n\xde\xad\xbe\xef\r\n\r\n"
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,16 @@ class Profile:
 
 _UNKNOWN = "Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
 PROFILES: dict[str, Profile] = {
-    "1.4": Profile("1.4.44", "1.0", False, "help", "Invalid/unknown command",
-                   "Authentication Required", fullybooted_always=True, crlf_only=True),
+    "1.4": Profile(
+        "1.4.44",
+        "1.0",
+        False,
+        "help",
+        "Invalid/unknown command",
+        "Authentication Required",
+        fullybooted_always=True,
+        crlf_only=True,
+    ),
     "1.6": Profile("1.6.2.24", "1.1", False, "core show help", _UNKNOWN, "Permission denied"),
     "1.8": Profile("1.8.32.3", "1.1", False, "core show help", _UNKNOWN, "Permission denied"),
     "11": Profile("11.25.3", "1.3", False, "core show help", _UNKNOWN, "Permission denied"),
@@ -90,6 +101,7 @@ class Simulator:
     secret: str = "s3cret"
     failure: str = "none"
     auth_delay: float = 1.0  # Asterisk sleeps 1 s before answering a failed login
+    trickle: bool = False  # deliver every reply 3 bytes at a time
     received: list[dict[str, str]] = field(default_factory=list)
     connections: int = 0
 
@@ -126,7 +138,8 @@ class Simulator:
             text = self.no_such_command(command)
         aid = f"ActionID: {action_id}{CRLF}" if action_id else ""
         if not self.profile.output_headers:
-            return f"Response: Follows{CRLF}Privilege: Command{CRLF}{aid}{text}--END COMMAND--{CRLF}{CRLF}"
+            head = f"Response: Follows{CRLF}Privilege: Command{CRLF}{aid}"
+            return f"{head}{text}--END COMMAND--{CRLF}{CRLF}"
         body = text[:-1] if text.endswith("\n") else text
         lines = "".join(f"Output: {line}{CRLF}" for line in body.split("\n"))
         head = "Success" if ok else "Error"
@@ -137,6 +150,16 @@ class Simulator:
         aid = f"ActionID: {action_id}{CRLF}" if action_id else ""
         extra = "".join(f"{k}: {v}{CRLF}" for k, v in headers.items())
         return f"Response: {status}{CRLF}{aid}{extra}{CRLF}"
+
+    async def _send(self, writer: asyncio.StreamWriter, data: str | bytes) -> None:
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        if not self.trickle:
+            writer.write(raw)
+            return
+        for start in range(0, len(raw), 3):  # 3-byte reads split CRLFs and UTF-8 sequences
+            writer.write(raw[start : start + 3])
+            await writer.drain()
+            await asyncio.sleep(0)
 
     # -- one client ---------------------------------------------------------------------
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -156,10 +179,10 @@ class Simulator:
             await reader.read()  # until the client gives up
             return
         if fail == "not-ami":
-            writer.write(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+            await self._send(writer, "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
             await reader.read()
             return
-        writer.write(f"Asterisk Call Manager/{self.profile.ami_version}{CRLF}".encode())
+        await self._send(writer, f"Asterisk Call Manager/{self.profile.ami_version}{CRLF}")
         authenticated = False
         challenge = ""
         while True:
@@ -179,37 +202,50 @@ class Simulator:
                     good = action.get("secret") == self.secret
                 if not (good and action.get("username") == self.username):
                     await asyncio.sleep(self.auth_delay)
-                    writer.write(self.response(aid, "Error", Message="Authentication failed").encode())
+                    await self._send(
+                        writer, self.response(aid, "Error", Message="Authentication failed")
+                    )
                     await writer.drain()
                     return
                 authenticated = True
-                writer.write(self.response(aid, "Success", Message="Authentication accepted").encode())
+                await self._send(
+                    writer, self.response(aid, "Success", Message="Authentication accepted")
+                )
                 events = action.get("events", "on").lower() not in ("off", "no", "false", "0")
                 if events or self.profile.fullybooted_always:
-                    writer.write(f"Event: FullyBooted{CRLF}Privilege: system,all{CRLF}"
-                                 f"Status: Fully Booted{CRLF}{CRLF}".encode())
+                    await self._send(
+                        writer,
+                        f"Event: FullyBooted{CRLF}Privilege: system,all{CRLF}"
+                        f"Status: Fully Booted{CRLF}{CRLF}",
+                    )
             elif name == "challenge":
                 if action.get("authtype", "").lower() != "md5":
-                    writer.write(self.response(aid, "Error", Message="Must specify AuthType").encode())
+                    await self._send(
+                        writer, self.response(aid, "Error", Message="Must specify AuthType")
+                    )
                 else:
                     challenge = str(random.randint(10**8, 10**9))
-                    writer.write(self.response(aid, "Success", Challenge=challenge).encode())
+                    await self._send(writer, self.response(aid, "Success", Challenge=challenge))
             elif name == "logoff":
                 if fail == "no-goodbye":
                     continue
-                writer.write(self.response(aid, "Goodbye", Message="Thanks for all the fish.").encode())
+                await self._send(
+                    writer, self.response(aid, "Goodbye", Message="Thanks for all the fish.")
+                )
                 await writer.drain()
                 return
             elif name == "ping":
-                writer.write(self.response(aid, "Success", Ping="Pong").encode())
+                await self._send(writer, self.response(aid, "Success", Ping="Pong"))
             elif not authenticated:
-                writer.write(self.response(aid, "Error", Message=self.profile.before_auth).encode())
+                await self._send(
+                    writer, self.response(aid, "Error", Message=self.profile.before_auth)
+                )
             elif name == "command":
                 if not await self._answer_command(writer, aid, action.get("command", "")):
                     return
             else:
                 message = self.profile.unknown_action.format(action=action.get("action", ""))
-                writer.write(self.response(aid, "Error", Message=message).encode())
+                await self._send(writer, self.response(aid, "Error", Message=message))
             await writer.drain()
 
     async def _answer_command(self, writer: asyncio.StreamWriter, aid: str, command: str) -> bool:
@@ -218,18 +254,17 @@ class Simulator:
         if fail == "stall":
             return True
         if fail == "no-permission":
-            writer.write(self.response(aid, "Error", Message="Permission denied").encode())
+            await self._send(writer, self.response(aid, "Error", Message="Permission denied"))
             return True
         if fail == "garbage":
-            noise = bytes(random.randrange(256) for _ in range(300)).replace(b"\r\n\r\n", b"")
-            writer.write(b"\x00\xff\xfe garbage " + noise + b"\r\n\r\n")
+            await self._send(writer, GARBAGE)
             return True
-        reply = self.command_reply(aid, command).encode()
+        reply = self.command_reply(aid, command)
         if fail in ("stall-mid-reply", "close-mid-reply"):
-            writer.write(reply[: len(reply) // 2])
+            await self._send(writer, reply[: len(reply) // 2])
             await writer.drain()
             return fail == "stall-mid-reply"
-        writer.write(reply)
+        await self._send(writer, reply)
         return True
 
     async def _read_action(self, reader: asyncio.StreamReader) -> dict[str, str] | None:
@@ -312,19 +347,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (args.fixtures / args.asterisk / args.scenario).is_dir():
         parser.error(f"no fixtures at {args.fixtures / args.asterisk / args.scenario}")
-    sim = Simulator(args.asterisk, args.scenario, args.fixtures, args.username, args.secret,
-                    args.fail, args.auth_delay)
+    sim = Simulator(
+        args.asterisk,
+        args.scenario,
+        args.fixtures,
+        args.username,
+        args.secret,
+        args.fail,
+        args.auth_delay,
+    )
 
     async def serve() -> None:
         port = await sim.start(args.host, args.port)
-        print(f"AMI simulator: Asterisk {sim.profile.release} ({args.scenario}, fail={args.fail})"
-              f" listening on {args.host}:{port}", flush=True)
+        print(
+            f"AMI simulator: Asterisk {sim.profile.release} ({args.scenario}, fail={args.fail})"
+            f" listening on {args.host}:{port}",
+            flush=True,
+        )
         await asyncio.Event().wait()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

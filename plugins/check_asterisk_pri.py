@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import nagiosplugin
@@ -62,7 +63,10 @@ def report(spans: Sequence[PriSpan], expected: int | None, exclude: Sequence[int
     listed = {s.number for s in spans}
     missing = tuple(sorted(n for n in set(exclude) if n not in listed))
     return SpanReport(
-        counted, excluded, missing, len(counted) if expected is None else expected,
+        counted,
+        excluded,
+        missing,
+        len(counted) if expected is None else expected,
         expected is not None,
     )
 
@@ -101,8 +105,9 @@ class PriSpans(nagiosplugin.Resource):
 
     name = NAME
 
-    def __init__(self, target: Target, timeout: float, expected: int | None,
-                 exclude: Sequence[int]) -> None:
+    def __init__(
+        self, target: Target, timeout: float, expected: int | None, exclude: Sequence[int]
+    ) -> None:
         self.target = target
         self.timeout = timeout
         self.expected = expected
@@ -117,9 +122,7 @@ class PriSpans(nagiosplugin.Resource):
         from asterisk_ami.session import run_commands  # noqa: PLC0415
 
         try:
-            transcript = run_commands(
-                self.target, [COMMAND], common.session_deadline(self.timeout)
-            )
+            transcript = run_commands(self.target, [COMMAND], common.session_deadline(self.timeout))
             output = transcript.outputs[0]
             spans = parse_pri_show_spans(output.lines)
         except AmiError as error:
@@ -130,10 +133,12 @@ class PriSpans(nagiosplugin.Resource):
         self.greeting, self.reply_format = transcript.greeting, output.reply_format
         rep = self.report = report(spans, self.expected, self.exclude)
         if rep.expected == 0 and not rep.spans:
-            yield common.failure_metric(common.Failure(
-                nagiosplugin.Unknown,
-                "no PRI spans listed and none expected (give -n to expect spans)",
-            ))
+            yield common.failure_metric(
+                common.Failure(
+                    nagiosplugin.Unknown,
+                    "no PRI spans listed and none expected (give -n to expect spans)",
+                )
+            )
             return
         top = max(rep.expected, len(rep.spans))
         yield nagiosplugin.Metric("spans_up", len(rep.up), min=0, max=rep.expected)
@@ -145,10 +150,12 @@ class PriSpans(nagiosplugin.Resource):
 class SpansUp(nagiosplugin.ScalarContext):
     """Thresholds on spans up; without -w, WARNING below the expected count known after probing."""
 
-    def __init__(self, warning: nagiosplugin.Range | None,
-                 critical: nagiosplugin.Range | None) -> None:
-        super().__init__("spans_up", warning, critical or nagiosplugin.Range("1:"),
-                         fmt_metric="{value} spans up")
+    def __init__(
+        self, warning: nagiosplugin.Range | None, critical: nagiosplugin.Range | None
+    ) -> None:
+        super().__init__(
+            "spans_up", warning, critical or nagiosplugin.Range("1:"), fmt_metric="{value} spans up"
+        )
         self.default_warning = warning is None
 
     def _settle(self, resource: Any) -> None:
@@ -217,21 +224,49 @@ class PriSummary(nagiosplugin.Summary):
 
 @click.command(cls=common.PluginCommand, check_name=NAME.upper())
 @common.ami_options()
-@click.option("-w", "--warning", type=common.CountThreshold(), metavar="K|RANGE",
-              help="WARNING when K or fewer spans are up, or when the number up is outside "
-                   "RANGE. Default: fewer than expected.")
-@click.option("-c", "--critical", type=common.CountThreshold(), metavar="K|RANGE",
-              help="CRITICAL when K or fewer spans are up, or outside RANGE. Default: none up.")
-@click.option("-n", "--expected", type=click.IntRange(min=0), metavar="N",
-              help="Spans that should be listed (after --exclude-span). Default: the number "
-                   "listed.")
-@click.option("--exclude-span", type=click.IntRange(min=1), multiple=True, metavar="N",
-              help="Leave span N out of every count (e.g. a BRI line idle by design). "
-                   "Repeatable.")
-def main(hostname: str, port: int, username: str, password: str | None,
-         secret_file: str | None, auth: str, timeout: float, verbose: int,
-         warning: nagiosplugin.Range | None, critical: nagiosplugin.Range | None,
-         expected: int | None, exclude_span: tuple[int, ...]) -> NoReturn:
+@click.option(
+    "-w",
+    "--warning",
+    type=common.CountThreshold(),
+    metavar="K|RANGE",
+    help="WARNING when K or fewer spans are up, or when the number up is outside "
+    "RANGE. Default: fewer than expected.",
+)
+@click.option(
+    "-c",
+    "--critical",
+    type=common.CountThreshold(),
+    metavar="K|RANGE",
+    help="CRITICAL when K or fewer spans are up, or outside RANGE. Default: none up.",
+)
+@click.option(
+    "-n",
+    "--expected",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Spans that should be listed (after --exclude-span). Default: the number listed.",
+)
+@click.option(
+    "--exclude-span",
+    type=click.IntRange(min=1),
+    multiple=True,
+    metavar="N",
+    help="Leave span N out of every count (e.g. a BRI line idle by design). Repeatable.",
+)
+def main(
+    hostname: str,
+    port: int,
+    username: str,
+    password: str | None,
+    secret_file: str | None,
+    auth: str,
+    timeout: float,
+    verbose: int,
+    warning: nagiosplugin.Range | None,
+    critical: nagiosplugin.Range | None,
+    expected: int | None,
+    exclude_span: tuple[int, ...],
+) -> NoReturn:
     """Check the PRI spans of an Asterisk PBX through the Asterisk Manager Interface.
 
     Logs in to AMI, runs 'pri show spans' (every Asterisk from 1.4 to 22, either AMI reply

@@ -61,7 +61,7 @@ class PluginCommand(click.Command):
         sys.exit(UNKNOWN)
 
 
-class CountThreshold(click.ParamType):
+class CountThreshold(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
     """A threshold on a count of things that are up (spans, ports, lines).
 
     A plain whole number K keeps the classic meaning "alert when K or fewer are up" (the range
@@ -87,28 +87,61 @@ class CountThreshold(click.ParamType):
 def ami_options(default_port: int = 5038) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The connection, authentication, timeout and verbosity options of every AMI check."""
     options = [
-        click.option("-H", "--hostname", default="127.0.0.1", show_default=True,
-                     help="AMI host: name, IPv4 or IPv6 address."),
-        click.option("-p", "--port", type=click.IntRange(1, 65535), default=default_port,
-                     show_default=True, help="AMI TCP port."),
+        click.option(
+            "-H",
+            "--hostname",
+            default="127.0.0.1",
+            show_default=True,
+            help="AMI host: name, IPv4 or IPv6 address.",
+        ),
+        click.option(
+            "-p",
+            "--port",
+            type=click.IntRange(1, 65535),
+            default=default_port,
+            show_default=True,
+            help="AMI TCP port.",
+        ),
         click.option("-U", "--username", required=True, help="manager.conf user."),
-        click.option("-P", "--password", metavar="SECRET",
-                     help=f"AMI secret. Visible in the process list: prefer --secret-file "
-                          f"or the {SECRET_ENV} environment variable."),
-        click.option("--secret-file", type=click.Path(dir_okay=False), metavar="FILE",
-                     help="Read the AMI secret from the first line of FILE."),
-        click.option("--auth", type=click.Choice(["plain", "md5"]), default="plain",
-                     show_default=True,
-                     help="Login with the plain secret, or by MD5 challenge (the secret does "
-                          "not cross the network)."),
-        click.option("-t", "--timeout", type=click.FloatRange(min=0, min_open=True),
-                     default=10.0, show_default=True,
-                     help="Seconds for the whole check; on expiry the state is UNKNOWN."),
-        click.option("-v", "--verbose", count=True,
-                     help="-v adds connection details to the long output, -vv the AMI "
-                          "exchange, -vvv every message (secrets hidden)."),
-        click.version_option(__version__, "-V", "--version",
-                             message="%(prog)s (isp-plugins) %(version)s"),
+        click.option(
+            "-P",
+            "--password",
+            metavar="SECRET",
+            help=f"AMI secret. Visible in the process list: prefer --secret-file "
+            f"or the {SECRET_ENV} environment variable.",
+        ),
+        click.option(
+            "--secret-file",
+            type=click.Path(dir_okay=False),
+            metavar="FILE",
+            help="Read the AMI secret from the first line of FILE.",
+        ),
+        click.option(
+            "--auth",
+            type=click.Choice(["plain", "md5"]),
+            default="plain",
+            show_default=True,
+            help="Login with the plain secret, or by MD5 challenge (the secret does "
+            "not cross the network).",
+        ),
+        click.option(
+            "-t",
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=10.0,
+            show_default=True,
+            help="Seconds for the whole check; on expiry the state is UNKNOWN.",
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            count=True,
+            help="-v adds connection details to the long output, -vv the AMI "
+            "exchange, -vvv every message (secrets hidden).",
+        ),
+        click.version_option(
+            __version__, "-V", "--version", message="%(prog)s (isp-plugins) %(version)s"
+        ),
     ]
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -180,8 +213,11 @@ def classify(error: AmiError, target: Target, timeout: float, not_found: str = "
     if isinstance(error, errors.AuthenticationFailed):
         return Failure(crit, str(error))
     if isinstance(error, errors.PermissionDenied):
-        return Failure(unknown, f"AMI user '{target.username}' may not run CLI commands "
-                                f"(manager.conf needs write = command): {error}")
+        return Failure(
+            unknown,
+            f"AMI user '{target.username}' may not run CLI commands: "
+            f"{error} (manager.conf needs write = command)",
+        )
     if isinstance(error, errors.CommandNotFound):
         return Failure(crit, f"'{error.command}' not available{not_found}", (error.text,))
     if isinstance(error, errors.ParseError):

@@ -11,20 +11,55 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 CASES = [
     # (Asterisk version, fixture scenario, plugin options, what it shows)
-    ("1.4", "pri_all_up", "-w 2 -c 1 -n 4", "the classic command line on Asterisk 1.4 ('Provisioned, ' wording)"),
-    ("13", "pri_span3_alarm", "-w 2 -c 1 -n 4", "Asterisk 13 (Response: Follows); span 3 in red alarm, still above -w 2"),
-    ("18", "pri_span3_alarm", "-n 4", "Asterisk 18 (Output: headers); default thresholds: WARNING below 4 up"),
-    ("22", "pri_all_alarm", "-w 2 -c 1 -n 4 --auth md5", "Asterisk 22, MD5 login; the whole card in alarm"),
-    ("20", "pri_nfas", "-v", "NFAS: span 3 failed over to its backup D-channel; -v adds connection details"),
+    (
+        "1.4",
+        "pri_all_up",
+        "-w 2 -c 1 -n 4",
+        "the classic command line on Asterisk 1.4 ('Provisioned, ' wording)",
+    ),
+    (
+        "13",
+        "pri_span3_alarm",
+        "-w 2 -c 1 -n 4",
+        "Asterisk 13 (Response: Follows); span 3 in red alarm, still above -w 2",
+    ),
+    (
+        "18",
+        "pri_span3_alarm",
+        "-n 4",
+        "Asterisk 18 (Output: headers); default thresholds: WARNING below 4 up",
+    ),
+    (
+        "22",
+        "pri_all_alarm",
+        "-w 2 -c 1 -n 4 --auth md5",
+        "Asterisk 22, MD5 login; the whole card in alarm",
+    ),
+    (
+        "20",
+        "pri_nfas",
+        "-v",
+        "NFAS: span 3 failed over to its backup D-channel; -v adds connection details",
+    ),
     ("16", "no_libpri", "-n 4", "chan_dahdi without libpri: 'pri show spans' does not exist"),
 ]
 
 
 def start_simulator(version: str, scenario: str) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "asterisk_ami.simulator", "--asterisk", version,
-         "--scenario", scenario, "--port", "0"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "asterisk_ami.simulator",
+            "--asterisk",
+            version,
+            "--scenario",
+            scenario,
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()  # "... listening on 127.0.0.1:PORT"
@@ -38,12 +73,24 @@ def main() -> int:
         for version, scenario, options, story in CASES:
             proc, port = start_simulator(version, scenario)
             try:
-                args = [str(BIN / "check_asterisk_pri"), "-H", "127.0.0.1", "-p", str(port),
-                        "-U", "monitor", "--secret-file", f.name, *options.split()]
+                args = [
+                    str(BIN / "check_asterisk_pri"),
+                    "-H",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-U",
+                    "monitor",
+                    "--secret-file",
+                    f.name,
+                    *options.split(),
+                ]
                 print(f"# {story}")
-                print(f"$ check_asterisk_pri -H 127.0.0.1 -p {port} -U monitor "
-                      f"--secret-file {f.name} {options}")
-                run = subprocess.run(args, capture_output=True, text=True, timeout=30)
+                print(
+                    f"$ check_asterisk_pri -H 127.0.0.1 -p {port} -U monitor "
+                    f"--secret-file {f.name} {options}"
+                )
+                run = subprocess.run(args, check=False, capture_output=True, text=True, timeout=30)
                 print(run.stdout + run.stderr, end="")
                 print(f"(exit {run.returncode})\n")
             finally:
