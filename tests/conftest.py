@@ -1,0 +1,88 @@
+"""Shared test helpers: an AMI simulator per test, and the real console script as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from asterisk_ami.simulator import PROFILES, Simulator
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures" / "asterisk"
+VERSIONS = sorted(PROFILES, key=lambda v: tuple(int(x) for x in v.split(".")))
+OLD_FORMAT = [v for v in VERSIONS if not PROFILES[v].output_headers]
+SECRET = "s3cret-Zq81"
+
+
+@dataclass
+class PluginRun:
+    """What one run of a console script printed and returned."""
+
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+    @property
+    def status(self) -> str:
+        return self.lines[0] if self.lines else ""
+
+
+def run_script(
+    name: str, *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> PluginRun:
+    """Run an installed console script the way Nagios does: a fresh process, no secret in env."""
+    script = Path(sys.executable).with_name(name)
+    assert script.exists(), f"{script} is not installed (pip install -e .)"
+    environment = {k: v for k, v in os.environ.items() if k != "ASTERISK_AMI_SECRET"}
+    environment.update(env or {})
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(script), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=timeout,
+        check=False,
+    )
+    return PluginRun(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+
+@pytest.fixture
+def simulator() -> Iterator[Callable[..., Simulator]]:
+    """Start simulators on free loopback ports; all are stopped after the test."""
+    started: list[Simulator] = []
+
+    def start(asterisk: str = "18", scenario: str = "pri_all_up", **options: Any) -> Simulator:
+        options.setdefault("auth_delay", 0.05)
+        options.setdefault("secret", SECRET)
+        sim = Simulator(asterisk=asterisk, scenario=scenario, fixtures=FIXTURES, **options)
+        sim.start_in_thread()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+def wait_for(predicate: Callable[[], bool], seconds: float = 2.0) -> bool:
+    """Poll until predicate() holds: the simulator records actions from its own thread."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
