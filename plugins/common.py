@@ -177,7 +177,12 @@ def read_secret(password: str | None, secret_file: str | None) -> str:
 
 
 def make_target(hostname: str, port: int, username: str, secret: str, auth: str) -> Target:
+    """The AMI target; a line break in a header value would inject a second AMI header."""
     from asterisk_ami.session import Target  # noqa: PLC0415 (keeps asyncio out of --help)
+
+    for what, value in (("username", username), ("secret", secret), ("hostname", hostname)):
+        if "\r" in value or "\n" in value:
+            raise click.UsageError(f"the {what} must not contain a line break")
 
     return Target(hostname.strip("[]"), port, username, secret, auth)
 

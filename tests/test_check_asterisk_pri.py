@@ -350,6 +350,13 @@ def test_bad_options_are_unknown(args: tuple[str, ...], fragment: str) -> None:
     assert run.status.startswith("ASTERISK_PRI UNKNOWN - ") and run.status.endswith(" (see --help)")
 
 
+@pytest.mark.parametrize("args", [("-U", "monitor\r\nAction: Originate"), ("-P", "a\nb")])
+def test_line_breaks_cannot_inject_ami_headers(args: tuple[str, ...]) -> None:
+    run = run_script("check_asterisk_pri", "-U", "monitor", "-P", SECRET, *args)
+    assert run.code == 3 and len(run.lines) == 1 and "must not contain a line break" in run.status
+    assert "Originate" not in run.stdout and "a\nb" not in run.stdout
+
+
 def test_username_is_required() -> None:
     run = run_script("check_asterisk_pri", "-P", SECRET)
     assert (run.code, run.stderr, len(run.lines)) == (3, "", 1)
