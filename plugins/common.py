@@ -281,16 +281,26 @@ class _Redact(logging.Filter):
         return True
 
 
-def run_check(check: nagiosplugin.Check, verbose: int, timeout: float, secret: str) -> NoReturn:
-    """Run a check under our output rules, with a hard backstop at ``timeout`` seconds."""
+def run_check(
+    check: nagiosplugin.Check,
+    verbose: int,
+    timeout: float,
+    secret: str = "",
+    loggers: tuple[str, ...] = ("asterisk_ami",),
+) -> NoReturn:
+    """Run a check under our output rules, with a hard backstop at ``timeout`` seconds.
+
+    Records of ``loggers`` join nagiosplugin's log (shown at -vv/-vvv), with ``secret`` hidden.
+    """
     runtime = nagiosplugin.Runtime()
     runtime.output = SuiteOutput(runtime.logchan)
     runtime.logchan.addFilter(_Redact(secret))
-    ami_log = logging.getLogger("asterisk_ami")
-    ami_log.setLevel(logging.DEBUG)
-    ami_log.propagate = False
-    if runtime.logchan not in ami_log.handlers:
-        ami_log.addHandler(runtime.logchan)
+    for name in loggers:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        if runtime.logchan not in logger.handlers:
+            logger.addHandler(runtime.logchan)
     name = check.name.upper()
 
     def backstop(signum: int, frame: Any) -> None:
