@@ -59,3 +59,7 @@ class ProtocolError(AmiError):
 
 class ParseError(AmiError):
     """A CLI command's output does not have the shape its parser knows."""
+
+
+class TlsError(ConnectionFailed):
+    """The TLS handshake failed: certificate not trusted, wrong name, or no TLS on the port."""

@@ -59,6 +59,7 @@ class OneShotProtocol(AMIProtocol):
         self._on_failure = on_failure
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._buffer = ""
+        self._broken = False
         self.greeting: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: Any) -> None:
@@ -78,20 +79,24 @@ class OneShotProtocol(AMIProtocol):
         super().connection_lost(exc)
 
     def _fail(self, error: AmiError) -> None:
+        """Stop reading: the session ends with ``error`` (it may still send its Logoff)."""
+        self._broken = True
+        self._buffer = ""
         if not self.greeting.done():
             self.greeting.set_exception(error)
+            self.transport.abort()  # not logged in: nothing to say before closing
         self._on_failure(error)
-        self.closed = True
-        self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
+        if self._broken:
+            return
         self._buffer += self._decoder.decode(data)
         if len(self._buffer) > MAX_BUFFER:
-            self._fail(ProtocolError(f"AMI reply larger than {MAX_BUFFER} bytes"))
+            self._fail(ProtocolError(f"AMI reply exceeds {MAX_BUFFER // 1048576} MiB"))
             return
         if not self.greeting.done() and not self._read_greeting():
             return
-        while not self.closed:
+        while not self._broken:
             frame = self._next_frame()
             if frame is None:
                 return

@@ -20,6 +20,7 @@ from asterisk_ami.errors import (
     ConnectionFailed,
     ConnectionLost,
     ProtocolError,
+    TlsError,
 )
 from asterisk_ami.protocol import OneShotManager, OneShotProtocol
 from asterisk_ami.replies import CommandOutput, command_output
@@ -86,9 +87,15 @@ async def _resolve(host: str, port: int) -> list[tuple[Any, ...]]:
 def _reason(exc: OSError) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS handshake failed: {exc.reason or exc}"
     return (exc.strerror or str(exc) or type(exc).__name__).lower()
+
+
+def _tls_failure(exc: ssl.SSLError, address: str) -> TlsError:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = exc.verify_message or exc.reason or str(exc)
+        return TlsError(f"TLS certificate of {address} rejected: {reason.rstrip('.')}")
+    reason = (exc.reason or str(exc)).replace("_", " ").lower()
+    return TlsError(f"TLS handshake with {address} failed: {reason} (is TLS enabled on this port?)")
 
 
 class Session:
@@ -129,6 +136,8 @@ class Session:
                     ssl=target.tls,
                     server_hostname=target.host if target.tls else None,
                 )
+            except ssl.SSLError as exc:
+                raise _tls_failure(exc, target.address) from None
             except OSError as exc:
                 errors.append(_reason(exc))
                 continue
@@ -196,17 +205,21 @@ class Session:
 
     # -- logoff -------------------------------------------------------------------------
     async def logoff(self, grace: float) -> None:
-        """Send Logoff once if logged in; wait up to ``grace`` seconds for Goodbye."""
-        if not self.logged_in or self._logoff_sent or self._protocol is None:
+        """Send Logoff once if logged in and the socket is open; wait up to ``grace`` for Goodbye.
+
+        After a garbled reply the Logoff still goes out, but nothing more is awaited.
+        """
+        protocol, failure = self._protocol, self._failure
+        if not self.logged_in or self._logoff_sent or protocol is None or failure is None:
             return
-        if self._protocol.closed or self._failure is None or self._failure.done():
+        if protocol.closed or protocol.transport.is_closing():
             return
         self._logoff_sent = True
         self.phase = "logging off"
         log.debug("sending Action: Logoff")
-        reply = self._protocol.send({"Action": "Logoff"})
-        if grace > 0:
-            await asyncio.wait({reply, self._failure}, timeout=grace)
+        reply = protocol.send({"Action": "Logoff"})
+        if grace > 0 and not failure.done():
+            await asyncio.wait({reply, failure}, timeout=grace)
         log.info("logged off")
 
     def close(self) -> None:

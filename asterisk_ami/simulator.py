@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import os
 import random
+import ssl
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -79,7 +80,11 @@ FAILURES = {
     "close-mid-reply": "log in, send half the reply to Command, then close",
     "garbage": "log in, then answer Command with bytes that are not AMI",
     "no-goodbye": "answer everything, but ignore Logoff",
+    "http": "be a web server: wait for a request, answer 400 Bad Request, close",
+    "huge-reply": "log in, then answer Command with 10 MB of output",
+    "drip": "send everything one byte every 100 ms",
 }
+HUGE_REPLY_BYTES = 10 * 1024 * 1024
 
 
 def default_fixtures() -> Path:
@@ -102,6 +107,7 @@ class Simulator:
     failure: str = "none"
     auth_delay: float = 1.0  # Asterisk sleeps 1 s before answering a failed login
     trickle: bool = False  # deliver every reply 3 bytes at a time
+    tls: ssl.SSLContext | None = None  # serve AMI over TLS with this server context
     received: list[dict[str, str]] = field(default_factory=list)
     connections: int = 0
 
@@ -133,9 +139,12 @@ class Simulator:
     # -- wire formats -------------------------------------------------------------------
     def command_reply(self, action_id: str, command: str) -> str:
         text = self.cli_output(command)
-        ok = text is not None
         if text is None:
-            text = self.no_such_command(command)
+            return self.command_reply_text(action_id, self.no_such_command(command), False)
+        return self.command_reply_text(action_id, text, True)
+
+    def command_reply_text(self, action_id: str, text: str, ok: bool) -> str:
+        """The reply to Command carrying ``text``, in this version's format."""
         aid = f"ActionID: {action_id}{CRLF}" if action_id else ""
         if not self.profile.output_headers:
             head = f"Response: Follows{CRLF}Privilege: Command{CRLF}{aid}"
@@ -153,6 +162,12 @@ class Simulator:
 
     async def _send(self, writer: asyncio.StreamWriter, data: str | bytes) -> None:
         raw = data.encode("utf-8") if isinstance(data, str) else data
+        if self.failure == "drip":
+            for index in range(len(raw)):
+                writer.write(raw[index : index + 1])
+                await writer.drain()
+                await asyncio.sleep(0.1)
+            return
         if not self.trickle:
             writer.write(raw)
             return
@@ -177,6 +192,11 @@ class Simulator:
             return
         if fail == "silent":
             await reader.read()  # until the client gives up
+            return
+        if fail == "http":
+            await reader.readline()
+            await self._send(writer, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
             return
         if fail == "not-ami":
             await self._send(writer, "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
@@ -260,6 +280,9 @@ class Simulator:
             await self._send(writer, GARBAGE)
             return True
         reply = self.command_reply(aid, command)
+        if fail == "huge-reply":
+            line = "PRI span 1/0: Up, Active\n"
+            reply = self.command_reply_text(aid, line * (HUGE_REPLY_BYTES // len(line)), True)
         if fail in ("stall-mid-reply", "close-mid-reply"):
             await self._send(writer, reply[: len(reply) // 2])
             await writer.drain()
@@ -289,7 +312,7 @@ class Simulator:
 
     # -- running ------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        self._server = await asyncio.start_server(self.handle, host, port)
+        self._server = await asyncio.start_server(self.handle, host, port, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 
@@ -302,6 +325,7 @@ class Simulator:
             self._loop.run_until_complete(self.start(host, port))
             ready.set()
             self._loop.run_forever()
+            self._loop.close()
 
         self._thread = threading.Thread(target=serve, name="ami-simulator", daemon=True)
         self._thread.start()
@@ -315,9 +339,10 @@ class Simulator:
 
         async def shutdown() -> None:
             server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             loop.stop()
 
         asyncio.run_coroutine_threadsafe(shutdown(), loop)
@@ -344,7 +369,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--secret", default="s3cret")
     parser.add_argument("--fail", default="none", choices=sorted(FAILURES))
     parser.add_argument("--auth-delay", type=float, default=1.0)
+    parser.add_argument("--tls-cert", type=Path, help="serve TLS with this PEM certificate chain")
+    parser.add_argument("--tls-key", type=Path, help="private key of --tls-cert")
     args = parser.parse_args(argv)
+    context = None
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
     if not (args.fixtures / args.asterisk / args.scenario).is_dir():
         parser.error(f"no fixtures at {args.fixtures / args.asterisk / args.scenario}")
     sim = Simulator(
@@ -355,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         args.secret,
         args.fail,
         args.auth_delay,
+        tls=context,
     )
 
     async def serve() -> None:

@@ -213,7 +213,8 @@ class PriSummary(nagiosplugin.Summary):
         rep = self.resource.report
         if rep is None:
             return []
-        lines = [describe_span(s) for s in rep.spans]
+        lines = common.connection_notes(self.resource.target)
+        lines += [describe_span(s) for s in rep.spans]
         lines += [f"span {s.number}: excluded ({s.dchannels[0].status})" for s in rep.excluded]
         lines += [f"span {n}: excluded, not listed" for n in rep.missing_excluded]
         if self.verbose_level >= 1:
@@ -255,7 +256,10 @@ class PriSummary(nagiosplugin.Summary):
 )
 def main(
     hostname: str,
-    port: int,
+    port: int | None,
+    tls: bool,
+    ca_file: str | None,
+    insecure: bool,
     username: str,
     password: str | None,
     secret_file: str | None,
@@ -280,8 +284,9 @@ def main(
                 and a different number of spans listed; or a span that is up
                 lost a D-channel (NFAS backup Down or In Alarm)
       CRITICAL  -c reached (default: no span up); AMI unreachable (refused,
-                reset, DNS failure), not an AMI server, login failed, or
-                'pri show spans' not available (no chan_dahdi or libpri)
+                reset, DNS failure), TLS certificate rejected, not an AMI
+                server, login failed, or 'pri show spans' not available (no
+                chan_dahdi or libpri)
       UNKNOWN   bad options, no 'command' permission, the -t timeout, a reply
                 that cannot be read, or no spans listed and none expected
 
@@ -301,7 +306,7 @@ def main(
         the same thresholds written as ranges on the number of spans up
     """
     secret = common.read_secret(password, secret_file)
-    target = common.make_target(hostname, port, username, secret, auth)
+    target = common.make_target(hostname, port, username, secret, auth, tls, ca_file, insecure)
     resource = PriSpans(target, timeout, expected, exclude_span)
     check = nagiosplugin.Check(
         resource,

@@ -84,7 +84,7 @@ class CountThreshold(click.ParamType):  # type: ignore[type-arg]  # generic from
             self.fail(f"{text!r} is not a valid range: {exc}", param, ctx)
 
 
-def ami_options(default_port: int = 5038) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def ami_options() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The connection, authentication, timeout and verbosity options of every AMI check."""
     options = [
         click.option(
@@ -98,9 +98,24 @@ def ami_options(default_port: int = 5038) -> Callable[[Callable[..., Any]], Call
             "-p",
             "--port",
             type=click.IntRange(1, 65535),
-            default=default_port,
-            show_default=True,
-            help="AMI TCP port.",
+            help="AMI TCP port.  [default: 5038, or 5039 with --tls]",
+        ),
+        click.option(
+            "--tls",
+            is_flag=True,
+            help="Connect with TLS (manager.conf tlsenable) and verify the certificate "
+            "against the system CAs or --ca-file.",
+        ),
+        click.option(
+            "--ca-file",
+            type=click.Path(dir_okay=False),
+            metavar="FILE",
+            help="CA certificates (PEM) that sign the AMI certificate; needs --tls.",
+        ),
+        click.option(
+            "--insecure",
+            is_flag=True,
+            help="With --tls, accept any certificate (the long output says so).",
         ),
         click.option("-U", "--username", required=True, help="manager.conf user."),
         click.option(
@@ -176,15 +191,45 @@ def read_secret(password: str | None, secret_file: str | None) -> str:
     return secret
 
 
-def make_target(hostname: str, port: int, username: str, secret: str, auth: str) -> Target:
+def make_target(
+    hostname: str,
+    port: int | None,
+    username: str,
+    secret: str,
+    auth: str,
+    tls: bool = False,
+    ca_file: str | None = None,
+    insecure: bool = False,
+) -> Target:
     """The AMI target; a line break in a header value would inject a second AMI header."""
     from asterisk_ami.session import Target  # noqa: PLC0415 (keeps asyncio out of --help)
+    from asterisk_ami.tls import client_context  # noqa: PLC0415
 
     for what, value in (("username", username), ("secret", secret), ("hostname", hostname)):
         if "\r" in value or "\n" in value:
             raise click.UsageError(f"the {what} must not contain a line break")
+    if (ca_file or insecure) and not tls:
+        raise click.UsageError("--ca-file and --insecure apply to --tls only")
+    if ca_file and insecure:
+        raise click.UsageError("give --ca-file or --insecure, not both")
+    context = None
+    if tls:
+        try:
+            context = client_context(ca_file, verify=not insecure)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+            raise click.UsageError(f"cannot load CA file {ca_file}: {reason}") from None
+    port = port or (5039 if tls else 5038)
+    return Target(hostname.strip("[]"), port, username, secret, auth, context)
 
-    return Target(hostname.strip("[]"), port, username, secret, auth)
+
+def connection_notes(target: Target) -> list[str]:
+    """Long-output warnings about how the session was made."""
+    from asterisk_ami.tls import verified  # noqa: PLC0415
+
+    if target.tls is not None and not verified(target.tls):
+        return ["warning: the AMI TLS certificate was not verified (--insecure)"]
+    return []
 
 
 def session_deadline(timeout: float) -> float:

@@ -1,0 +1,85 @@
+"""Every AMI plugin against every way a server can misbehave: bounded, honest, one line."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Callable
+
+import pytest
+
+from asterisk_ami.simulator import Simulator
+from tests.conftest import SECRET, run_script, wait_for
+
+Start = Callable[..., Simulator]
+TIMEOUT = 2
+STATES = ["OK", "WARNING", "CRITICAL", "UNKNOWN"]
+
+# (console script, its check name, options for a normal run); later AMI plugins join here.
+AMI_PLUGINS = [
+    ("check_asterisk_pri", "ASTERISK_PRI", ("-n", "4")),
+]
+
+# mode -> (simulator settings, whether the client logs in and can still say Logoff)
+MODES: dict[str, tuple[dict[str, object], bool]] = {
+    "healthy": ({}, True),
+    "silent after connect": ({"failure": "silent"}, False),
+    "silent after greeting": ({"failure": "stall-login"}, False),
+    "silent after login": ({"failure": "stall"}, True),
+    "stall mid-reply": ({"failure": "stall-mid-reply"}, True),
+    "random bytes": ({"failure": "garbage"}, True),
+    "HTTP server": ({"failure": "http"}, False),
+    "SSH server": ({"failure": "not-ami"}, False),
+    "close on connect": ({"failure": "close-on-connect"}, False),
+    "close mid-reply": ({"failure": "close-mid-reply"}, False),
+    "10 MB reply": ({"failure": "huge-reply"}, True),
+    "slow drip": ({"failure": "drip"}, False),
+    "bad secret": ({"secret": "not-the-one-we-send"}, False),
+    "no permission": ({"failure": "no-permission"}, True),
+    "unknown command": ({"scenario": "no_libpri"}, True),
+    "no Goodbye": ({"failure": "no-goodbye"}, True),
+}
+
+
+@pytest.mark.parametrize("version", ["13", "18"], ids=["Follows format", "Output format"])
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize(
+    ("script", "name", "options"), AMI_PLUGINS, ids=[p[0] for p in AMI_PLUGINS]
+)
+def test_hostile_server(
+    simulator: Start, script: str, name: str, options: tuple[str, ...], mode: str, version: str
+) -> None:
+    settings, logs_off = MODES[mode]
+    sim = simulator(version, **settings)
+    started = time.monotonic()
+    run = run_script(
+        script,
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(sim.port),
+        "-U",
+        "monitor",
+        "-P",
+        SECRET,
+        "-t",
+        str(TIMEOUT),
+        "-vvv",
+        *options,
+    )
+    assert time.monotonic() - started < TIMEOUT + 1
+
+    status = re.fullmatch(rf"{name} (OK|WARNING|CRITICAL|UNKNOWN) - \S.*", run.status)
+    assert status, run.stdout
+    assert run.code == STATES.index(status.group(1))
+    assert not any(line.startswith(f"{name} ") for line in run.lines[1:])
+    assert run.stderr == ""
+    assert "Traceback" not in run.stdout
+    assert SECRET not in run.stdout
+
+    if logs_off:
+        assert wait_for(lambda: any(a.get("action") == "Logoff" for a in sim.received)), mode
+    else:
+        assert not any(a.get("action") == "Logoff" for a in sim.received)
+    assert sim.connections == 1
+    assert len(sim.actions("login")) <= 1  # never a second attempt: fail2ban bans for less
