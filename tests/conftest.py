@@ -86,3 +86,12 @@ def wait_for(predicate: Callable[[], bool], seconds: float = 2.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+# -- property-based tests ---------------------------------------------------------------
+#: One seed per run, printed in the header, so a failing fuzz run can be repeated exactly.
+FUZZ_SEED = int(os.environ.get("HYPOTHESIS_SEED") or int.from_bytes(os.urandom(4), "big"))
+
+
+def pytest_report_header() -> str:
+    return f"fuzz seed: {FUZZ_SEED} (HYPOTHESIS_SEED={FUZZ_SEED} repeats this run's examples)"
