@@ -39,7 +39,7 @@ CASES = [
         "20",
         "pri_nfas",
         "-v",
-        "NFAS: span 3 failed over to its backup D-channel; -v adds connection details",
+        "NFAS: span 3's primary D-channel failed, its backup carries; -v adds connection details",
     ),
     ("16", "no_libpri", "-n 4", "chan_dahdi without libpri: 'pri show spans' does not exist"),
 ]

@@ -26,7 +26,7 @@ CLASSIC_RESULTS = {
     ),
     "pri_nfas": (
         1,
-        "WARNING - 2 of 4 spans up; backup D-channel lost: 3; 2 spans listed, 4 expected | "
+        "WARNING - 2 of 4 spans up; D-channel lost: 3/0; 2 spans listed, 4 expected | "
         + PERF4.format(a=1, d=0, u=2),
     ),
     "pri_all_alarm": (
@@ -62,7 +62,7 @@ DEFAULT_RESULTS = {
     ),
     "pri_nfas": (
         1,
-        "WARNING - 2 of 2 spans up; backup D-channel lost: 3 | spans_alarm=1;;;0;2 "
+        "WARNING - 2 of 2 spans up; D-channel lost: 3/0 | spans_alarm=1;;;0;2 "
         "spans_down=0;;;0;2 spans_up=2;2:;1:;0;2",
     ),
     "pri_all_alarm": (
@@ -108,7 +108,7 @@ def test_long_output_lists_every_span(simulator: Start, version: str) -> None:
     prov = "Provisioned, " if version == "1.4" else ""
     assert plugin(sim).lines[1:] == [
         f"span 1: up (D-channel 0: {prov}Up, Active; D-channel 1: {prov}Up, Standby)",
-        f"span 3: up, backup D-channel lost (D-channel 0: {prov}In Alarm, Down, Standby; "
+        f"span 3: up, D-channel 0 lost (D-channel 0: {prov}In Alarm, Down, Standby; "
         f"D-channel 1: {prov}Up, Active)",
     ]
 

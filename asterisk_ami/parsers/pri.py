@@ -60,7 +60,7 @@ class PriSpan:
 
     @property
     def degraded(self) -> tuple[DChannel, ...]:
-        """D-channels of an up span that are not usable (a lost NFAS backup)."""
+        """D-channels of an up span that are not usable: NFAS redundancy lost."""
         return tuple(d for d in self.dchannels if not d.usable) if self.up else ()
 
 

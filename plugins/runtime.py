@@ -1,0 +1,150 @@
+"""Running a check: AMI failures as states, the suite's output format, the backstop timer."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import nagiosplugin
+from nagiosplugin.output import Output
+
+from isp_plugins.common import UNKNOWN, status_line
+
+if TYPE_CHECKING:
+    from asterisk_ami.errors import AmiError
+    from asterisk_ami.session import Target
+
+
+# -- failures ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Failure:
+    """An AMI failure turned into a state, a status text and optional long-output lines."""
+
+    state: nagiosplugin.state.ServiceState
+    summary: str
+    detail: tuple[str, ...] = ()
+
+
+def classify(error: AmiError, target: Target, timeout: float, not_found: str = "") -> Failure:
+    """The service down or refusing us is CRITICAL; our own setup or an unreadable reply UNKNOWN."""
+    from asterisk_ami import errors  # noqa: PLC0415
+
+    crit, unknown = nagiosplugin.Critical, nagiosplugin.Unknown
+    where = f"AMI at {target.address}"
+    if isinstance(error, errors.AmiTimeout):
+        return Failure(unknown, f"no answer from {where} within {timeout:g}s ({error.phase})")
+    if isinstance(error, errors.ConnectionFailed):
+        text = str(error)
+        return Failure(crit, text if target.address in text else f"{where}: {text}")
+    if isinstance(error, errors.NotAmiServer):
+        return Failure(crit, f"{target.address} is not an AMI server: {error}")
+    if isinstance(error, errors.AuthenticationFailed):
+        return Failure(crit, str(error))
+    if isinstance(error, errors.PermissionDenied):
+        return Failure(
+            unknown,
+            f"AMI user '{target.username}' may not run CLI commands: "
+            f"{error} (manager.conf needs write = command)",
+        )
+    if isinstance(error, errors.CommandNotFound):
+        return Failure(crit, f"'{error.command}' not available{not_found}", (error.text,))
+    if isinstance(error, errors.ParseError):
+        return Failure(unknown, f"cannot read the output: {error}")
+    return Failure(unknown, f"unreadable reply from {where}: {error}")
+
+
+class FailureContext(nagiosplugin.Context):
+    """Evaluates the ``failure`` metric a Resource yields instead of its measurements."""
+
+    def __init__(self) -> None:
+        super().__init__("failure")
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
+        failure: Failure = metric.value
+        return nagiosplugin.Result(failure.state, failure.summary, metric)
+
+
+def failure_metric(failure: Failure) -> nagiosplugin.Metric:
+    return nagiosplugin.Metric("failure", failure, context="failure")  # type: ignore[arg-type]
+
+
+def failure_of(results: nagiosplugin.Results) -> Failure | None:
+    """The Failure behind a check's results, if the probe failed."""
+    for result in results:
+        if result.metric is not None and isinstance(result.metric.value, Failure):
+            return result.metric.value
+    return None
+
+
+# -- running ----------------------------------------------------------------------------
+class SuiteOutput(Output):  # type: ignore[misc]
+    """Perfdata stays on the status line and the long output is printed at every verbosity.
+
+    nagiosplugin moves perfdata to the end and drops the long output at -v0; a Nagios user
+    wants the per-item lines in the service's long output without editing the command.
+    """
+
+    def add(self, check: nagiosplugin.Check) -> None:
+        self.status = self.format_status(check)
+        perfdata = self.format_perfdata(check)
+        if perfdata:
+            self.status += " " + perfdata
+        self.add_longoutput(check.verbose_str)
+
+
+class _Redact(logging.Filter):
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret and self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "(hidden)"), ()
+        return True
+
+
+def run_check(
+    check: nagiosplugin.Check,
+    verbose: int,
+    timeout: float,
+    secret: str = "",
+    loggers: tuple[str, ...] = ("asterisk_ami",),
+) -> NoReturn:
+    """Run a check under our output rules, with a hard backstop at ``timeout`` seconds.
+
+    Records of ``loggers`` join nagiosplugin's log (shown at -vv/-vvv), with ``secret`` hidden.
+    """
+    runtime = nagiosplugin.Runtime()
+    runtime.output = SuiteOutput(runtime.logchan)
+    runtime.logchan.addFilter(_Redact(secret))
+    for name in loggers:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        if runtime.logchan not in logger.handlers:
+            logger.addHandler(runtime.logchan)
+    name = check.name.upper()
+
+    def backstop(signum: int, frame: Any) -> None:
+        # The session's asyncio deadline fires first; this covers anything that ignores it.
+        line = status_line(name, "UNKNOWN", f"check aborted after {timeout:g}s (-t)")
+        os.write(1, (line + "\n").encode())
+        os._exit(UNKNOWN)
+
+    signal.signal(signal.SIGALRM, backstop)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    check.main(verbose=verbose)
+    raise AssertionError("nagiosplugin's main returned")  # pragma: no cover
+
+
+def connection_notes(target: Target) -> list[str]:
+    """Long-output warnings about how the session was made."""
+    from asterisk_ami.tls import verified  # noqa: PLC0415
+
+    if target.tls is not None and not verified(target.tls):
+        return ["warning: the AMI TLS certificate was not verified (--insecure)"]
+    return []
