@@ -77,3 +77,16 @@ def command_output(command: str, reply: Mapping[str, Any], content: str = "") ->
     if result.lines and result.lines[0].startswith(NO_SUCH_COMMAND):
         raise CommandNotFound(command, result.lines[0].strip())
     return result
+
+
+def raise_for_action_error(action: str, reply: Mapping[str, Any]) -> None:
+    """Raise the typed error for a ``Response: Error`` reply to a non-Command action."""
+    response = _header(reply, "Response")
+    if response == "Success":
+        return
+    message = _header(reply, "Message")
+    if response == "Error" and message.lower().startswith("permission denied"):
+        raise PermissionDenied(message)
+    if response == "Error" and message.lower().startswith("invalid/unknown command"):
+        raise CommandNotFound(action, message)
+    raise ProtocolError(f"AMI refused {action}: {message or response or 'no reply'}")

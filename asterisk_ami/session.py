@@ -23,7 +23,7 @@ from asterisk_ami.errors import (
     TlsError,
 )
 from asterisk_ami.protocol import OneShotManager, OneShotProtocol
-from asterisk_ami.replies import CommandOutput, command_output
+from asterisk_ami.replies import CommandOutput, command_output, raise_for_action_error
 
 log = logging.getLogger("asterisk_ami.session")
 
@@ -202,6 +202,19 @@ class Session:
             "'%s': %d lines (%s reply format)", command, len(output.lines), output.reply_format
         )
         return output
+
+    async def action_list(self, action: dict[str, str]) -> list[Any]:
+        """Run a list action (ack, events, ``...Complete`` event); return the events between.
+
+        An unknown action raises CommandNotFound, a refused one PermissionDenied.
+        """
+        name = action["Action"]
+        reply = await self._request(dict(action), f"waiting for the {name} list")
+        messages = reply if isinstance(reply, list) else [reply]
+        raise_for_action_error(name, messages[0])
+        events = [m for m in messages[1:] if not str(m.get("Event", "")).endswith("Complete")]
+        log.info("%s: %d events", name, len(events))
+        return events
 
     # -- logoff -------------------------------------------------------------------------
     async def logoff(self, grace: float) -> None:

@@ -1,6 +1,7 @@
 """An AMI server on loopback that behaves as a chosen Asterisk version, for tests and the demo.
 
-It serves CLI output from fixture files (``<fixtures>/<version>/<scenario>/<words_joined>.txt``;
+It serves CLI output from fixture files (``<fixtures>/<version>/<scenario>/<words_joined>.txt``,
+and replies to other actions from ``action_<Name>.txt``;
 a missing file is a command that is not registered) and can misbehave on purpose.
 
     python -m asterisk_ami.simulator --asterisk 18 --scenario pri_all_up --port 5038
@@ -130,6 +131,21 @@ class Simulator:
             return None
         path = self.fixtures / self.asterisk / self.scenario / ("_".join(words) + ".txt")
         return path.read_text(encoding="utf-8") if path.is_file() else None
+
+    def action_reply(self, action: str, action_id: str) -> str | None:
+        """The recorded reply to a non-Command action, or None when it is not registered.
+
+        ``action_<Name>.txt`` holds the reply as Asterisk writes it, with LF line ends and
+        ``ActionID: 42`` where the request's ActionID goes (dropped when the request had none).
+        """
+        if not action.isalnum():
+            return None
+        path = self.fixtures / self.asterisk / self.scenario / f"action_{action}.txt"
+        if not path.is_file():
+            return None
+        text = path.read_text(encoding="utf-8")
+        text = text.replace("ActionID: 42\n", f"ActionID: {action_id}\n" if action_id else "")
+        return text.replace("\n", CRLF)
 
     def no_such_command(self, command: str) -> str:
         best = " ".join(command.split()[:-1]) or command
@@ -263,6 +279,8 @@ class Simulator:
             elif name == "command":
                 if not await self._answer_command(writer, aid, action.get("command", "")):
                     return
+            elif (reply := self.action_reply(action.get("action", ""), aid)) is not None:
+                await self._send(writer, reply)
             else:
                 message = self.profile.unknown_action.format(action=action.get("action", ""))
                 await self._send(writer, self.response(aid, "Error", Message=message))

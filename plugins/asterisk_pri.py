@@ -112,11 +112,20 @@ class PriSpans(nagiosplugin.Resource):
     ) -> None:
         self.target = target
         self.timeout = timeout
-        self.expected = expected
+        self.expected_option = expected
         self.exclude = exclude
         self.report: SpanReport | None = None
         self.greeting = ""
         self.reply_format = ""
+
+    @property
+    def expected(self) -> int | None:
+        """Spans expected: -n, or the number listed; None before probing."""
+        return self.report.expected if self.report else None
+
+    @property
+    def expected_given(self) -> bool:
+        return self.expected_option is not None
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
         from asterisk_ami.errors import AmiError  # noqa: PLC0415 (keeps asyncio out of --help)
@@ -133,7 +142,7 @@ class PriSpans(nagiosplugin.Resource):
             )
             return
         self.greeting, self.reply_format = transcript.greeting, output.reply_format
-        rep = self.report = report(spans, self.expected, self.exclude)
+        rep = self.report = report(spans, self.expected_option, self.exclude)
         if rep.expected == 0 and not rep.spans:
             yield runtime.failure_metric(
                 runtime.Failure(
@@ -146,46 +155,18 @@ class PriSpans(nagiosplugin.Resource):
         yield nagiosplugin.Metric("spans_up", len(rep.up), min=0, max=rep.expected)
         yield nagiosplugin.Metric("spans_down", len(rep.down), min=0, max=top)
         yield nagiosplugin.Metric("spans_alarm", len(rep.in_alarm), min=0, max=top)
-        yield nagiosplugin.Metric("spans_listed", len(rep.spans), context="span_checks")
+        yield nagiosplugin.Metric("spans_listed", len(rep.spans))
+        yield nagiosplugin.Metric("spans_degraded", len(rep.degraded))
 
 
-class SpansUp(nagiosplugin.ScalarContext):
-    """Thresholds on spans up; without -w, WARNING below the expected count known after probing."""
-
-    def __init__(
-        self, warning: nagiosplugin.Range | None, critical: nagiosplugin.Range | None
-    ) -> None:
-        super().__init__(
-            "spans_up", warning, critical or nagiosplugin.Range("1:"), fmt_metric="{value} spans up"
-        )
-        self.default_warning = warning is None
-
-    def _settle(self, resource: Any) -> None:
-        if self.default_warning and resource.report is not None:
-            self.warning = nagiosplugin.Range(f"{resource.report.expected}:")
-
-    def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
-        self._settle(resource)
-        return super().evaluate(metric, resource)
-
-    def performance(self, metric: nagiosplugin.Metric, resource: Any) -> Any:
-        self._settle(resource)
-        return super().performance(metric, resource)
-
-
-class SpanChecks(nagiosplugin.Context):
-    """WARNING when -n differs from the spans listed, or an up span lost a D-channel (NFAS)."""
+class DChannelsLost(nagiosplugin.Context):
+    """WARNING when a span that is up lost one of its D-channels (NFAS redundancy)."""
 
     def __init__(self) -> None:
-        super().__init__("span_checks")
+        super().__init__("spans_degraded")
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
-        rep = resource.report
-        if rep is not None and rep.count_differs:
-            return nagiosplugin.Result(
-                nagiosplugin.Warn, f"{metric.value} spans listed, {rep.expected} expected", metric
-            )
-        if rep is not None and rep.degraded:
+        if metric.value:
             return nagiosplugin.Result(nagiosplugin.Warn, "D-channel lost", metric)
         return nagiosplugin.Result(nagiosplugin.Ok, metric=metric)
 
@@ -238,10 +219,11 @@ def build_check(
     resource = PriSpans(target, timeout, expected, exclude)
     return nagiosplugin.Check(
         resource,
-        SpansUp(warning, critical),
+        runtime.UpCount("spans_up", warning, critical, "{value} spans up"),
         nagiosplugin.ScalarContext("spans_down"),
         nagiosplugin.ScalarContext("spans_alarm"),
-        SpanChecks(),
+        runtime.ListedCount("spans_listed", "spans"),
+        DChannelsLost(),
         runtime.FailureContext(),
         PriSummary(resource, verbose),
         name=NAME,

@@ -148,3 +148,50 @@ def connection_notes(target: Target) -> list[str]:
     if target.tls is not None and not verified(target.tls):
         return ["warning: the AMI TLS certificate was not verified (--insecure)"]
     return []
+
+
+# -- counts of things up (spans, ports, lines) ------------------------------------------
+class UpCount(nagiosplugin.ScalarContext):
+    """Thresholds on how many things are up, for a Resource with an ``expected`` attribute.
+
+    Without -w: WARNING below the expected count (known only after probing when -n was not
+    given); without -c: CRITICAL when none is up. Perfdata shows the ranges in effect.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        warning: nagiosplugin.Range | None,
+        critical: nagiosplugin.Range | None,
+        fmt_metric: str = "{value} up",
+    ) -> None:
+        super().__init__(name, warning, critical or nagiosplugin.Range("1:"), fmt_metric)
+        self.default_warning = warning is None
+
+    def _settle(self, resource: Any) -> None:
+        expected = getattr(resource, "expected", None)
+        if self.default_warning and expected is not None:
+            self.warning = nagiosplugin.Range(f"{expected}:")
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
+        self._settle(resource)
+        return super().evaluate(metric, resource)
+
+    def performance(self, metric: nagiosplugin.Metric, resource: Any) -> Any:
+        self._settle(resource)
+        return super().performance(metric, resource)
+
+
+class ListedCount(nagiosplugin.Context):
+    """WARNING when -n was given (``resource.expected_given``) and a different number is listed."""
+
+    def __init__(self, name: str, noun: str) -> None:
+        super().__init__(name)
+        self.noun = noun
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
+        expected = getattr(resource, "expected", None)
+        if getattr(resource, "expected_given", False) and metric.value != expected:
+            text = f"{metric.value} {self.noun} listed, {expected} expected"
+            return nagiosplugin.Result(nagiosplugin.Warn, text, metric)
+        return nagiosplugin.Result(nagiosplugin.Ok, metric=metric)
