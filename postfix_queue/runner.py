@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -55,11 +57,17 @@ def _launch(argv: Sequence[str]) -> subprocess.Popen[bytes]:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**os.environ, "LC_ALL": "C"},
+            start_new_session=True,  # its own process group: a kill reaches any child too
         )
     except (FileNotFoundError, PermissionError) as exc:
         raise CommandNotFound(f"cannot run {argv[0]}: {exc.strerror}") from None
     except OSError as exc:
         raise CommandError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError):  # already gone
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 class _Stderr(threading.Thread):
@@ -96,7 +104,7 @@ def stream(argv: Sequence[str], deadline: float) -> Iterator[tuple[Iterator[byte
 
     def expire() -> None:
         expired.set()
-        proc.kill()
+        _kill(proc)
 
     timer = threading.Timer(_remaining(deadline), expire)
     timer.daemon = True
@@ -111,12 +119,12 @@ def stream(argv: Sequence[str], deadline: float) -> Iterator[tuple[Iterator[byte
         completed = True
     finally:
         if not completed and proc.poll() is None:
-            proc.kill()
+            _kill(proc)
         proc.stdout.close()
         try:
             proc.wait(max(0.1, _remaining(deadline)))
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _kill(proc)
             proc.wait()
             expired.set()
         timer.cancel()

@@ -91,7 +91,7 @@ def parse_envelope(data: bytes, maildrop: bool = False, envelope: bool = True) -
                 break
         if end > end_of_data:
             break
-        if rtype == _ATTR or rtype == _ORCP:  # most envelope records: skip them first
+        if rtype in (_ATTR, _ORCP):  # most envelope records: skip them first
             pass
         elif rtype == _RCPT:
             recipients.append(data[pos:end].decode("utf-8", "replace"))
@@ -108,7 +108,7 @@ def parse_envelope(data: bytes, maildrop: bool = False, envelope: bool = True) -
         elif rtype == _FROM:
             if sender is None:
                 sender = data[pos:end].decode("utf-8", "replace") or EMPTY_SENDER
-        elif rtype == _MESG or rtype == _END:
+        elif rtype in (_MESG, _END):
             complete = True
             break
         elif rtype == _PTR:
