@@ -17,6 +17,11 @@ EXPECTED = {
     "pri_nfas": [(1, "up", False), (3, "up", True)],
     "pri_all_alarm": [(n, "alarm", False) for n in (1, 2, 3, 4)],
     "pri_none": [],
+    # BRI spans of chan_dahdi + libpri (check_asterisk_bri); 1.4 has no BRI, so no file there
+    "bri_dahdi_all_up": [(1, "up", False), (2, "up", False), (3, "up", False), (4, "up", False)],
+    "bri_dahdi_te_idle": [(n, s, False) for n, s in enumerate(["up", "alarm", "up", "down"], 1)],
+    "bri_dahdi_mixed_pri": [(n, s, False) for n, s in enumerate(["up", "up", "up", "alarm"], 1)],
+    "bri_misdn_and_pri": [(1, "up", False)],
 }
 
 
