@@ -12,7 +12,6 @@ the file's modification time, which for a deferred message is its next retry.
 from __future__ import annotations
 
 import os
-import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -212,15 +211,11 @@ def master_running(queue_dir: str | Path) -> bool | None:
         return False
     except PermissionError:
         pass  # alive, not ours
-    try:  # a stale pid file whose number another process reuses
-        with open(f"/proc/{pid}/comm", encoding="ascii", errors="replace") as handle:
-            return handle.read().strip() == "master"
+    try:  # a zombie (no init to reap it, as in containers), or a stale pid reused
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            stat_line = handle.read()
     except OSError:
         return True
-
-
-def is_regular_dir(path: str | Path) -> bool:
-    try:
-        return stat.S_ISDIR(os.stat(path).st_mode)
-    except OSError:
-        return False
+    name, _, rest = stat_line.partition("(")[2].rpartition(")")
+    state = rest.split()[0] if rest.split() else "?"
+    return name == "master" and state not in ("Z", "X")
