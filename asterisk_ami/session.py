@@ -151,12 +151,17 @@ class Session:
         self.greeting = await self._protocol.greeting
         log.info("greeting: %s", self.greeting)
 
-    async def _request(self, action: dict[str, Any], phase: str) -> Any:
-        """Send one action and wait for its reply, or for the session to fail."""
+    async def _request(self, action: dict[str, Any], phase: str, as_list: bool = False) -> Any:
+        """Send one action and wait for its reply.
+
+        With ``as_list`` a reply that announces a list ("... will follow", ``EventList: start``)
+        is collected up to its ``...Complete`` event; an error reply still ends it at once.
+        """
         assert self._protocol is not None and self._failure is not None
         self.phase = phase
         log.debug("sending %s", _redacted(action))
-        reply = self._protocol.send(action)
+        # panoramisk: False means a single reply, None means "a list if the reply says so".
+        reply = self._protocol.send(action, as_list=None if as_list else False)
         await asyncio.wait({reply, self._failure}, return_when=asyncio.FIRST_COMPLETED)
         if reply.done():
             return reply.result()
@@ -209,7 +214,7 @@ class Session:
         An unknown action raises CommandNotFound, a refused one PermissionDenied.
         """
         name = action["Action"]
-        reply = await self._request(dict(action), f"waiting for the {name} list")
+        reply = await self._request(dict(action), f"waiting for the {name} list", as_list=True)
         messages = reply if isinstance(reply, list) else [reply]
         raise_for_action_error(name, messages[0])
         events = [m for m in messages[1:] if not str(m.get("Event", "")).endswith("Complete")]

@@ -99,6 +99,26 @@ class CountThreshold(click.ParamType):  # type: ignore[type-arg]  # generic from
             self.fail(f"{text!r} is not a valid range: {exc}", param, ctx)
 
 
+class NumberList(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+    """Numbers and ranges such as ``1-4,7``, as a sorted tuple of ints (channels, spans)."""
+
+    name = "LIST"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        numbers: set[int] = set()
+        for part in str(value).split(","):
+            match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+            if not match:
+                self.fail(f"{part.strip()!r} is not a number or a range like 1-4", param, ctx)
+            first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+            if first > last or last - first > 10000:
+                self.fail(f"{part.strip()!r} is not a valid range", param, ctx)
+            numbers.update(range(first, last + 1))
+        return tuple(sorted(numbers))
+
+
 def ami_options() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The connection, authentication, timeout and verbosity options of every AMI check."""
     options = [

@@ -195,3 +195,34 @@ class ListedCount(nagiosplugin.Context):
             text = f"{metric.value} {self.noun} listed, {expected} expected"
             return nagiosplugin.Result(nagiosplugin.Warn, text, metric)
         return nagiosplugin.Result(nagiosplugin.Ok, metric=metric)
+
+
+class ReportSummary(nagiosplugin.Summary):
+    """Status line and long output from the Resource's report, or from the failure instead.
+
+    The Resource provides ``summary_text()`` and ``long_output(verbose)`` once it has a report
+    (``report`` is not None).
+    """
+
+    def __init__(self, resource: Any, verbose: int) -> None:
+        self.resource = resource
+        self.verbose_level = verbose
+
+    def ok(self, results: nagiosplugin.Results) -> str:
+        return self.problem(results)
+
+    def problem(self, results: nagiosplugin.Results) -> str:
+        failure = failure_of(results)
+        if failure is not None:
+            return failure.summary
+        if getattr(self.resource, "report", None) is None:  # a CheckError: nagiosplugin's text
+            return str(super().problem(results))
+        return str(self.resource.summary_text())
+
+    def verbose(self, results: nagiosplugin.Results) -> list[str]:
+        failure = failure_of(results)
+        if failure is not None:
+            return list(failure.detail)
+        if getattr(self.resource, "report", None) is None:
+            return []
+        return list(self.resource.long_output(self.verbose_level))

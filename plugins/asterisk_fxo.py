@@ -1,0 +1,229 @@
+"""The FXO lines check: which analog telco lines have battery, from chan_dahdi's channel list.
+
+Loaded only when the check runs (see check_asterisk_fxo for the command line).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import nagiosplugin
+
+from isp_plugins import common, runtime
+
+if TYPE_CHECKING:
+    from asterisk_ami.parsers.dahdi_channels import DahdiChannel
+    from asterisk_ami.session import Session, Target
+
+NAME = "asterisk_fxo"
+#: 1.4.22+ registers DAHDIShowChannels; 1.4 in Zap mode only ZapShowChannels.
+ACTIONS = ("DAHDIShowChannels", "ZapShowChannels")
+NOT_FOUND = ": chan_dahdi is not loaded"
+
+
+# -- acquisition ------------------------------------------------------------------------
+async def read_channels(
+    session: Session, method: str, selected: Sequence[int]
+) -> tuple[list[DahdiChannel], str]:
+    """The channels and where they came from: the AMI action, else the CLI (``method=auto``)."""
+    from asterisk_ami.errors import CommandNotFound  # noqa: PLC0415
+    from asterisk_ami.parsers import dahdi_channels as parse  # noqa: PLC0415
+
+    if method in ("auto", "action"):
+        for action in ACTIONS:
+            try:
+                events = await session.action_list({"Action": action})
+            except CommandNotFound:
+                if method == "action" and action == ACTIONS[-1]:
+                    raise
+                continue
+            return parse.parse_channel_events(events), f"AMI action {action}"
+    rows = parse.parse_show_channels((await session.command("dahdi show channels")).lines)
+    if selected:
+        rows = [r for r in rows if r.number in selected]
+    if all(r.signalling for r in rows):  # 18.23+ prints signalling and alarms in the table
+        channels = [
+            parse.DahdiChannel(r.number, r.signalling or "", r.alarm or "", r.description)
+            for r in rows
+        ]
+        return channels, "CLI 'dahdi show channels'"
+    details = [await session.command(f"dahdi show channel {r.number}") for r in rows]
+    return [parse.parse_show_channel(d.lines) for d in details], "CLI 'dahdi show channel N'"
+
+
+# -- evaluation (pure) ------------------------------------------------------------------
+@dataclass(frozen=True)
+class LineReport:
+    """FXO ports (telco lines) and, with --include-fxs, FXS ports (phones)."""
+
+    fxo: tuple[DahdiChannel, ...]
+    fxs: tuple[DahdiChannel, ...]
+    missing: tuple[int, ...]
+    expected: int
+    expected_given: bool
+
+    @property
+    def with_line(self) -> list[DahdiChannel]:
+        return [c for c in self.fxo if not c.in_alarm]
+
+    @property
+    def without_line(self) -> list[DahdiChannel]:
+        return [c for c in self.fxo if c.in_alarm]
+
+    @property
+    def fxs_in_alarm(self) -> list[DahdiChannel]:
+        return [c for c in self.fxs if c.in_alarm]
+
+
+def report(
+    channels: Sequence[DahdiChannel],
+    expected: int | None,
+    selected: Sequence[int],
+    include_fxs: bool,
+) -> LineReport:
+    """Keep the selected channels (all when none are), split by port type."""
+    chosen = [c for c in channels if not selected or c.number in selected]
+    listed = {c.number for c in channels}
+    fxo = tuple(c for c in chosen if c.port == "FXO")
+    fxs = tuple(c for c in chosen if c.port == "FXS") if include_fxs else ()
+    missing = tuple(n for n in selected if n not in listed)
+    return LineReport(
+        fxo, fxs, missing, len(fxo) if expected is None else expected, expected is not None
+    )
+
+
+def describe(channel: DahdiChannel) -> str:
+    """One long-output line per port: number, kind, verdict, description."""
+    kind = "FXO line" if channel.port == "FXO" else "FXS phone port"
+    if channel.port == "FXO":
+        verdict = f"NO LINE ({channel.alarm})" if channel.in_alarm else "line OK"
+    else:
+        verdict = f"ALARM ({channel.alarm})" if channel.in_alarm else "OK"
+    call = ", in a call" if channel.in_call else ""
+    about = f" - {channel.description}" if channel.description else ""
+    return f"channel {channel.number} ({kind}, {channel.signalling}): {verdict}{call}{about}"
+
+
+def summarize(rep: LineReport) -> str:
+    parts = [f"{len(rep.with_line)} of {rep.expected} FXO lines up"]
+    if rep.without_line:
+        parts.append("no line: " + ", ".join(str(c.number) for c in rep.without_line))
+    if rep.fxs_in_alarm:
+        parts.append("phone port alarm: " + ", ".join(str(c.number) for c in rep.fxs_in_alarm))
+    if rep.expected_given and len(rep.fxo) != rep.expected:
+        parts.append(f"{len(rep.fxo)} FXO ports listed, {rep.expected} expected")
+    return "; ".join(parts)
+
+
+# -- nagiosplugin glue ------------------------------------------------------------------
+class FxoLines(nagiosplugin.Resource):
+    """Logs in to AMI, lists chan_dahdi's channels and measures the FXO lines."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        target: Target,
+        timeout: float,
+        expected: int | None,
+        selected: Sequence[int],
+        include_fxs: bool,
+        method: str,
+    ) -> None:
+        self.target = target
+        self.timeout = timeout
+        self.expected_option = expected
+        self.selected = selected
+        self.include_fxs = include_fxs
+        self.method = method
+        self.report: LineReport | None = None
+        self.source = ""
+        self.greeting = ""
+
+    @property
+    def expected(self) -> int | None:
+        return self.report.expected if self.report else None
+
+    @property
+    def expected_given(self) -> bool:
+        return self.expected_option is not None
+
+    def probe(self) -> Iterator[nagiosplugin.Metric]:
+        from asterisk_ami import session  # noqa: PLC0415 (keeps asyncio out of --help)
+        from asterisk_ami.errors import AmiError  # noqa: PLC0415
+
+        async def work(ami: Session) -> tuple[list[DahdiChannel], str, str]:
+            channels, source = await read_channels(ami, self.method, self.selected)
+            return channels, source, ami.greeting
+
+        try:
+            deadline = common.session_deadline(self.timeout)
+            channels, self.source, self.greeting = session.run(self.target, deadline, work)
+        except AmiError as error:
+            failure = runtime.classify(error, self.target, self.timeout, NOT_FOUND)
+            yield runtime.failure_metric(failure)
+            return
+        rep = self.report = report(channels, self.expected_option, self.selected, self.include_fxs)
+        if rep.expected == 0 and not rep.fxo:
+            text = "no FXO ports listed and none expected (give -n to expect lines)"
+            yield runtime.failure_metric(runtime.Failure(nagiosplugin.Unknown, text))
+            return
+        top = max(rep.expected, len(rep.fxo))
+        yield nagiosplugin.Metric("fxo_ok", len(rep.with_line), min=0, max=rep.expected)
+        yield nagiosplugin.Metric("fxo_alarm", len(rep.without_line), min=0, max=top)
+        yield nagiosplugin.Metric("fxo_listed", len(rep.fxo))
+        yield nagiosplugin.Metric("fxs_alarm", len(rep.fxs_in_alarm))
+
+    def summary_text(self) -> str:
+        assert self.report is not None
+        return summarize(self.report)
+
+    def long_output(self, verbose: int) -> list[str]:
+        assert self.report is not None
+        lines = runtime.connection_notes(self.target)
+        lines += [
+            describe(c) for c in sorted(self.report.fxo + self.report.fxs, key=lambda c: c.number)
+        ]
+        lines += [f"channel {n}: not configured in chan_dahdi" for n in self.report.missing]
+        if verbose >= 1:
+            lines.append(f"AMI greeting: {self.greeting}; channels from {self.source}")
+        return lines
+
+
+class PhonePortAlarm(nagiosplugin.Context):
+    """WARNING when an FXS port (a phone) reported with --include-fxs is in alarm."""
+
+    def __init__(self) -> None:
+        super().__init__("fxs_alarm")
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
+        if metric.value:
+            return nagiosplugin.Result(nagiosplugin.Warn, "phone port in alarm", metric)
+        return nagiosplugin.Result(nagiosplugin.Ok, metric=metric)
+
+
+def build_check(
+    target: Target,
+    timeout: float,
+    warning: nagiosplugin.Range | None,
+    critical: nagiosplugin.Range | None,
+    expected: int | None,
+    selected: Sequence[int],
+    include_fxs: bool,
+    method: str,
+    verbose: int,
+) -> nagiosplugin.Check:
+    """The complete check for the options given on the command line."""
+    resource = FxoLines(target, timeout, expected, selected, include_fxs, method)
+    return nagiosplugin.Check(
+        resource,
+        runtime.UpCount("fxo_ok", warning, critical, "{value} FXO lines up"),
+        nagiosplugin.ScalarContext("fxo_alarm"),
+        runtime.ListedCount("fxo_listed", "FXO ports"),
+        PhonePortAlarm(),
+        runtime.FailureContext(),
+        runtime.ReportSummary(resource, verbose),
+        name=NAME,
+    )

@@ -1,0 +1,125 @@
+"""check_asterisk_fxo: analog FXO lines (telco lines) with and without battery, over AMI.
+
+This module is the command line only; the check (isp_plugins.asterisk_fxo) and its costly
+imports load after the options are parsed, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+from isp_plugins import common
+
+if TYPE_CHECKING:
+    import nagiosplugin
+
+
+@click.command(cls=common.PluginCommand, check_name="ASTERISK_FXO")
+@common.ami_options()
+@click.option(
+    "-w",
+    "--warning",
+    type=common.CountThreshold(),
+    metavar="K|RANGE",
+    help="WARNING when K or fewer FXO lines have line, or when that number is outside "
+    "RANGE. Default: fewer than expected.",
+)
+@click.option(
+    "-c",
+    "--critical",
+    type=common.CountThreshold(),
+    metavar="K|RANGE",
+    help="CRITICAL when K or fewer FXO lines have line, or outside RANGE. Default: none.",
+)
+@click.option(
+    "-n",
+    "--expected",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="FXO ports that should be listed (after --channel). Default: the number listed.",
+)
+@click.option(
+    "--channel",
+    type=common.NumberList(),
+    metavar="LIST",
+    help="Only these DAHDI channels, e.g. 1-4,7. Default: every channel.",
+)
+@click.option(
+    "--include-fxs",
+    is_flag=True,
+    help="Also report FXS ports (phones); one in alarm is WARNING.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["auto", "action", "cli"]),
+    default="auto",
+    show_default=True,
+    help="Read channels with the AMI action DAHDIShowChannels (any logged-in user), or the "
+    "CLI 'dahdi show channel(s)' (needs write = command); auto tries the action first.",
+)
+def main(
+    hostname: str,
+    port: int | None,
+    tls: bool,
+    ca_file: str | None,
+    insecure: bool,
+    username: str,
+    password: str | None,
+    secret_file: str | None,
+    auth: str,
+    timeout: float,
+    verbose: int,
+    warning: nagiosplugin.Range | None,
+    critical: nagiosplugin.Range | None,
+    expected: int | None,
+    channel: tuple[int, ...] | None,
+    include_fxs: bool,
+    method: str,
+) -> NoReturn:
+    """Check the analog FXO lines of an Asterisk PBX through the Asterisk Manager Interface.
+
+    An FXO port takes a line from the telco; chan_dahdi shows it with FXS signalling (FXS
+    Kewlstart, ...), the naming is inverted. When the line or its battery is gone, the DAHDI
+    driver raises a red alarm on the channel: that port has no line. Works on Asterisk 1.4.22
+    to 22 through the AMI action DAHDIShowChannels (ZapShowChannels on 1.4 in Zap mode), or
+    the CLI 'dahdi show channels' and 'dahdi show channel N'.
+
+    \b
+    States:
+      OK        FXO lines with line within the thresholds
+      WARNING   -w reached (default: fewer lines up than expected); -n given
+                and a different number of FXO ports listed; with --include-fxs,
+                a phone port in alarm
+      CRITICAL  -c reached (default: no line up); AMI unreachable (refused,
+                reset, DNS failure), TLS certificate rejected, not an AMI
+                server, login failed, or chan_dahdi not loaded
+      UNKNOWN   bad options, no permission (--method cli needs write =
+                command), the -t timeout, a reply that cannot be read, or no
+                FXO ports listed and none expected
+
+    \b
+    Perfdata:
+      fxo_ok      FXO ports with line (warn/crit ranges, max expected)
+      fxo_alarm   FXO ports in alarm (no line or no battery)
+
+    \b
+    Examples:
+      check_asterisk_fxo -H pbx1 -U nagios --secret-file /etc/nagios/ami.secret -n 4
+        4 telco lines expected; WARNING when one is lost, CRITICAL when all are
+      check_asterisk_fxo -H pbx1 -U nagios --secret-file /etc/nagios/ami.secret --channel 1-4 -c 1
+        only channels 1 to 4; CRITICAL at 1 line or fewer
+    """
+    from isp_plugins import asterisk_fxo, runtime  # noqa: PLC0415 (after --help)
+
+    secret = common.read_secret(password, secret_file)
+    target = common.make_target(hostname, port, username, secret, auth, tls, ca_file, insecure)
+    check = asterisk_fxo.build_check(
+        target, timeout, warning, critical, expected, channel or (), include_fxs, method, verbose
+    )
+    runtime.run_check(check, verbose, timeout, secret)
+
+
+if __name__ == "__main__":
+    main()
