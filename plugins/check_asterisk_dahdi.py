@@ -1,0 +1,142 @@
+"""check_asterisk_dahdi: DAHDI span alarms (RED, YEL, BLU...), from AMI ``dahdi show status``.
+
+This module is the command line only; the check itself (isp_plugins.asterisk_dahdi) and its
+costly imports load after the options are parsed, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NoReturn
+
+import click
+
+from isp_plugins import common
+
+
+class SpanList(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+    """Span numbers: ``3``, ``1,2``, ``1-4`` or a mix (``1-2,5``)."""
+
+    name = "LIST"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        numbers: list[int] = []
+        for part in str(value).split(","):
+            match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+            if match is None:
+                self.fail(f"{value!r} is not a span list like 3, 1,2 or 1-4", param, ctx)
+            first, last = int(match[1]), int(match[2] or match[1])
+            if not 1 <= first <= last <= 1024:
+                self.fail(f"{part.strip()!r} is not a span range from 1 to 1024", param, ctx)
+            numbers += range(first, last + 1)
+        return tuple(numbers)
+
+
+class Regex(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+    """A Python regular expression, compiled when the options are read."""
+
+    name = "REGEX"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> re.Pattern[str]:
+        if isinstance(value, re.Pattern):
+            return value
+        try:
+            return re.compile(str(value))
+        except re.error as exc:
+            self.fail(f"{value!r} is not a valid regular expression: {exc}", param, ctx)
+
+
+@click.command(cls=common.PluginCommand, check_name="ASTERISK_DAHDI")
+@common.ami_options()
+@click.option(
+    "--span",
+    "spans",
+    type=SpanList(),
+    multiple=True,
+    metavar="LIST",
+    help="Check only these spans (3, 1,2 or 1-4; repeatable). A span given here that "
+    "'dahdi show status' does not list is CRITICAL.",
+)
+@click.option(
+    "--description",
+    type=Regex(),
+    metavar="REGEX",
+    help="Check only spans whose description matches REGEX (Python syntax, searched "
+    "anywhere), e.g. 'T4XXP' for the digital card only.",
+)
+@click.option(
+    "--unconfigured-critical",
+    is_flag=True,
+    help="An UNCONFIGURED span (no channel configured in system.conf) is CRITICAL "
+    "instead of ignored.",
+)
+def main(
+    hostname: str,
+    port: int | None,
+    tls: bool,
+    ca_file: str | None,
+    insecure: bool,
+    username: str,
+    password: str | None,
+    secret_file: str | None,
+    auth: str,
+    timeout: float,
+    verbose: int,
+    spans: tuple[tuple[int, ...], ...],
+    description: re.Pattern[str] | None,
+    unconfigured_critical: bool,
+) -> NoReturn:
+    """Check the alarms of the DAHDI spans of an Asterisk PBX through AMI.
+
+    Logs in to AMI and runs 'dahdi show status' (Asterisk 1.4 to 22, all four table
+    layouts; 'zap show status' on 1.4.0-1.4.21). Every span has an alarm column: OK, an
+    alarm list such as RED or BLU/YEL (cut by Asterisk to the column width), or
+    UNCONFIGURED. The manager.conf user needs 'write = command'.
+
+    \b
+    States:
+      OK        every checked span is OK
+      WARNING   a span in YEL (remote alarm) or REC (recovering)
+      CRITICAL  a span in RED, BLU, LB, NOP or UUU (an alarm cut short counts
+                as the worst it can be: 1.4's 'RE' as RED); a --span that is
+                not listed; UNCONFIGURED with --unconfigured-critical; DAHDI
+                missing ('No DAHDI found', or no 'dahdi show status' command:
+                chan_dahdi not loaded); DAHDI listing no span at all; AMI
+                unreachable, TLS rejected, not an AMI server, login failed
+      UNKNOWN   bad options, no 'command' permission, the -t timeout, a reply
+                that cannot be read, or no span left to check after --span,
+                --description and the UNCONFIGURED spans are set aside
+
+    \b
+    Perfdata:
+      spans_ok                spans checked without alarm
+      spans_alarm             spans checked with an alarm
+      irq_misses_span<N>      per span, counters (UOM c) as DAHDI counts them
+      bpv_span<N>             since the driver loaded: one label per span is
+      crc_span<N>             fine, a PBX has few spans and they do not change
+    Without a Span column (before 18.23/20.8/21.3) span N is the Nth row.
+
+    \b
+    Examples:
+      check_asterisk_dahdi -H pbx1 -U nagios --secret-file /etc/nagios/ami.secret
+        every configured span; RED on any is CRITICAL
+      check_asterisk_dahdi -H pbx1 -U nagios --span 1-4 --unconfigured-critical
+        spans 1 to 4 only, and each must be configured
+      check_asterisk_dahdi -H pbx1 -U nagios --description 'T4XXP|TE[0-9]'
+        the digital cards only, not the analog ones
+    """
+    from isp_plugins import asterisk_dahdi, runtime  # noqa: PLC0415 (after --help)
+
+    secret = common.read_secret(password, secret_file)
+    target = common.make_target(hostname, port, username, secret, auth, tls, ca_file, insecure)
+    numbers = tuple(sorted({n for group in spans for n in group}))
+    check = asterisk_dahdi.build_check(
+        target, timeout, numbers, description, unconfigured_critical, verbose
+    )
+    runtime.run_check(check, verbose, timeout, secret)
+
+
+if __name__ == "__main__":
+    main()
