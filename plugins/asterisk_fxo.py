@@ -32,14 +32,16 @@ async def read_channels(
     from asterisk_ami.parsers import dahdi_channels as parse  # noqa: PLC0415
 
     if method in ("auto", "action"):
+        missing: list[CommandNotFound] = []
         for action in ACTIONS:
             try:
                 events = await session.action_list({"Action": action})
-            except CommandNotFound:
-                if method == "action" and action == ACTIONS[-1]:
-                    raise
+            except CommandNotFound as error:
+                missing.append(error)
                 continue
             return parse.parse_channel_events(events), f"AMI action {action}"
+        if method == "action":
+            raise missing[0]
     rows = parse.parse_show_channels((await session.command("dahdi show channels")).lines)
     if selected:
         rows = [r for r in rows if r.number in selected]

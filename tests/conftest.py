@@ -68,7 +68,8 @@ def simulator() -> Iterator[Callable[..., Simulator]]:
     def start(asterisk: str = "18", scenario: str = "pri_all_up", **options: Any) -> Simulator:
         options.setdefault("auth_delay", 0.05)
         options.setdefault("secret", SECRET)
-        sim = Simulator(asterisk=asterisk, scenario=scenario, fixtures=FIXTURES, **options)
+        options.setdefault("fixtures", FIXTURES)
+        sim = Simulator(asterisk=asterisk, scenario=scenario, **options)
         sim.start_in_thread()
         started.append(sim)
         return sim

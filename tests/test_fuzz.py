@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from typing import Any
 
@@ -10,6 +11,11 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from asterisk_ami.errors import AmiError, ParseError
+from asterisk_ami.parsers.dahdi_channels import (
+    parse_channel_events,
+    parse_show_channel,
+    parse_show_channels,
+)
 from asterisk_ami.parsers.pri import parse_pri_show_spans
 from asterisk_ami.protocol import OneShotManager, OneShotProtocol
 from asterisk_ami.replies import command_output
@@ -192,3 +198,45 @@ def test_protocol_never_raises_on_arbitrary_bytes(raw: bytes, cuts: list[int]) -
         assert all(isinstance(f, AmiError) for f in failures)
 
     asyncio.run(feed())
+
+
+# -- DAHDI channels -----------------------------------------------------------------------
+header_values = st.one_of(st.text(max_size=30), st.lists(st.text(max_size=10), max_size=3))
+
+
+@seed(FUZZ_SEED)
+@fuzz
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(
+                ["Event", "Channel", "DAHDIChannel", "Signalling", "Alarm", "Description"]
+            ),
+            header_values,
+        ),
+        max_size=6,
+    )
+)
+def test_dahdi_channel_events_on_arbitrary_headers(events: list[dict[str, Any]]) -> None:
+    with contextlib.suppress(ParseError):
+        parse_channel_events(events)
+
+
+@seed(FUZZ_SEED)
+@fuzz
+@given(
+    st.sampled_from(sorted(FIXTURES.glob("*/fxo_cli_only/dahdi_show_channel*.txt"))),
+    st.integers(0, 3000),
+    st.lists(st.tuples(st.integers(0, 40), st.text(max_size=80)), max_size=3),
+    st.data(),
+)
+def test_dahdi_cli_parsers_on_damaged_fixtures(
+    path: Any, cut: int, inserts: list[Any], data: st.DataObject
+) -> None:
+    lines = path.read_text()[:cut].splitlines()
+    for position, line in inserts:
+        lines.insert(min(position, len(lines)), line)
+    mixed = "".join(line + data.draw(line_ends) for line in lines).split("\n")
+    parser = parse_show_channels if path.name == "dahdi_show_channels.txt" else parse_show_channel
+    with contextlib.suppress(ParseError):
+        parser(mixed)

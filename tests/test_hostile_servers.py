@@ -18,6 +18,7 @@ STATES = ["OK", "WARNING", "CRITICAL", "UNKNOWN"]
 # (console script, its check name, options for a normal run); later AMI plugins join here.
 AMI_PLUGINS = [
     ("check_asterisk_pri", "ASTERISK_PRI", ("-n", "4")),
+    ("check_asterisk_fxo", "ASTERISK_FXO", ("-n", "2")),
 ]
 
 # mode -> (simulator settings, whether the client logs in and can still say Logoff)
