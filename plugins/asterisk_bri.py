@@ -4,6 +4,7 @@ check_asterisk_bri for the command line)."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -315,7 +316,13 @@ class BriPorts(nagiosplugin.Resource):
             return await gather(session, self.source)
 
         try:
-            gathered = self.gathered = run(self.target, common.session_deadline(self.timeout), work)
+            try:
+                gathered = run(self.target, common.session_deadline(self.timeout), work)
+            finally:
+                # the session is over and nothing left can block: run_check's SIGALRM
+                # backstop, left armed until exit, must not kill us after the status line
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            self.gathered = gathered
         except AmiError as error:
             hint = NOT_FOUND.get(self.source, "")
             yield runtime.failure_metric(runtime.classify(error, self.target, self.timeout, hint))

@@ -4,6 +4,7 @@ Resource, Contexts and Summary. Loaded only when the check runs (see check_aster
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -172,9 +173,12 @@ class DahdiSpans(nagiosplugin.Resource):
         from asterisk_ami.session import run  # noqa: PLC0415
 
         try:
-            self.greeting, output = run(
-                self.target, common.session_deadline(self.timeout), _dahdi_show_status
-            )
+            try:
+                self.greeting, output = run(
+                    self.target, common.session_deadline(self.timeout), _dahdi_show_status
+                )
+            finally:
+                stop_backstop()
             status = _parse(output)
         except AmiError as error:
             yield runtime.failure_metric(
@@ -232,6 +236,15 @@ class DahdiSpans(nagiosplugin.Resource):
                 "DAHDI lists no spans (is the driver of the card loaded?)",
             )
         return None
+
+
+def stop_backstop() -> None:
+    """The session is over and nothing left can block: stop runtime.run_check's SIGALRM.
+
+    run_check leaves its timer armed until the process ends, so with a short -t it can fire
+    during interpreter shutdown, after the status line, and kill the process (exit -14).
+    """
+    signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 class _Failed(Exception):

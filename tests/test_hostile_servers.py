@@ -18,6 +18,8 @@ STATES = ["OK", "WARNING", "CRITICAL", "UNKNOWN"]
 # (console script, its check name, options for a normal run); later AMI plugins join here.
 AMI_PLUGINS = [
     ("check_asterisk_pri", "ASTERISK_PRI", ("-n", "4")),
+    ("check_asterisk_dahdi", "ASTERISK_DAHDI", ("--span", "1-4")),
+    ("check_asterisk_bri", "ASTERISK_BRI", ("-n", "4", "--idle-ok")),
     ("check_asterisk_fxo", "ASTERISK_FXO", ("-n", "2")),
 ]
 
