@@ -225,7 +225,7 @@ class Session:
     async def logoff(self, grace: float) -> None:
         """Send Logoff once if logged in and the socket is open; wait up to ``grace`` for Goodbye.
 
-        After a garbled reply the Logoff still goes out, but nothing more is awaited.
+        After a garbled reply the Logoff still goes out; only the grace is spent waiting.
         """
         protocol, failure = self._protocol, self._failure
         if not self.logged_in or self._logoff_sent or protocol is None or failure is None:
@@ -236,8 +236,10 @@ class Session:
         self.phase = "logging off"
         log.debug("sending Action: Logoff")
         reply = protocol.send({"Action": "Logoff"})
-        if grace > 0 and not failure.done():
-            await asyncio.wait({reply, failure}, timeout=grace)
+        if grace > 0:
+            # After a garbled reply nothing more is read, so no Goodbye can match: linger for
+            # the grace anyway, so the server reads our Logoff before our close resets it.
+            await asyncio.wait({reply} if failure.done() else {reply, failure}, timeout=grace)
         log.info("logged off")
 
     def close(self) -> None:

@@ -121,6 +121,7 @@ class Simulator:
         self._server: asyncio.AbstractServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._background: set[asyncio.Future[None]] = set()
         self.port = 0
 
     # -- fixtures -----------------------------------------------------------------------
@@ -298,9 +299,13 @@ class Simulator:
             await self._send(writer, GARBAGE)
             return True
         reply = self.command_reply(aid, command)
-        if fail == "huge-reply":
+        if fail == "huge-reply":  # written in the background: keep reading (a Logoff) meanwhile
             line = "PRI span 1/0: Up, Active\n"
             reply = self.command_reply_text(aid, line * (HUGE_REPLY_BYTES // len(line)), True)
+            task = asyncio.ensure_future(self._send(writer, reply))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return True
         if fail in ("stall-mid-reply", "close-mid-reply"):
             await self._send(writer, reply[: len(reply) // 2])
             await writer.drain()

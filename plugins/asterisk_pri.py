@@ -13,10 +13,13 @@ from isp_plugins import common, runtime
 
 if TYPE_CHECKING:
     from asterisk_ami.parsers.pri import PriSpan
-    from asterisk_ami.session import Target
+    from asterisk_ami.parsers.pri_channels import PriChannel
+    from asterisk_ami.replies import CommandOutput
+    from asterisk_ami.session import Session, Target
 
 NAME = "asterisk_pri"
 COMMAND = "pri show spans"
+CALLS_COMMAND = "pri show channels"  # Asterisk 1.8.6 and later
 NOT_FOUND = ": chan_dahdi is not loaded or was built without libpri"
 REPLY_FORMATS = {
     "follows": "Response: Follows (Asterisk 1.4 to 13)",
@@ -101,20 +104,47 @@ def summarize(rep: SpanReport) -> str:
     return "; ".join(parts)
 
 
+# -- calls per span (pure) ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Calls:
+    """Calls per span from ``pri show channels``, for the spans that count."""
+
+    per_span: dict[int, int]
+    channels: dict[int, int]  # B-channels per span: the most calls it can carry
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_span.values())
+
+
+def count_calls(rows: Sequence[PriChannel], spans: Sequence[PriSpan]) -> Calls:
+    numbers = [s.number for s in spans]
+    per_span = {n: sum(1 for r in rows if r.span == n and r.in_call) for n in numbers}
+    channels = {n: sum(1 for r in rows if r.span == n and r.has_b_channel) for n in numbers}
+    return Calls(per_span, channels)
+
+
 # -- nagiosplugin glue ------------------------------------------------------------------
 class PriSpans(nagiosplugin.Resource):
-    """Logs in to AMI, runs ``pri show spans`` and measures the spans."""
+    """Logs in to AMI, runs ``pri show spans`` (and ``pri show channels``) and measures."""
 
     name = NAME
 
     def __init__(
-        self, target: Target, timeout: float, expected: int | None, exclude: Sequence[int]
+        self,
+        target: Target,
+        timeout: float,
+        expected: int | None,
+        exclude: Sequence[int],
+        calls: bool = False,
     ) -> None:
         self.target = target
         self.timeout = timeout
         self.expected_option = expected
         self.exclude = exclude
+        self.want_calls = calls
         self.report: SpanReport | None = None
+        self.calls: Calls | None = None
         self.greeting = ""
         self.reply_format = ""
 
@@ -127,29 +157,39 @@ class PriSpans(nagiosplugin.Resource):
     def expected_given(self) -> bool:
         return self.expected_option is not None
 
+    async def _exchange(self, session: Session) -> tuple[CommandOutput, CommandOutput | None]:
+        from asterisk_ami.errors import CommandNotFound  # noqa: PLC0415
+
+        spans = await session.command(COMMAND)
+        self.greeting = session.greeting
+        if not self.want_calls:
+            return spans, None
+        try:
+            return spans, await session.command(CALLS_COMMAND)
+        except CommandNotFound:  # before 1.8.6: keep the span result, say so
+            return spans, None
+
     def probe(self) -> Iterator[nagiosplugin.Metric]:
-        from asterisk_ami.errors import AmiError  # noqa: PLC0415 (keeps asyncio out of --help)
+        from asterisk_ami import session  # noqa: PLC0415 (keeps asyncio out of --help)
+        from asterisk_ami.errors import AmiError  # noqa: PLC0415
         from asterisk_ami.parsers.pri import parse_pri_show_spans  # noqa: PLC0415
-        from asterisk_ami.session import run_commands  # noqa: PLC0415
+        from asterisk_ami.parsers.pri_channels import parse_pri_show_channels  # noqa: PLC0415
 
         try:
-            transcript = run_commands(self.target, [COMMAND], common.session_deadline(self.timeout))
-            output = transcript.outputs[0]
+            deadline = common.session_deadline(self.timeout)
+            output, channels = session.run(self.target, deadline, self._exchange)
             spans = parse_pri_show_spans(output.lines)
+            rows = parse_pri_show_channels(channels.lines) if channels else None
         except AmiError as error:
             yield runtime.failure_metric(
                 runtime.classify(error, self.target, self.timeout, NOT_FOUND)
             )
             return
-        self.greeting, self.reply_format = transcript.greeting, output.reply_format
+        self.reply_format = output.reply_format
         rep = self.report = report(spans, self.expected_option, self.exclude)
         if rep.expected == 0 and not rep.spans:
-            yield runtime.failure_metric(
-                runtime.Failure(
-                    nagiosplugin.Unknown,
-                    "no PRI spans listed and none expected (give -n to expect spans)",
-                )
-            )
+            text = "no PRI spans listed and none expected (give -n to expect spans)"
+            yield runtime.failure_metric(runtime.Failure(nagiosplugin.Unknown, text))
             return
         top = max(rep.expected, len(rep.spans))
         yield nagiosplugin.Metric("spans_up", len(rep.up), min=0, max=rep.expected)
@@ -157,6 +197,42 @@ class PriSpans(nagiosplugin.Resource):
         yield nagiosplugin.Metric("spans_alarm", len(rep.in_alarm), min=0, max=top)
         yield nagiosplugin.Metric("spans_listed", len(rep.spans))
         yield nagiosplugin.Metric("spans_degraded", len(rep.degraded))
+        if rows is not None:
+            calls = self.calls = count_calls(rows, rep.spans)
+            capacity = sum(calls.channels.values())
+            yield nagiosplugin.Metric("calls", calls.total, min=0, max=capacity)
+            for number, count in calls.per_span.items():
+                yield nagiosplugin.Metric(
+                    f"calls_span{number}",
+                    count,
+                    min=0,
+                    max=calls.channels[number],
+                    context="calls_span",
+                )
+
+    def summary_text(self) -> str:
+        assert self.report is not None
+        text = summarize(self.report)
+        return text + (f"; {self.calls.total} calls" if self.calls else "")
+
+    def long_output(self, verbose: int) -> list[str]:
+        rep = self.report
+        assert rep is not None
+        lines = runtime.connection_notes(self.target)
+        for span in rep.spans:
+            line = describe_span(span)
+            if self.calls:
+                count, channels = self.calls.per_span[span.number], self.calls.channels[span.number]
+                line += f" - {count} of {channels} channels in calls"
+            lines.append(line)
+        lines += [f"span {s.number}: excluded ({s.dchannels[0].status})" for s in rep.excluded]
+        lines += [f"span {n}: excluded, not listed" for n in rep.missing_excluded]
+        if self.want_calls and self.calls is None:
+            lines.append(f"calls: this Asterisk has no '{CALLS_COMMAND}' (it came in 1.8.6)")
+        if verbose >= 1:
+            reply = REPLY_FORMATS.get(self.reply_format, self.reply_format)
+            lines.append(f"AMI greeting: {self.greeting}; reply format: {reply}")
+        return lines
 
 
 class DChannelsLost(nagiosplugin.Context):
@@ -171,41 +247,6 @@ class DChannelsLost(nagiosplugin.Context):
         return nagiosplugin.Result(nagiosplugin.Ok, metric=metric)
 
 
-class PriSummary(nagiosplugin.Summary):
-    """Status text from the span report, or from the failure that prevented one."""
-
-    def __init__(self, resource: PriSpans, verbose: int) -> None:
-        self.resource = resource
-        self.verbose_level = verbose
-
-    def ok(self, results: nagiosplugin.Results) -> str:
-        return self.problem(results)
-
-    def problem(self, results: nagiosplugin.Results) -> str:
-        failure = runtime.failure_of(results)
-        if failure is not None:
-            return failure.summary
-        if self.resource.report is None:  # a CheckError: nagiosplugin's own message
-            return str(super().problem(results))
-        return summarize(self.resource.report)
-
-    def verbose(self, results: nagiosplugin.Results) -> list[str]:
-        failure = runtime.failure_of(results)
-        if failure is not None:
-            return list(failure.detail)
-        rep = self.resource.report
-        if rep is None:
-            return []
-        lines = runtime.connection_notes(self.resource.target)
-        lines += [describe_span(s) for s in rep.spans]
-        lines += [f"span {s.number}: excluded ({s.dchannels[0].status})" for s in rep.excluded]
-        lines += [f"span {n}: excluded, not listed" for n in rep.missing_excluded]
-        if self.verbose_level >= 1:
-            reply = REPLY_FORMATS.get(self.resource.reply_format, self.resource.reply_format)
-            lines.append(f"AMI greeting: {self.resource.greeting}; reply format: {reply}")
-        return lines
-
-
 def build_check(
     target: Target,
     timeout: float,
@@ -214,9 +255,12 @@ def build_check(
     expected: int | None,
     exclude: Sequence[int],
     verbose: int,
+    calls: bool = False,
+    calls_warning: nagiosplugin.Range | None = None,
+    calls_critical: nagiosplugin.Range | None = None,
 ) -> nagiosplugin.Check:
     """The complete check for the options given on the command line."""
-    resource = PriSpans(target, timeout, expected, exclude)
+    resource = PriSpans(target, timeout, expected, exclude, calls)
     return nagiosplugin.Check(
         resource,
         runtime.UpCount("spans_up", warning, critical, "{value} spans up"),
@@ -224,7 +268,9 @@ def build_check(
         nagiosplugin.ScalarContext("spans_alarm"),
         runtime.ListedCount("spans_listed", "spans"),
         DChannelsLost(),
+        nagiosplugin.ScalarContext("calls", calls_warning, calls_critical, "{value} calls"),
+        nagiosplugin.ScalarContext("calls_span"),
         runtime.FailureContext(),
-        PriSummary(resource, verbose),
+        runtime.ReportSummary(resource, verbose),
         name=NAME,
     )

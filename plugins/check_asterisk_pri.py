@@ -47,6 +47,24 @@ if TYPE_CHECKING:
     metavar="N",
     help="Leave span N out of every count (e.g. a BRI line idle by design). Repeatable.",
 )
+@click.option(
+    "--calls",
+    is_flag=True,
+    help="Also count active calls per span from 'pri show channels' (Asterisk 1.8.6+): "
+    "perfdata calls and calls_spanN.",
+)
+@click.option(
+    "--calls-warning",
+    type=common.RangeType(),
+    metavar="RANGE",
+    help="WARNING when the total of calls is outside RANGE (e.g. 50: above 50). Implies --calls.",
+)
+@click.option(
+    "--calls-critical",
+    type=common.RangeType(),
+    metavar="RANGE",
+    help="CRITICAL when the total of calls is outside RANGE. Implies --calls.",
+)
 def main(
     hostname: str,
     port: int | None,
@@ -63,6 +81,9 @@ def main(
     critical: nagiosplugin.Range | None,
     expected: int | None,
     exclude_span: tuple[int, ...],
+    calls: bool,
+    calls_warning: nagiosplugin.Range | None,
+    calls_critical: nagiosplugin.Range | None,
 ) -> NoReturn:
     """Check the PRI spans of an Asterisk PBX through the Asterisk Manager Interface.
 
@@ -73,13 +94,14 @@ def main(
     \b
     States:
       OK        spans up within the thresholds
-      WARNING   -w reached (default: fewer spans up than expected); -n given
-                and a different number of spans listed; or a span that is up
-                lost one of its D-channels (NFAS: one Down or In Alarm)
-      CRITICAL  -c reached (default: no span up); AMI unreachable (refused,
-                reset, DNS failure), TLS certificate rejected, not an AMI
-                server, login failed, or 'pri show spans' not available (no
-                chan_dahdi or libpri)
+      WARNING   -w reached (default: fewer spans up than expected);
+                --calls-warning reached; -n given and a different number of
+                spans listed; or a span that is up lost one of its
+                D-channels (NFAS: one Down or In Alarm)
+      CRITICAL  -c reached (default: no span up); --calls-critical reached;
+                AMI unreachable (refused, reset, DNS failure), TLS
+                certificate rejected, not an AMI server, login failed, or
+                'pri show spans' not available (no chan_dahdi or libpri)
       UNKNOWN   bad options, no 'command' permission, the -t timeout, a reply
                 that cannot be read, or no spans listed and none expected
 
@@ -88,6 +110,8 @@ def main(
       spans_up     spans with a usable D-channel (warn/crit ranges, max expected)
       spans_down   spans listed but not up
       spans_alarm  spans with a D-channel In Alarm
+      calls        with --calls: active calls on all spans (max: B-channels)
+      calls_spanN  with --calls: active calls on span N (one label per span)
 
     \b
     Examples:
@@ -103,7 +127,16 @@ def main(
     secret = common.read_secret(password, secret_file)
     target = common.make_target(hostname, port, username, secret, auth, tls, ca_file, insecure)
     check = asterisk_pri.build_check(
-        target, timeout, warning, critical, expected, exclude_span, verbose
+        target,
+        timeout,
+        warning,
+        critical,
+        expected,
+        exclude_span,
+        verbose,
+        calls or calls_warning is not None or calls_critical is not None,
+        calls_warning,
+        calls_critical,
     )
     runtime.run_check(check, verbose, timeout, secret)
 

@@ -99,6 +99,22 @@ class CountThreshold(click.ParamType):  # type: ignore[type-arg]  # generic from
             self.fail(f"{text!r} is not a valid range: {exc}", param, ctx)
 
 
+class RangeType(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+    """A Monitoring Plugins range (``10`` alerts above 10, ``10:`` below 10, ``@10:20`` inside)."""
+
+    name = "RANGE"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> nagiosplugin.Range:
+        import nagiosplugin  # noqa: PLC0415 (not needed for --help)
+
+        if isinstance(value, nagiosplugin.Range):
+            return value
+        try:
+            return nagiosplugin.Range(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not a range like 50, 50: or @10:20", param, ctx)
+
+
 class NumberList(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
     """Numbers and ranges such as ``1-4,7``, as a sorted tuple of ints (channels, spans)."""
 

@@ -135,6 +135,18 @@ def run_check(
         os.write(1, (line + "\n").encode())
         os._exit(UNKNOWN)
 
+    measure = runtime.run
+
+    def run_then_disarm(check: nagiosplugin.Check) -> None:
+        # Disarm before nagiosplugin prints: the backstop must never add a second status
+        # line, and must not fire during interpreter shutdown, when Python has put SIGALRM
+        # back to its default action (the process would die of the signal: exit -14).
+        try:
+            measure(check)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    runtime.run = run_then_disarm
     signal.signal(signal.SIGALRM, backstop)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     check.main(verbose=verbose)

@@ -425,3 +425,30 @@ def test_secret_never_printed(simulator: Start, tmp_path: Path) -> None:
     for run in runs:
         assert SECRET not in run.stdout + run.stderr
     assert "Secret: (hidden)" in runs[0].stdout and "Key: (hidden)" in runs[2].stdout
+
+
+def test_backstop_ends_a_probe_that_ignores_its_deadline() -> None:
+    # A probe stuck in a blocking call (no real server can make asyncio's deadline miss),
+    # stood in for by a sleeping session: the SIGALRM backstop must end the run at -t.
+    code = (
+        "import sys, time\n"
+        "import asterisk_ami.session as session\n"
+        "session.run = lambda *a, **k: time.sleep(30)\n"
+        "sys.argv = ['check_asterisk_pri', '-U', 'm', '-P', 'x', '-t', '1']\n"
+        "from isp_plugins.check_asterisk_pri import main\n"
+        "main()\n"
+    )
+    import subprocess
+    import sys
+    import time
+
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=20, check=False
+    )
+    assert time.monotonic() - started < 2.5
+    assert (done.returncode, done.stdout, done.stderr) == (
+        3,
+        "ASTERISK_PRI UNKNOWN - check aborted after 1s (-t)\n",
+        "",
+    )

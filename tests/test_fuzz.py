@@ -17,6 +17,7 @@ from asterisk_ami.parsers.dahdi_channels import (
     parse_show_channels,
 )
 from asterisk_ami.parsers.pri import parse_pri_show_spans
+from asterisk_ami.parsers.pri_channels import parse_pri_show_channels
 from asterisk_ami.protocol import OneShotManager, OneShotProtocol
 from asterisk_ami.replies import command_output
 from asterisk_ami.simulator import Simulator
@@ -240,3 +241,18 @@ def test_dahdi_cli_parsers_on_damaged_fixtures(
     parser = parse_show_channels if path.name == "dahdi_show_channels.txt" else parse_show_channel
     with contextlib.suppress(ParseError):
         parser(mixed)
+
+
+@seed(FUZZ_SEED)
+@fuzz
+@given(
+    st.sampled_from(sorted(FIXTURES.glob("*/*/pri_show_channels.txt"))),
+    st.integers(0, 8000),
+    st.lists(st.tuples(st.integers(0, 130), st.text(max_size=60)), max_size=3),
+)
+def test_pri_channels_parser_on_damaged_fixtures(path: Any, cut: int, inserts: list[Any]) -> None:
+    lines = path.read_text()[:cut].splitlines()
+    for position, line in inserts:
+        lines.insert(min(position, len(lines)), line)
+    with contextlib.suppress(ParseError):
+        parse_pri_show_channels(lines)
