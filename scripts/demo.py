@@ -1,4 +1,4 @@
-"""make demo: start the AMI simulator as each Asterisk version and run check_asterisk_pri on it."""
+"""make demo: start the AMI simulator as several Asterisk versions and run the AMI checks on it."""
 
 from __future__ import annotations
 
@@ -42,6 +42,20 @@ CASES = [
         "NFAS: span 3's primary D-channel failed, its backup carries; -v adds connection details",
     ),
     ("16", "no_libpri", "-n 4", "chan_dahdi without libpri: 'pri show spans' does not exist"),
+    (
+        "22",
+        "pri_all_up",
+        "--calls-warning 30 --calls-critical 40",
+        "calls per span (pri show channels), WARNING above 30 calls in all",
+    ),
+]
+FXO_CASES = [
+    (
+        "13",
+        "fxo_no_battery",
+        "-n 2 --include-fxs",
+        "check_asterisk_fxo on Asterisk 13: telco line 2 lost its battery",
+    ),
 ]
 
 
@@ -70,11 +84,13 @@ def main() -> int:
     with tempfile.NamedTemporaryFile("w", prefix="ami-", suffix=".secret", delete=False) as f:
         f.write("s3cret\n")
     try:
-        for version, scenario, options, story in CASES:
+        for plugin, version, scenario, options, story in [
+            ("check_asterisk_pri", *case) for case in CASES
+        ] + [("check_asterisk_fxo", *case) for case in FXO_CASES]:
             proc, port = start_simulator(version, scenario)
             try:
                 args = [
-                    str(BIN / "check_asterisk_pri"),
+                    str(BIN / plugin),
                     "-H",
                     "127.0.0.1",
                     "-p",
@@ -87,8 +103,7 @@ def main() -> int:
                 ]
                 print(f"# {story}")
                 print(
-                    f"$ check_asterisk_pri -H 127.0.0.1 -p {port} -U monitor "
-                    f"--secret-file {f.name} {options}"
+                    f"$ {plugin} -H 127.0.0.1 -p {port} -U monitor --secret-file {f.name} {options}"
                 )
                 run = subprocess.run(args, check=False, capture_output=True, text=True, timeout=30)
                 print(run.stdout + run.stderr, end="")
