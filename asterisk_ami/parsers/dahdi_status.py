@@ -162,7 +162,7 @@ def parse_dahdi_show_status(lines: Iterable[str]) -> DahdiStatus:
     Raises :class:`ParseError` on an unknown header, a row that does not fit its layout, an
     alarm word chan_dahdi does not print, or a span number listed twice.
     """
-    text = [line.rstrip() for line in lines]
+    text = [line.strip("\r").rstrip() for line in lines]  # a stray CR is a line-end artefact
     content = [line for line in text if line.strip()]
     if content and _MISSING.fullmatch(content[0].strip()):
         if len(content) > 2 or (len(content) == 2 and not _FAILED.fullmatch(content[1].strip())):
