@@ -22,8 +22,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Measured on a normal (not editable) install, as users have it.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_plugins.py
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check .
+	.venv-bench/bin/python benchmarks/bench_plugins.py
 
 clean:
 	rm -rf .venv .venv-* *.egg-info build dist .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import socket
 import ssl
@@ -69,8 +68,10 @@ async def _resolve(host: str, port: int) -> list[tuple[Any, ...]]:
             answer.set_result(result)
 
     def worker() -> None:
+        # An ASCII name goes as bytes: a str would load the IDNA codec on every run.
+        name: str | bytes = host.encode("ascii") if host.isascii() else host
         try:
-            result: Any = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            result: Any = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
             result = exc
         with contextlib.suppress(RuntimeError):  # the session ended and its loop is closed
@@ -183,6 +184,8 @@ class Session:
                 raise ProtocolError(
                     f"AMI refused the MD5 challenge: {reply.message or 'no reason'}"
                 )
+            import hashlib  # noqa: PLC0415 (only MD5 logins pay for it)
+
             key = hashlib.md5((challenge + target.secret).encode("utf-8")).hexdigest()
             action.update({"AuthType": "MD5", "Key": key})
         else:
