@@ -25,6 +25,7 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 CHECK_MAILQ = "/usr/lib/nagios/plugins/check_mailq"
+GNU_TIME = "/usr/bin/time"  # Debian package "time"
 QUEUES = ("maildrop", "active", "incoming", "deferred", "hold")
 SENDERS = [f"customer{i}@dsl{i % 7}.isp.example" for i in range(40)]
 DOMAINS = ["gmail.test", "yahoo.test", "outlook.test", "gmx.test", "web.test", "orange.test"]
@@ -64,22 +65,30 @@ def fill(count: int, spool: Path) -> float:
     return time.monotonic() - started
 
 
-def measure(argv: list[str], runs: int, shell: bool = False) -> tuple[float, float]:
-    """Median wall ms and max peak RSS MiB over ``runs`` runs, after one warm-up run."""
-    walls, peaks = [], []
+def measure(argv: list[str], runs: int, shell: bool = False) -> tuple[float, float, str]:
+    """Median wall ms and max peak RSS MiB over ``runs`` runs, after one warm-up run.
+
+    The RSS comes from GNU time (``/usr/bin/time -f %M``): a child's ru_maxrss as seen by a
+    large parent can include the parent's pages copied at fork, before the exec.
+    """
+    walls, peaks, codes = [], [], set()
+    command = argv if not shell else ["/bin/sh", "-c", argv[0]]
     for attempt in range(runs + 1):
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            argv if not shell else ["/bin/sh", "-c", argv[0]],
+        done = subprocess.run(
+            [GNU_TIME, "-f", "maxrss=%M", *command],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
         )
-        _, _, usage = os.wait4(proc.pid, 0)
-        proc.returncode = 0
+        wall = (time.perf_counter() - started) * 1000
         if attempt:
-            walls.append((time.perf_counter() - started) * 1000)
-            peaks.append(usage.ru_maxrss / 1024)
-    return statistics.median(walls), max(peaks)
+            codes.add(done.returncode)
+            walls.append(wall)
+            kib = [line for line in done.stderr.splitlines() if line.startswith("maxrss=")]
+            peaks.append(int(kib[-1].split("=")[1]) / 1024 if kib else float("nan"))
+    return statistics.median(walls), max(peaks), ",".join(str(c) for c in sorted(codes))
 
 
 def cases(spool: Path, count: int) -> list[tuple[str, list[str], bool]]:
@@ -89,6 +98,11 @@ def cases(spool: Path, count: int) -> list[tuple[str, list[str], bool]]:
         ("check_postfix_queue --method postqueue", [plugin, "--method", "postqueue"], False),
         ("check_postfix_queue --method spool", [plugin, "--method", "spool"], False),
         (
+            "check_postfix_queue --method spool --top 0",
+            [plugin, "--method", "spool", "--top", "0"],
+            False,
+        ),
+        (
             "check_postfix_queue --method postqueue --top 0",
             [plugin, "--method", "postqueue", "--top", "0"],
             False,
@@ -97,12 +111,12 @@ def cases(spool: Path, count: int) -> list[tuple[str, list[str], bool]]:
         (f"find {spool}/<queues> -type f | wc -l", [f"find {dirs} -type f | wc -l"], True),
     ]
     if os.access(CHECK_MAILQ, os.X_OK):
-        crit = str(count * 10)
+        warn, crit = str(count * 10), str(count * 20)  # check_mailq insists on w < c
         listed.insert(
-            3,
+            4,
             (
                 "check_mailq -M postfix",
-                [CHECK_MAILQ, "-M", "postfix", "-w", crit, "-c", crit],
+                [CHECK_MAILQ, "-M", "postfix", "-w", warn, "-c", crit],
                 False,
             ),
         )
@@ -114,9 +128,15 @@ def main() -> int:
     parser.add_argument("--sizes", default="2000,20000", help="comma-separated queue sizes")
     parser.add_argument("--runs", type=int, default=11, help="timed runs per command")
     parser.add_argument("--keep", action="store_true", help="leave the last queue in place")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the queue as it is if it holds that many"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("run as root (fills and empties the Postfix queue)", file=sys.stderr)
+        return 2
+    if not os.access(GNU_TIME, os.X_OK):
+        print(f"{GNU_TIME} missing: apt-get install time", file=sys.stderr)
         return 2
     spool = Path(postconf("queue_directory"))
     print(
@@ -124,16 +144,17 @@ def main() -> int:
         f"{os.cpu_count()} CPUs, median of {args.runs} runs"
     )
     print()
-    print("| deferred | command | median ms | peak RSS MiB |")
-    print("|---:|---|---:|---:|")
+    print("| deferred | command | median ms | peak RSS MiB | exit |")
+    print("|---:|---|---:|---:|---:|")
     try:
         for count in (int(s) for s in args.sizes.split(",")):
-            empty_queue()
-            seconds = fill(count, spool)
-            print(f"<!-- filled {count} in {seconds:.1f} s -->", file=sys.stderr)
+            if not (args.reuse and queue_counts(spool)["deferred"] == count):
+                empty_queue()
+                seconds = fill(count, spool)
+                print(f"<!-- filled {count} in {seconds:.1f} s -->", file=sys.stderr)
             for label, argv, shell in cases(spool, count):
-                wall, peak = measure(argv, args.runs, shell)
-                print(f"| {count} | {label} | {wall:.0f} | {peak:.1f} |", flush=True)
+                wall, peak, codes = measure(argv, args.runs, shell)
+                print(f"| {count} | {label} | {wall:.0f} | {peak:.1f} | {codes} |", flush=True)
     finally:
         if not args.keep:
             empty_queue()

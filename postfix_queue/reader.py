@@ -48,13 +48,38 @@ def parse_line(line: bytes | str, lineno: int = 1) -> QueuedMessage:
     """One ``postqueue -j`` line as a message; ParseError for anything else.
 
     Bytes are decoded as UTF-8 with replacement: Postfix before 3.7 could pass raw 8-bit
-    bytes from an address into its JSON.
+    bytes from an address into its JSON. The fast path trusts nothing: any surprise in types
+    falls through to ``_checked``, which names the offending member.
     """
     text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
     try:
         obj = _decode(text)
     except ValueError as exc:  # json.JSONDecodeError, or a lone surrogate escape
         raise ParseError(lineno, f"not JSON ({exc})") from None
+    try:
+        queue, queue_id = obj["queue_name"], obj["queue_id"]
+        arrival, size, sender = obj["arrival_time"], obj["message_size"], obj["sender"]
+        addresses = tuple([item["address"] for item in obj["recipients"]])
+        expire = obj.get("forced_expire")
+    except (KeyError, TypeError, AttributeError):
+        return _checked(obj, lineno)
+    if (
+        type(queue) is not str
+        or type(queue_id) is not str
+        or type(arrival) is not int
+        or type(size) is not int
+        or type(sender) is not str
+        or type(obj["recipients"]) is not list
+        or any(type(address) is not str for address in addresses)
+    ):
+        return _checked(obj, lineno)
+    return QueuedMessage(
+        queue, queue_id, arrival, size, sender, addresses, expire if type(expire) is bool else None
+    )
+
+
+def _checked(obj: object, lineno: int) -> QueuedMessage:
+    """The slow path: validate member by member and say what is wrong."""
     if not isinstance(obj, dict):
         raise ParseError(lineno, f"a JSON {type(obj).__name__}, not an object")
     try:

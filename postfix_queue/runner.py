@@ -53,6 +53,7 @@ def _launch(argv: Sequence[str]) -> subprocess.Popen[bytes]:
     try:
         return subprocess.Popen(
             list(argv),
+            bufsize=1 << 16,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
