@@ -9,13 +9,13 @@ export DEBIAN_FRONTEND=noninteractive
 # "Connection refused" and no mail ever leaves the machine.
 RELAY_PORT=${POSTFIX_CLOSED_PORT:-2}
 
-if ! command -v postqueue >/dev/null 2>&1 || ! dpkg -s monitoring-plugins-standard >/dev/null 2>&1; then
+if ! command -v postqueue >/dev/null 2>&1 || ! dpkg -s monitoring-plugins-standard time >/dev/null 2>&1; then
     echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections
     echo "postfix postfix/mailname string ci.isp-plugins.test" | debconf-set-selections
     apt-get update -qq
     # Replaces any other MTA (exim4 on stock Debian images). monitoring-plugins-standard gives
-    # check_mailq, which the benchmark (not CI) compares against.
-    apt-get install -y -qq --no-install-recommends postfix monitoring-plugins-standard >/dev/null
+    # check_mailq and time gives /usr/bin/time, for the benchmark (not run in CI).
+    apt-get install -y -qq --no-install-recommends postfix monitoring-plugins-standard time >/dev/null
 fi
 
 # Loopback only, IPv4 (containers often lack IPv6), no chroot (no init script to populate it),
