@@ -7,7 +7,6 @@ nagiosplugin load after the options are parsed, so ``--help`` stays fast.
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -21,71 +20,10 @@ if TYPE_CHECKING:
 NAME = "postfix_queue"
 
 
-# -- option types -----------------------------------------------------------------------
-class RangeParam(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
-    """A Monitoring Plugins range (``10``, ``10:``, ``~:10``, ``10:20``, ``@10:20``)."""
-
-    name = "RANGE"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> nagiosplugin.Range:
-        import nagiosplugin  # noqa: PLC0415 (not needed for --help)
-
-        if isinstance(value, nagiosplugin.Range):
-            return value
-        text = str(value).strip()
-        if not re.fullmatch(r"@?(~|[-+]?\d+(\.\d+)?)?(:([-+]?\d+(\.\d+)?)?)?", text) or not text:
-            self.fail(f"{text!r} is not a range like 100, 10:, ~:10 or @10:20", param, ctx)
-        try:
-            return nagiosplugin.Range(text)
-        except ValueError as exc:
-            self.fail(f"{text!r} is not a valid range: {exc}", param, ctx)
-
-
-UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = r"(\d+(?:\.\d+)?)([smhdw]?)"
-
-
-def duration_seconds(text: str) -> float:
-    """``90``, ``90s``, ``30m``, ``2h``, ``1d``, ``1w`` as seconds; ValueError otherwise."""
-    match = re.fullmatch(_DURATION, text.strip().lower())
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 90s, 30m, 2h or 1d")
-    return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
-
-
-class DurationRange(click.ParamType):  # type: ignore[type-arg]
-    """A range whose ends may carry s/m/h/d/w: ``30m`` alerts above 1800 s, ``@1h:2h`` inside."""
-
-    name = "AGE"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> nagiosplugin.Range:
-        import nagiosplugin  # noqa: PLC0415 (not needed for --help)
-
-        if isinstance(value, nagiosplugin.Range):
-            return value
-        text = str(value).strip().lower()
-        match = re.fullmatch(rf"(@?)(?:(~|{_DURATION})?:)?({_DURATION})?", text)
-        if not text or not match or (match.group(2) is None and match.group(5) is None):
-            self.fail(f"{value!r} is not an age like 30m, 2h, 1d or a range of them", param, ctx)
-        invert, start, _, _, end = match.group(1, 2, 3, 4, 5)
-
-        def secs(part: str) -> str:
-            return f"{duration_seconds(part):g}"
-
-        spec = invert
-        if ":" in text:
-            spec += ("~" if start == "~" else secs(start) if start else "") + ":"
-        spec += secs(end) if end else ""
-        try:
-            return nagiosplugin.Range(spec)
-        except ValueError as exc:
-            self.fail(f"{value!r} is not a valid age range: {exc}", param, ctx)
-
-
 def _range_option(name: str, what: str, kind: str) -> Any:
     return click.option(
         f"--{name}-{kind}",
-        type=RangeParam(),
+        type=common.RangeType(),
         metavar="RANGE",
         help=f"{kind.upper()} when the number of {what} messages is outside RANGE.",
     )
@@ -95,12 +33,16 @@ def _range_option(name: str, what: str, kind: str) -> Any:
 @click.option(
     "-w",
     "--warning",
-    type=RangeParam(),
+    type=common.RangeType(),
     metavar="RANGE",
     help="WARNING when the total queued is outside RANGE (-w 100: above 100).",
 )
 @click.option(
-    "-c", "--critical", type=RangeParam(), metavar="RANGE", help="CRITICAL on the total queued."
+    "-c",
+    "--critical",
+    type=common.RangeType(),
+    metavar="RANGE",
+    help="CRITICAL on the total queued.",
 )
 @_range_option("active", "active", "warning")
 @_range_option("active", "active", "critical")
@@ -110,11 +52,11 @@ def _range_option(name: str, what: str, kind: str) -> Any:
 @_range_option("hold", "held", "critical")
 @click.option(
     "--age-warning",
-    type=DurationRange(),
+    type=common.DurationRange(),
     metavar="AGE",
     help="WARNING when the oldest message is older than AGE (30m, 2h, 1d) or outside the range.",
 )
-@click.option("--age-critical", type=DurationRange(), metavar="AGE", help="CRITICAL on age.")
+@click.option("--age-critical", type=common.DurationRange(), metavar="AGE", help="CRITICAL on age.")
 @click.option(
     "--top",
     "top_n",

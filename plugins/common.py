@@ -100,7 +100,7 @@ class CountThreshold(click.ParamType):  # type: ignore[type-arg]  # generic from
 
 
 class RangeType(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
-    """A Monitoring Plugins range (``10`` alerts above 10, ``10:`` below 10, ``@10:20`` inside)."""
+    """A Monitoring Plugins range (``10`` alerts above 10, ``10:`` below, ``@10:20`` inside)."""
 
     name = "RANGE"
 
@@ -109,10 +109,54 @@ class RangeType(click.ParamType):  # type: ignore[type-arg]  # generic from clic
 
         if isinstance(value, nagiosplugin.Range):
             return value
+        text = str(value).strip()
+        if not re.fullmatch(r"@?(~|[-+]?\d+(\.\d+)?)?(:([-+]?\d+(\.\d+)?)?)?", text) or not text:
+            self.fail(f"{text!r} is not a range like 100, 10:, ~:10 or @10:20", param, ctx)
         try:
-            return nagiosplugin.Range(str(value).strip())
-        except ValueError:
-            self.fail(f"{value!r} is not a range like 50, 50: or @10:20", param, ctx)
+            return nagiosplugin.Range(text)
+        except ValueError as exc:
+            self.fail(f"{text!r} is not a valid range: {exc}", param, ctx)
+
+
+UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = r"(\d+(?:\.\d+)?)([smhdw]?)"
+
+
+def duration_seconds(text: str) -> float:
+    """``90``, ``90s``, ``30m``, ``2h``, ``1d``, ``1w`` as seconds; ValueError otherwise."""
+    match = re.fullmatch(_DURATION, text.strip().lower())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 90s, 30m, 2h or 1d")
+    return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
+
+
+class DurationRange(click.ParamType):  # type: ignore[type-arg]
+    """A range whose ends may carry s/m/h/d/w: ``30m`` alerts above 1800 s, ``@1h:2h`` inside."""
+
+    name = "AGE"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> nagiosplugin.Range:
+        import nagiosplugin  # noqa: PLC0415 (not needed for --help)
+
+        if isinstance(value, nagiosplugin.Range):
+            return value
+        text = str(value).strip().lower()
+        match = re.fullmatch(rf"(@?)(?:(~|{_DURATION})?:)?({_DURATION})?", text)
+        if not text or not match or (match.group(2) is None and match.group(5) is None):
+            self.fail(f"{value!r} is not an age like 30m, 2h, 1d or a range of them", param, ctx)
+        invert, start, _, _, end = match.group(1, 2, 3, 4, 5)
+
+        def secs(part: str) -> str:
+            return f"{duration_seconds(part):g}"
+
+        spec = invert
+        if ":" in text:
+            spec += ("~" if start == "~" else secs(start) if start else "") + ":"
+        spec += secs(end) if end else ""
+        try:
+            return nagiosplugin.Range(spec)
+        except ValueError as exc:
+            self.fail(f"{value!r} is not a valid age range: {exc}", param, ctx)
 
 
 class NumberList(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2

@@ -10,7 +10,7 @@ import click
 import nagiosplugin
 import pytest
 
-from isp_plugins import check_postfix_queue as cli
+from isp_plugins import common
 from isp_plugins import postfix_queue_check as plugin
 from postfix_queue import instances, spool
 from postfix_queue.model import QueuedMessage
@@ -350,24 +350,24 @@ def test_instances_from_directories() -> None:
     ],
 )
 def test_duration_range(text: str, spec: str) -> None:
-    assert str(cli.DurationRange().convert(text, None, None)) == spec
+    assert str(common.DurationRange().convert(text, None, None)) == spec
 
 
 @pytest.mark.parametrize("text", ["", "3x", "1h:30m", "h", "@", "1d1h", "-5m"])
 def test_duration_range_rejects(text: str) -> None:
     with pytest.raises(click.BadParameter):
-        cli.DurationRange().convert(text, None, None)
+        common.DurationRange().convert(text, None, None)
 
 
 @pytest.mark.parametrize("text", ["100", "10:", "~:10", "10:20", "@10:20", "0"])
 def test_range_param(text: str) -> None:
-    assert str(cli.RangeParam().convert(text, None, None)) == text
+    assert str(common.RangeType().convert(text, None, None)) == text
 
 
 @pytest.mark.parametrize("text", ["", "abc", "20:10", "1:2:3", "10%"])
 def test_range_param_rejects(text: str) -> None:
     with pytest.raises(click.BadParameter):
-        cli.RangeParam().convert(text, None, None)
+        common.RangeType().convert(text, None, None)
 
 
 # -- evaluation and texts ---------------------------------------------------------------
@@ -393,7 +393,7 @@ def report_for(name: str, **ranges: str) -> plugin.InstanceReport:
     for key, spec in ranges.items():
         label, kind = key.rsplit("_", 1)
         kind_map = warn if kind == "w" else crit
-        parse = cli.DurationRange() if label == "oldest" else cli.RangeParam()
+        parse = common.DurationRange() if label == "oldest" else common.RangeType()
         kind_map[label] = parse.convert(spec, None, None)
     report = plugin.InstanceReport(instances.Instance("-", "/etc/postfix"), stats=stats_of(name))
     plugin.evaluate(report, plugin.Thresholds(warn, crit), NOW)

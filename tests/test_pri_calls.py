@@ -121,5 +121,5 @@ def test_bad_calls_range() -> None:
     assert (run.code, run.stdout) == (
         3,
         "ASTERISK_PRI UNKNOWN - Invalid value for '--calls-warning': 'x' is not a range "
-        "like 50, 50: or @10:20 (see --help)\n",
+        "like 100, 10:, ~:10 or @10:20 (see --help)\n",
     )
