@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-postfix clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ bench: $(STAMP)
 	$(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check .
 	.venv-bench/bin/python benchmarks/bench_plugins.py
+
+# Root only: fills the local Postfix queue (see .ci/setup.d/10-postfix.sh), then empties it.
+bench-postfix: $(STAMP)
+	$(BIN)/python benchmarks/bench_postfix_queue.py --sizes 2000,20000
 
 clean:
 	rm -rf .venv .venv-* *.egg-info build dist .pytest_cache .mypy_cache .ruff_cache
