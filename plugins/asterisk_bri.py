@@ -4,7 +4,6 @@ check_asterisk_bri for the command line)."""
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -301,12 +300,34 @@ class BriPorts(nagiosplugin.Resource):
         self.target = target
         self.timeout = timeout
         self.source = source
-        self.expected = expected
+        self.expected_option = expected
         self.exclude = exclude
         self.idle_ok = idle_ok
         self.idle_ok_ports = idle_ok_ports
         self.report: BriReport | None = None
         self.gathered: Gathered | None = None
+
+    @property
+    def expected(self) -> int | None:
+        """Ports expected: -n, or the number listed; None before probing."""
+        return self.report.expected if self.report else None
+
+    @property
+    def expected_given(self) -> bool:
+        return self.expected_option is not None
+
+    def summary_text(self) -> str:
+        assert self.report is not None
+        return summarize(self.report)
+
+    def long_output(self, verbose: int) -> list[str]:
+        assert self.report is not None and self.gathered is not None
+        lines = runtime.connection_notes(self.target) + describe(self.report)
+        if verbose >= 1:
+            lines += source_notes(self.gathered.sources)
+            reply = REPLY_FORMATS.get(self.gathered.reply_format, self.gathered.reply_format)
+            lines.append(f"AMI greeting: {self.gathered.greeting}; reply format: {reply}")
+        return lines
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
         from asterisk_ami.errors import AmiError  # noqa: PLC0415 (keeps asyncio out of --help)
@@ -316,13 +337,7 @@ class BriPorts(nagiosplugin.Resource):
             return await gather(session, self.source)
 
         try:
-            try:
-                gathered = run(self.target, common.session_deadline(self.timeout), work)
-            finally:
-                # the session is over and nothing left can block: run_check's SIGALRM
-                # backstop, left armed until exit, must not kill us after the status line
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            self.gathered = gathered
+            gathered = self.gathered = run(self.target, common.session_deadline(self.timeout), work)
         except AmiError as error:
             hint = NOT_FOUND.get(self.source, "")
             yield runtime.failure_metric(runtime.classify(error, self.target, self.timeout, hint))
@@ -339,7 +354,7 @@ class BriPorts(nagiosplugin.Resource):
             )
             return
         rep = self.report = report(
-            gathered.sources, self.expected, self.exclude, self.idle_ok, self.idle_ok_ports
+            gathered.sources, self.expected_option, self.exclude, self.idle_ok, self.idle_ok_ports
         )
         if rep.expected == 0 and not rep.listed:
             yield runtime.failure_metric(
@@ -354,82 +369,21 @@ class BriPorts(nagiosplugin.Resource):
         yield nagiosplugin.Metric("ports_up", len(rep.up), min=0, max=rep.expected)
         yield nagiosplugin.Metric("ports_down", len(rep.down), min=0, max=top)
         yield nagiosplugin.Metric("ports_idle", len(rep.idle), min=0, max=top)
-        yield nagiosplugin.Metric("ports_listed", len(rep.listed), context="port_checks")
+        yield nagiosplugin.Metric("ports_listed", len(rep.listed))
 
 
-class PortsUp(nagiosplugin.ScalarContext):
-    """Thresholds on ports up, idle ports included; without -w, WARNING below the expected
-    count known after probing; without -c, CRITICAL when none is up or idle."""
+class PortsUp(runtime.UpCount):
+    """runtime.UpCount on ports up, where -w and -c judge ports up plus ports idle."""
 
     def __init__(
         self, warning: nagiosplugin.Range | None, critical: nagiosplugin.Range | None
     ) -> None:
-        super().__init__("ports_up", warning, critical or nagiosplugin.Range("1:"))
-        self.default_warning = warning is None
-
-    def _settle(self, resource: Any) -> None:
-        if self.default_warning and resource.report is not None:
-            self.warning = nagiosplugin.Range(f"{resource.report.expected}:")
+        super().__init__("ports_up", warning, critical, "{value} ports up")
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
-        self._settle(resource)
         if resource.report is not None:
             metric = metric.replace(value=resource.report.available)
         return super().evaluate(metric, resource)
-
-    def performance(self, metric: nagiosplugin.Metric, resource: Any) -> Any:
-        self._settle(resource)
-        return super().performance(metric, resource)
-
-
-class PortChecks(nagiosplugin.Context):
-    """WARNING when -n differs from the number of ports listed."""
-
-    def __init__(self) -> None:
-        super().__init__("port_checks")
-
-    def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
-        rep = resource.report
-        if rep is not None and rep.count_differs:
-            return nagiosplugin.Result(
-                nagiosplugin.Warn, f"{metric.value} ports listed, {rep.expected} expected", metric
-            )
-        return nagiosplugin.Result(nagiosplugin.Ok, metric=metric)
-
-
-class BriSummary(nagiosplugin.Summary):
-    """Status text from the port report, or from the failure that prevented one."""
-
-    def __init__(self, resource: BriPorts, verbose: int) -> None:
-        self.resource = resource
-        self.verbose_level = verbose
-
-    def ok(self, results: nagiosplugin.Results) -> str:
-        return self.problem(results)
-
-    def problem(self, results: nagiosplugin.Results) -> str:
-        failure = runtime.failure_of(results)
-        if failure is not None:
-            return failure.summary
-        if self.resource.report is None:  # a CheckError: nagiosplugin's own message
-            return str(super().problem(results))
-        return summarize(self.resource.report)
-
-    def verbose(self, results: nagiosplugin.Results) -> list[str]:
-        failure = runtime.failure_of(results)
-        rep, gathered = self.resource.report, self.resource.gathered
-        if failure is not None:
-            lines = list(failure.detail)
-        elif rep is not None:
-            lines = runtime.connection_notes(self.resource.target) + describe(rep)
-        else:
-            lines = []
-        if self.verbose_level >= 1 and gathered is not None:
-            if failure is None:
-                lines += source_notes(gathered.sources)
-            reply = REPLY_FORMATS.get(gathered.reply_format, gathered.reply_format)
-            lines.append(f"AMI greeting: {gathered.greeting}; reply format: {reply}")
-        return lines
 
 
 def build_check(
@@ -451,8 +405,8 @@ def build_check(
         PortsUp(warning, critical),
         nagiosplugin.ScalarContext("ports_down"),
         nagiosplugin.ScalarContext("ports_idle"),
-        PortChecks(),
+        runtime.ListedCount("ports_listed", "ports"),
         runtime.FailureContext(),
-        BriSummary(resource, verbose),
+        runtime.ReportSummary(resource, verbose),
         name=NAME,
     )

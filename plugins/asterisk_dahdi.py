@@ -4,7 +4,6 @@ Resource, Contexts and Summary. Loaded only when the check runs (see check_aster
 from __future__ import annotations
 
 import re
-import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -173,12 +172,9 @@ class DahdiSpans(nagiosplugin.Resource):
         from asterisk_ami.session import run  # noqa: PLC0415
 
         try:
-            try:
-                self.greeting, output = run(
-                    self.target, common.session_deadline(self.timeout), _dahdi_show_status
-                )
-            finally:
-                stop_backstop()
+            self.greeting, output = run(
+                self.target, common.session_deadline(self.timeout), _dahdi_show_status
+            )
             status = _parse(output)
         except AmiError as error:
             yield runtime.failure_metric(
@@ -222,6 +218,19 @@ class DahdiSpans(nagiosplugin.Resource):
                     context="dahdi_counter",
                 )
 
+    def summary_text(self) -> str:
+        assert self.report is not None
+        return summarize(self.report)
+
+    def long_output(self, verbose: int) -> list[str]:
+        assert self.report is not None
+        lines = runtime.connection_notes(self.target) + describe(self.report)
+        if verbose >= 1:
+            reply = REPLY_FORMATS.get(self.reply_format, self.reply_format)
+            layout = LAYOUTS.get(self.layout, self.layout)
+            lines.append(f"AMI greeting: {self.greeting}; reply format: {reply}; layout: {layout}")
+        return lines
+
     def _failure(self, status: DahdiStatus) -> runtime.Failure | None:
         if status.missing:
             return runtime.Failure(
@@ -236,15 +245,6 @@ class DahdiSpans(nagiosplugin.Resource):
                 "DAHDI lists no spans (is the driver of the card loaded?)",
             )
         return None
-
-
-def stop_backstop() -> None:
-    """The session is over and nothing left can block: stop runtime.run_check's SIGALRM.
-
-    run_check leaves its timer armed until the process ends, so with a short -t it can fire
-    during interpreter shutdown, after the status line, and kill the process (exit -14).
-    """
-    signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 class _Failed(Exception):
@@ -301,39 +301,6 @@ class SpanAlarms(nagiosplugin.Context):
         return nagiosplugin.Result(state, "span alarm", metric)
 
 
-class DahdiSummary(nagiosplugin.Summary):
-    """Status text from the span report, or from the failure that prevented one."""
-
-    def __init__(self, resource: DahdiSpans, verbose: int) -> None:
-        self.resource = resource
-        self.verbose_level = verbose
-
-    def ok(self, results: nagiosplugin.Results) -> str:
-        return self.problem(results)
-
-    def problem(self, results: nagiosplugin.Results) -> str:
-        failure = runtime.failure_of(results)
-        if failure is not None:
-            return failure.summary
-        if self.resource.report is None:  # a CheckError: nagiosplugin's own message
-            return str(super().problem(results))
-        return summarize(self.resource.report)
-
-    def verbose(self, results: nagiosplugin.Results) -> list[str]:
-        failure = runtime.failure_of(results)
-        lines = list(failure.detail) if failure is not None else []
-        rep = self.resource.report
-        if failure is None and rep is not None:
-            lines = runtime.connection_notes(self.resource.target) + describe(rep)
-        if self.verbose_level >= 1 and self.resource.reply_format:
-            reply = REPLY_FORMATS.get(self.resource.reply_format, self.resource.reply_format)
-            layout = LAYOUTS.get(self.resource.layout, "no table")
-            lines.append(
-                f"AMI greeting: {self.resource.greeting}; reply format: {reply}; layout: {layout}"
-            )
-        return lines
-
-
 def build_check(
     target: Target,
     timeout: float,
@@ -351,6 +318,6 @@ def build_check(
         nagiosplugin.ScalarContext("dahdi_counter"),
         SpanAlarms(),
         runtime.FailureContext(),
-        DahdiSummary(resource, verbose),
+        runtime.ReportSummary(resource, verbose),
         name=NAME,
     )

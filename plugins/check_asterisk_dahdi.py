@@ -14,26 +14,6 @@ import click
 from isp_plugins import common
 
 
-class SpanList(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
-    """Span numbers: ``3``, ``1,2``, ``1-4`` or a mix (``1-2,5``)."""
-
-    name = "LIST"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[int, ...]:
-        if isinstance(value, tuple):
-            return value
-        numbers: list[int] = []
-        for part in str(value).split(","):
-            match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
-            if match is None:
-                self.fail(f"{value!r} is not a span list like 3, 1,2 or 1-4", param, ctx)
-            first, last = int(match[1]), int(match[2] or match[1])
-            if not 1 <= first <= last <= 1024:
-                self.fail(f"{part.strip()!r} is not a span range from 1 to 1024", param, ctx)
-            numbers += range(first, last + 1)
-        return tuple(numbers)
-
-
 class Regex(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
     """A Python regular expression, compiled when the options are read."""
 
@@ -53,7 +33,7 @@ class Regex(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.
 @click.option(
     "--span",
     "spans",
-    type=SpanList(),
+    type=common.NumberList(),
     multiple=True,
     metavar="LIST",
     help="Check only these spans (3, 1,2 or 1-4; repeatable). A span given here that "
