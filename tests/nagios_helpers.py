@@ -1,0 +1,247 @@
+"""Helpers for tests/test_nagios_config.py: real Nagios 4 and Icinga 2 on private configs.
+
+Nothing here touches a system Nagios or Icinga 2: every main configuration, status file,
+lock, spool and cache lives in a temporary directory, and the daemons run as the current
+user (root in CI), so no file needs handing over to a nagios user.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "nagios-config"
+NAGIOS_COMMANDS = CONFIG / "nagios"
+NAGIOS_EXAMPLES = CONFIG / "nagios-examples"
+ICINGA2 = CONFIG / "icinga2"
+NRPE = CONFIG / "nrpe"
+#: Where the console scripts are installed: Nagios's $USER1$, Icinga 2's PluginContribDir.
+SCRIPTS = Path(sys.executable).parent
+
+#: Every plugin on main, by console script and Icinga 2 CheckCommand name.
+PLUGINS = {
+    "check_asterisk_pri": "asterisk_pri",
+    "check_asterisk_bri": "asterisk_bri",
+    "check_asterisk_fxo": "asterisk_fxo",
+    "check_asterisk_dahdi": "asterisk_dahdi",
+    "check_postfix_queue": "postfix_queue",
+}
+AMI_PLUGINS = [name for name in PLUGINS if name.startswith("check_asterisk_")]
+
+
+def require(binary: str) -> str:
+    """The daemon's path; skip without it, unless CI says the services must be there."""
+    path = shutil.which(binary) or next(
+        (str(p) for p in (Path("/usr/sbin") / binary, Path("/usr/bin") / binary) if p.exists()),
+        None,
+    )
+    if path:
+        return path
+    reason = f"{binary} is not installed (Debian: .ci/setup.d/20-nagios-icinga.sh)"
+    if os.environ.get("ISP_PLUGINS_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason}, and ISP_PLUGINS_REQUIRE_SERVICES=1")
+    pytest.skip(reason)
+
+
+def current_user() -> tuple[str, str]:
+    """The current user and group names: the daemons run as them, no privilege drop."""
+    return pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+
+
+# -- plugin options ---------------------------------------------------------------------
+_OPTION = re.compile(r"^\s{2}(?:(-\w), )?(--[\w-]+)", re.MULTILINE)
+
+
+def plugin_options(script: str) -> dict[str, str]:
+    """Every option the plugin's --help lists, short and long, mapped to its long form."""
+    done = subprocess.run(
+        [str(SCRIPTS / script), "--help"], capture_output=True, text=True, check=True
+    )
+    options: dict[str, str] = {}
+    for short, long in _OPTION.findall(done.stdout.split("\nOptions:\n", 1)[1]):
+        options[long] = long
+        if short:
+            options[short] = long
+    return options
+
+
+# -- Nagios -----------------------------------------------------------------------------
+#: What the example templates refer to from the stock sample configuration (the 24x7 time
+#: period, the admins contact group), without notifying anyone.
+NAGIOS_BASE_OBJECTS = """\
+define timeperiod {
+    timeperiod_name 24x7
+    alias           24 Hours A Day, 7 Days A Week
+    sunday          00:00-24:00
+    monday          00:00-24:00
+    tuesday         00:00-24:00
+    wednesday       00:00-24:00
+    thursday        00:00-24:00
+    friday          00:00-24:00
+    saturday        00:00-24:00
+}
+
+define command {
+    command_name    isp-test-notify-none
+    command_line    /bin/true
+}
+
+define contact {
+    contact_name                    nagiosadmin
+    alias                           Nagios Admin
+    host_notifications_enabled      0
+    service_notifications_enabled   0
+    host_notification_period        24x7
+    service_notification_period     24x7
+    host_notification_options       n
+    service_notification_options    n
+    host_notification_commands      isp-test-notify-none
+    service_notification_commands   isp-test-notify-none
+}
+
+define contactgroup {
+    contactgroup_name   admins
+    alias               Nagios Administrators
+    members             nagiosadmin
+}
+"""
+
+
+def nagios_main_config(
+    directory: Path,
+    cfg_files: Iterable[Path] = (),
+    cfg_dirs: Iterable[Path] = (),
+    resource: dict[str, str] | None = None,
+    settings: dict[str, str] | None = None,
+) -> Path:
+    """A nagios.cfg whose every path is in directory; returns its path."""
+    user, group = current_user()
+    (directory / "checkresults").mkdir(exist_ok=True)
+    base = directory / "base.cfg"
+    base.write_text(NAGIOS_BASE_OBJECTS, encoding="utf-8")
+    resources = {"USER1": str(SCRIPTS), **(resource or {})}
+    (directory / "resource.cfg").write_text(
+        "".join(f"${k}$={v}\n" for k, v in resources.items()), encoding="utf-8"
+    )
+    lines = [f"cfg_file={base}"]
+    lines += [f"cfg_file={path}" for path in cfg_files]
+    lines += [f"cfg_dir={path}" for path in cfg_dirs]
+    main = {
+        "resource_file": directory / "resource.cfg",
+        "log_file": directory / "nagios.log",
+        "object_cache_file": directory / "objects.cache",
+        "precached_object_file": directory / "objects.precache",
+        "status_file": directory / "status.dat",
+        "temp_file": directory / "nagios.tmp",
+        "temp_path": directory,
+        "lock_file": directory / "nagios.lock",
+        "command_file": directory / "nagios.cmd",
+        "check_result_path": directory / "checkresults",
+        "state_retention_file": directory / "retention.dat",
+        "debug_file": directory / "nagios.debug",
+        "nagios_user": user,
+        "nagios_group": group,
+        "check_external_commands": "0",
+        "use_syslog": "0",
+        "check_for_updates": "0",
+        "enable_notifications": "0",
+        "enable_event_handlers": "0",
+        "illegal_macro_output_chars": "`~$&|'\"<>",
+    }
+    main.update(settings or {})
+    lines += [f"{key}={value}" for key, value in main.items()]
+    path = directory / "nagios.cfg"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def parse_status_dat(text: str) -> list[tuple[str, dict[str, str]]]:
+    """status.dat as (block type, {key: value}) pairs, in file order."""
+    blocks = []
+    for kind, body in re.findall(r"^(\w+) \{\n(.*?)^\s*\}", text, re.MULTILINE | re.DOTALL):
+        fields = {}
+        for line in body.splitlines():
+            key, _, value = line.strip().partition("=")
+            fields[key] = value
+        blocks.append((kind, fields))
+    return blocks
+
+
+def parse_nagios_objects(text: str) -> list[tuple[str, dict[str, str]]]:
+    """`define TYPE { key value }` blocks of an object file, comments dropped."""
+    text = re.sub(r"^\s*[#;].*$", "", text, flags=re.MULTILINE)
+    blocks = []
+    for kind, body in re.findall(r"define\s+(\w+)\s*\{(.*?)\}", text, re.DOTALL):
+        fields = {}
+        for line in body.splitlines():
+            if line.strip():
+                key, _, value = line.strip().partition(" ")
+                fields[key] = value.strip()
+        blocks.append((kind, fields))
+    return blocks
+
+
+def wait_until(predicate: Callable[[], bool], seconds: float, step: float = 0.2) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+# -- Icinga 2 ---------------------------------------------------------------------------
+def icinga2_constants(node: str = "icinga2-master.example.net") -> str:
+    """constants.conf as Debian ships it, with the plugins found in the venv."""
+    return (
+        'const PluginDir = "/usr/lib/nagios/plugins"\n'
+        'const ManubulonPluginDir = "/usr/lib/nagios/plugins"\n'
+        f'const PluginContribDir = "{SCRIPTS}"\n'
+        f'const NodeName = "{node}"\n'
+        'const ZoneName = "master"\n'
+        'const TicketSalt = ""\n'
+    )
+
+
+def icinga2_validate(icinga2: str, main: Path, cache: Path) -> subprocess.CompletedProcess:
+    """`icinga2 daemon -C` on main, its variables and objects dumped into cache.
+
+    As root Icinga 2 drops privileges to ICINGA2_USER/ICINGA2_GROUP (default nagios), which
+    could not read a private temporary directory: name the current user instead.
+    """
+    user, group = current_user()
+    cache.mkdir(exist_ok=True)
+    env = {**os.environ, "ICINGA2_USER": user, "ICINGA2_GROUP": group}
+    return subprocess.run(
+        [icinga2, "daemon", "-C", "-c", str(main), "-DCacheDir=" + str(cache)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def icinga2_objects(cache: Path) -> list[dict]:
+    """The objects `daemon -C` wrote to CacheDir/icinga2.debug (netstrings of JSON)."""
+    data = (cache / "icinga2.debug").read_bytes()
+    objects, at = [], 0
+    while at < len(data):
+        colon = data.index(b":", at)
+        size = int(data[at:colon])
+        objects.append(json.loads(data[colon + 1 : colon + 1 + size]))
+        at = colon + 1 + size + 1  # the trailing comma
+    return objects

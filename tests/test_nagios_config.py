@@ -1,0 +1,574 @@
+"""nagios-config/: the shipped Nagios, Icinga 2 and NRPE definitions, checked by the real daemons.
+
+- `nagios4 -v` on a main config reading nagios/ (every command) and nagios-examples/ (the PBX
+  and relay examples): zero errors, zero warnings.
+- `icinga2 daemon -C` on the single-server layout (commands.conf + conf.d/) and on the
+  distributed one (zones.conf, zones.d/global-templates with commands.conf, zones.d/master):
+  no warning or critical line; the objects it dumps are checked (services per host,
+  command_endpoint, the ITL conventions of every CheckCommand).
+- Nagios 4 started for real, running every AMI command definition against AMI simulators;
+  the first results in status.dat are asserted.
+- Every option written in a command line (Nagios, NRPE, the examples' arguments) is one the
+  plugin accepts, and every plugin option has its Icinga 2 argument.
+
+Tests needing nagios4 or icinga2 skip without them, or fail with ISP_PLUGINS_REQUIRE_SERVICES=1
+(.ci/run; .ci/setup.d/20-nagios-icinga.sh installs them).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from asterisk_ami.simulator import Simulator
+from tests.conftest import FIXTURES, SECRET
+from tests.nagios_helpers import (
+    AMI_PLUGINS,
+    ICINGA2,
+    NAGIOS_COMMANDS,
+    NAGIOS_EXAMPLES,
+    NRPE,
+    PLUGINS,
+    ROOT,
+    SCRIPTS,
+    icinga2_constants,
+    icinga2_objects,
+    icinga2_validate,
+    nagios_main_config,
+    parse_nagios_objects,
+    parse_status_dat,
+    plugin_options,
+    require,
+    wait_until,
+)
+
+DROP_IN = (
+    "$USER1$/check_asterisk_pri -H $HOSTADDRESS$ -U $ARG1$ -P $ARG2$ -w $ARG3$ -c $ARG4$ -n $ARG5$"
+)
+#: Plugin options no configuration passes: the secret on the command line (Icinga 2 uses the
+#: environment), help and version.
+NOT_FOR_CONFIG = {"--password", "--help", "--version"}
+
+
+@pytest.fixture(scope="module")
+def options() -> dict[str, dict[str, str]]:
+    """Each plugin's options from its own --help: {script: {-w: --warning, --warning: ...}}."""
+    return {script: plugin_options(script) for script in PLUGINS}
+
+
+def nagios_commands() -> dict[str, str]:
+    """command_name -> command_line of every command defined in nagios/ and nagios-examples/."""
+    commands = {}
+    for path in sorted([*NAGIOS_COMMANDS.glob("*.cfg"), *NAGIOS_EXAMPLES.glob("*.cfg")]):
+        for kind, fields in parse_nagios_objects(path.read_text(encoding="utf-8")):
+            if kind == "command":
+                assert fields["command_name"] not in commands, fields["command_name"]
+                commands[fields["command_name"]] = fields["command_line"]
+    return commands
+
+
+def assert_known_options(words: list[str], known: dict[str, str], where: str) -> None:
+    """Every word that looks like an option is one the plugin lists in --help."""
+    for word in words:
+        if re.fullmatch(r"--?[A-Za-z][\w-]*", word):
+            assert word in known, f"{where}: the plugin has no option {word}"
+
+
+def plugin_words(command_line: str) -> tuple[str, list[str]] | None:
+    """(script, arguments) when the command line runs one of our plugins, else None."""
+    words = shlex.split(command_line)
+    for at, word in enumerate(words):
+        name = word.rsplit("/", 1)[-1]
+        if name in PLUGINS:
+            return name, words[at + 1 :]
+    return None
+
+
+# -- Nagios 4 / Naemon: the files ---------------------------------------------------------
+def test_every_plugin_has_nagios_commands_and_the_drop_in_is_verbatim() -> None:
+    commands = nagios_commands()
+    assert commands["check_asterisk_pri"] == DROP_IN
+    assert commands["check_asterisk_pri_secretfile"].startswith(
+        "$USER1$/check_asterisk_pri -H $HOSTADDRESS$ -U $ARG1$ --secret-file $ARG2$ "
+        "-w $ARG3$ -c $ARG4$ -n $ARG5$"
+    )
+    run = {plugin_words(line)[0] for line in commands.values() if plugin_words(line)}
+    assert run == set(PLUGINS)
+    for script in AMI_PLUGINS:
+        # Both ways of giving the secret, for every AMI plugin; the host from Nagios.
+        assert "-P $ARG2$" in commands[script]
+        assert "--secret-file $ARG2$" in commands[f"{script}_secretfile"]
+        assert "-H $HOSTADDRESS$" in commands[script]
+
+
+def test_nagios_command_lines_use_only_options_the_plugins_have(options) -> None:
+    for name, line in nagios_commands().items():
+        found = plugin_words(line)
+        if found:
+            assert_known_options(found[1], options[found[0]], f"command {name}")
+
+
+def test_example_services_resolve_to_valid_plugin_command_lines(options) -> None:
+    """Each example service's command line, its $ARGn$ filled in, passes only real options."""
+    commands = nagios_commands()
+    services = [
+        fields
+        for path in sorted(NAGIOS_EXAMPLES.glob("*.cfg"))
+        for kind, fields in parse_nagios_objects(path.read_text(encoding="utf-8"))
+        if kind == "service" and "check_command" in fields
+    ]
+    assert len(services) >= 7
+    for service in services:
+        name, *args = service["check_command"].split("!")
+        line = commands[name]
+        for number in range(9, 0, -1):
+            line = line.replace(f"$ARG{number}$", args[number - 1] if number <= len(args) else "")
+        assert "$ARG" not in line
+        found = plugin_words(line)
+        if found:
+            assert_known_options(found[1], options[found[0]], service["check_command"])
+        else:
+            assert "check_nrpe" in line, line
+
+
+def test_every_console_script_has_definitions() -> None:
+    """The plugins setup.cfg installs are the ones nagios-config covers."""
+    setup = (ROOT / "setup.cfg").read_text(encoding="utf-8")
+    scripts = set(re.findall(r"^\s+(check_\w+)\s*=", setup, re.MULTILINE))
+    assert set(PLUGINS) <= scripts
+    if scripts - set(PLUGINS) == {"check_ratelimit_offenders"}:
+        pytest.skip(
+            "check_ratelimit_offenders is installed now: nagios-config lacks its definitions"
+        )
+    assert scripts == set(PLUGINS), "a plugin without Nagios/Icinga 2 definitions"
+
+
+def test_the_offender_check_is_left_out_and_said_so() -> None:
+    """check_ratelimit_offenders is not on main yet: nothing calls it, the examples say so."""
+    for path in [*NAGIOS_COMMANDS.glob("*"), *NAGIOS_EXAMPLES.glob("*"), *NRPE.glob("*")]:
+        text = re.sub(r"^\s*#.*$", "", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+        assert "ratelimit" not in text, path
+    for path in (NAGIOS_EXAMPLES / "mail-relays.cfg", ICINGA2 / "zones.d/master/mail-relays.conf"):
+        said = " ".join(re.sub(r"^\W*", "", line) for line in path.read_text().splitlines())
+        assert "check_ratelimit_offenders) does not exist in this release" in said, path
+
+
+# -- NRPE -------------------------------------------------------------------------------
+def nrpe_commands() -> dict[str, str]:
+    """command[name]=line of nrpe/, the commented-out (optional) ones included."""
+    text = (NRPE / "isp-plugins.cfg").read_text(encoding="utf-8")
+    return dict(re.findall(r"^#?command\[([\w-]+)\]=(.*)$", text, re.MULTILINE))
+
+
+def test_nrpe_commands_run_the_relay_side_plugins_with_real_options(options) -> None:
+    commands = nrpe_commands()
+    assert {"check_postfix_queue", "check_postfix_queue_all"} <= set(commands)
+    for name, line in commands.items():
+        script, words = plugin_words(line)
+        assert script == "check_postfix_queue", name
+        assert_known_options(words, options[script], f"NRPE command[{name}]")
+        # Arguments from the network only in the command meant for dont_blame_nrpe=1.
+        assert ("$ARG" in line) == name.endswith("_args"), name
+    # Every NRPE command the Nagios definitions ask for exists on the relay side.
+    asked = {
+        re.search(r"-c (\S+)", line).group(1)
+        for line in nagios_commands().values()
+        if "check_nrpe" in line
+    }
+    assert asked and asked <= set(commands)
+    text = (NRPE / "isp-plugins.cfg").read_text(encoding="utf-8")
+    assert "dont_blame_nrpe=1" in text and "dont_blame_nrpe=0" in text
+
+
+# -- Nagios 4: the daemon validates ---------------------------------------------------------
+def nagios_verify(nagios: str, main: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [nagios, "-v", str(main)], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_nagios4_verifies_every_definition_and_example_without_warnings(tmp_path) -> None:
+    nagios = require("nagios4")
+    main = nagios_main_config(
+        tmp_path,
+        cfg_dirs=[NAGIOS_COMMANDS, NAGIOS_EXAMPLES],
+        resource={"USER3": SECRET},
+    )
+    done = nagios_verify(nagios, main)
+    report = done.stdout + done.stderr
+    assert re.search(r"^Total Warnings:\s+0$", report, re.MULTILINE), report
+    assert re.search(r"^Total Errors:\s+0$", report, re.MULTILINE), report
+    assert done.returncode == 0, report
+    # Everything was read: the example hosts, their services, every command.
+    assert re.search(r"Checked 9 services\.", report), report
+    assert re.search(r"Checked 5 hosts\.", report), report
+    commands = len(nagios_commands()) + 1  # + the test's notification command
+    assert re.search(rf"Checked {commands} commands\.", report), report
+
+
+def test_nagios4_verify_does_see_errors(tmp_path) -> None:
+    """The harness is not blind: a service with an undefined command is an error."""
+    nagios = require("nagios4")
+    bad = tmp_path / "bad.cfg"
+    bad.write_text(
+        "define service {\n    use isp-pbx-service\n    host_name pbx1\n"
+        "    service_description broken\n    check_command no_such_command\n}\n"
+    )
+    main = nagios_main_config(
+        tmp_path, cfg_files=[bad], cfg_dirs=[NAGIOS_COMMANDS, NAGIOS_EXAMPLES]
+    )
+    report = nagios_verify(nagios, main).stdout
+    assert not re.search(r"^Total Errors:\s+0$", report, re.MULTILINE), report
+
+
+# -- Icinga 2: the daemon validates -------------------------------------------------------
+def icinga2_problems(done: subprocess.CompletedProcess) -> list[str]:
+    return [
+        line
+        for line in (done.stdout + done.stderr).splitlines()
+        if re.search(r"\b(warning|critical)/", line)
+    ]
+
+
+def by_type(objects: list[dict], kind: str) -> dict[str, dict]:
+    """Objects of one type by full name (host!service for a service)."""
+    return {o["properties"]["__name"]: o["properties"] for o in objects if o["type"] == kind}
+
+
+@pytest.fixture(scope="module")
+def single_server(tmp_path_factory) -> list[dict]:
+    """One Icinga 2 server: commands.conf and conf.d/ as the README copies them."""
+    icinga2 = require("icinga2")
+    tmp = tmp_path_factory.mktemp("icinga2-single")
+    (tmp / "constants.conf").write_text(icinga2_constants())
+    main = tmp / "icinga2.conf"
+    main.write_text(
+        'include "constants.conf"\n'
+        "include <itl>\n"
+        "include <plugins>\n"
+        f'include "{ICINGA2 / "commands.conf"}"\n'
+        f'include_recursive "{ICINGA2 / "conf.d"}"\n'
+    )
+    done = icinga2_validate(icinga2, main, tmp / "cache")
+    report = done.stdout + done.stderr
+    assert done.returncode == 0, report
+    assert icinga2_problems(done) == [], report
+    assert "Finished validating the configuration file(s)." in report
+    return icinga2_objects(tmp / "cache")
+
+
+@pytest.fixture(scope="module")
+def distributed(tmp_path_factory) -> list[dict]:
+    """A master and three relay agents: zones.conf, zones.d/{global-templates,master}."""
+    icinga2 = require("icinga2")
+    tmp = tmp_path_factory.mktemp("icinga2-distributed")
+    (tmp / "constants.conf").write_text(icinga2_constants())
+    zones = tmp / "zones.d"
+    (zones / "global-templates").mkdir(parents=True)
+    shutil.copy(ICINGA2 / "commands.conf", zones / "global-templates" / "isp-plugins.conf")
+    shutil.copytree(ICINGA2 / "zones.d" / "master", zones / "master")
+    main = tmp / "icinga2.conf"
+    main.write_text(
+        'include "constants.conf"\n'
+        f'include "{ICINGA2 / "zones.conf"}"\n'
+        "include <itl>\n"
+        "include <plugins>\n"
+        f'include_zones "isp-plugins", "{zones}"\n'
+    )
+    done = icinga2_validate(icinga2, main, tmp / "cache")
+    report = done.stdout + done.stderr
+    assert done.returncode == 0, report
+    assert icinga2_problems(done) == [], report
+    return icinga2_objects(tmp / "cache")
+
+
+def test_icinga2_single_server_applies_the_pbx_services(single_server) -> None:
+    services = by_type(single_server, "Service")
+    assert sorted(services) == [
+        "pbx1.example.net!bri-ports",
+        "pbx1.example.net!dahdi-alarms",
+        "pbx1.example.net!fxo-lines",
+        "pbx1.example.net!pri-spans",
+        "pbx2.example.net!dahdi-alarms",
+        "pbx2.example.net!pri-spans",
+    ]
+    pri1 = services["pbx1.example.net!pri-spans"]
+    assert pri1["check_command"] == "asterisk_pri"
+    assert pri1["vars"]["asterisk_pri_expected"] == 4
+    assert pri1["vars"]["asterisk_pri_secret"] == "change-me"
+    pri2 = services["pbx2.example.net!pri-spans"]["vars"]
+    assert pri2["asterisk_pri_secret_file"] == "/etc/icinga2/secrets/pbx2.ami"
+    assert pri2["asterisk_pri_tls"] is True
+    assert services["pbx1.example.net!fxo-lines"]["vars"]["asterisk_fxo_channel"] == "1-4"
+
+
+def test_icinga2_distributed_checks_every_relay_queue_on_its_own_agent(distributed) -> None:
+    services = by_type(distributed, "Service")
+    zones = by_type(distributed, "Zone")
+    endpoints = by_type(distributed, "Endpoint")
+    relays = sorted(by_type(distributed, "Host"))
+    assert relays == [f"relay{n}.example.net" for n in (1, 2, 3)]
+    for relay in relays:
+        queue = services[f"{relay}!postfix-queue"]
+        assert queue["check_command"] == "postfix_queue"
+        assert queue["command_endpoint"] == relay
+        assert queue["zone"] == "master"
+        # One zone per node, a child of the master's, holding the agent's endpoint.
+        assert zones[relay]["endpoints"] == [relay]
+        assert zones[relay]["parent"] == "master"
+        assert relay in endpoints
+        assert services[f"{relay}!agent-health"]["vars"]["cluster_zone"] == relay
+    assert services["relay1.example.net!postfix-queue"]["vars"]["postfix_queue_warning"] == 500
+    relay3 = services["relay3.example.net!postfix-queue"]["vars"]
+    assert relay3["postfix_queue_warning"] == 2000 and relay3["postfix_queue_all_instances"]
+    # The agents get the CheckCommands from the global zone.
+    assert zones["global-templates"]["global"] is True
+    for command in PLUGINS.values():
+        assert by_type(distributed, "CheckCommand")[command]["zone"] == "global-templates"
+    assert len(by_type(distributed, "Dependency")) == 3
+
+
+def test_icinga2_daemon_c_does_see_warnings(tmp_path) -> None:
+    """The harness is not blind: an apply rule that matches no host is a warning."""
+    icinga2 = require("icinga2")
+    (tmp_path / "constants.conf").write_text(icinga2_constants())
+    main = tmp_path / "icinga2.conf"
+    main.write_text(
+        'include "constants.conf"\ninclude <itl>\ninclude <plugins>\n'
+        f'include "{ICINGA2 / "commands.conf"}"\n'
+        'apply Service "nowhere" { check_command = "asterisk_pri"; assign where false }\n'
+    )
+    done = icinga2_validate(icinga2, main, tmp_path / "cache")
+    assert any("warning/" in line for line in icinga2_problems(done)), done.stdout
+
+
+@pytest.mark.parametrize("script", sorted(PLUGINS))
+def test_icinga2_checkcommand_follows_the_itl_conventions(script, single_server, options) -> None:
+    name = PLUGINS[script]
+    command = by_type(single_server, "CheckCommand")[name]
+    assert command["command"] == [str(SCRIPTS / script)]
+    covered = set()
+    for key, argument in command["arguments"].items():
+        assert key in options[script], f"{name}: {key} is not an option of {script}"
+        covered.add(options[script][key])
+        assert argument.get("description"), f"{name} {key}: no description"
+        macro = argument.get("set_if") or argument.get("value")
+        assert ("set_if" in argument) != ("value" in argument), f"{name} {key}"
+        # Variables prefixed with the command name.
+        variable = re.fullmatch(rf"\$({name}_[a-z_]+)\$", macro)
+        assert variable, f"{name} {key}: {macro}"
+        if "set_if" in argument:  # flags default to false
+            assert command["vars"][variable.group(1)] is False, f"{name} {key}"
+    # Every option of the plugin but the command-line secret, help and version.
+    assert covered == set(options[script].values()) - NOT_FOR_CONFIG
+    assert "-P" not in command["arguments"] and "--password" not in command["arguments"]
+    if script in AMI_PLUGINS:
+        assert command["vars"][f"{name}_address"] == "$address$"
+        assert command["arguments"]["-U"]["required"] is True
+        # The secret reaches the plugin in its environment, not in the process list.
+        assert command["env"] == {"ASTERISK_AMI_SECRET": f"${name}_secret$"}
+
+
+# -- Nagios 4, started for real --------------------------------------------------------------
+SCENARIOS = {
+    "pri": "pri_span3_alarm",
+    "bri": "bri_dahdi_all_up",
+    "fxo": "fxo_no_battery",
+    "dahdi": "dahdi_red_alarm",
+}
+#: (host, service, check_command with the secret file as {secret_file}, state, first line).
+E2E_SERVICES = [
+    (
+        "pri",
+        "PRI drop-in",
+        f"check_asterisk_pri!monitor!{SECRET}!3!1!4",
+        1,
+        "ASTERISK_PRI WARNING - 3 of 4 spans up; in alarm: 3",
+    ),
+    (
+        "pri",
+        "PRI secret file",
+        "check_asterisk_pri_secretfile!monitor!{secret_file}!2!1!4",
+        0,
+        "ASTERISK_PRI OK - 3 of 4 spans up; in alarm: 3",
+    ),
+    (
+        "bri",
+        "BRI",
+        "check_asterisk_bri!monitor!$USER3$!3!0!4",
+        0,
+        "ASTERISK_BRI OK - 4 of 4 ports up",
+    ),
+    (
+        "bri",
+        "BRI secret file",
+        "check_asterisk_bri_secretfile!monitor!{secret_file}!4!3!4!--idle-ok",
+        1,
+        "ASTERISK_BRI WARNING - 4 of 4 ports up",
+    ),
+    (
+        "fxo",
+        "FXO",
+        "check_asterisk_fxo!monitor!$USER3$!3!0!2",
+        1,
+        "ASTERISK_FXO WARNING - 1 of 2 FXO lines up; no line: 2",
+    ),
+    (
+        "fxo",
+        "FXO secret file",
+        "check_asterisk_fxo_secretfile!monitor!{secret_file}!3!1!4!--channel 1-4",
+        2,
+        "ASTERISK_FXO CRITICAL - 1 of 4 FXO lines up; no line: 2; 2 FXO ports listed, 4 expected",
+    ),
+    (
+        "dahdi",
+        "DAHDI",
+        "check_asterisk_dahdi!monitor!$USER3$",
+        2,
+        "ASTERISK_DAHDI CRITICAL - 4 of 5 spans OK; RED: 3",
+    ),
+    (
+        "dahdi",
+        "DAHDI secret file",
+        "check_asterisk_dahdi_secretfile!monitor!{secret_file}!--span 1,2",
+        0,
+        "ASTERISK_DAHDI OK - 2 of 2 spans OK",
+    ),
+]
+
+
+def loopback_on_ami_port() -> str:
+    """A free 127.x.y.z with nothing on 5038: the drop-in command has no port argument."""
+    for _ in range(50):
+        address = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(1, 254)}"
+        with socket.socket() as probe:
+            try:
+                probe.bind((address, 5038))
+            except OSError:
+                continue
+        return address
+    pytest.skip("no free loopback address for port 5038")
+
+
+@pytest.fixture
+def ami_pbxs():
+    """One simulator per scenario, each on its own loopback address, port 5038."""
+    started = {}
+    try:
+        for kind, scenario in SCENARIOS.items():
+            sim = Simulator(
+                asterisk="18", scenario=scenario, secret=SECRET, fixtures=FIXTURES, auth_delay=0.05
+            )
+            address = loopback_on_ami_port()
+            assert sim.start_in_thread(host=address, port=5038) == 5038
+            started[kind] = (address, sim)
+        yield {kind: address for kind, (address, _) in started.items()}
+    finally:
+        for _, sim in started.values():
+            sim.stop()
+
+
+def e2e_objects(pbxs: dict[str, str], secret_file: Path) -> str:
+    """Hosts on the simulators, services with our command definitions, checked once."""
+    parts = [
+        "define service {\n    name isp-test-service\n    check_period 24x7\n"
+        "    max_check_attempts 1\n    check_interval 120\n    retry_interval 120\n"
+        "    contact_groups admins\n    notification_period 24x7\n"
+        "    notifications_enabled 0\n    register 0\n}\n"
+    ]
+    for kind, address in pbxs.items():
+        parts.append(
+            f"define host {{\n    host_name pbx-{kind}\n    address {address}\n"
+            "    max_check_attempts 1\n    check_period 24x7\n    active_checks_enabled 0\n"
+            "    contact_groups admins\n    notification_period 24x7\n}\n"
+        )
+    for kind, description, check, _, _ in E2E_SERVICES:
+        parts.append(
+            f"define service {{\n    use isp-test-service\n    host_name pbx-{kind}\n"
+            f"    service_description {description}\n"
+            f"    check_command {check.format(secret_file=secret_file)}\n}}\n"
+        )
+    return "\n".join(parts)
+
+
+def test_nagios4_runs_every_ami_command_definition_end_to_end(tmp_path, ami_pbxs) -> None:
+    nagios = require("nagios4")
+    secret_file = tmp_path / "ami.secret"
+    secret_file.write_text(SECRET + "\n")
+    secret_file.chmod(0o600)
+    objects = tmp_path / "e2e.cfg"
+    objects.write_text(e2e_objects(ami_pbxs, secret_file))
+    main = nagios_main_config(
+        tmp_path,
+        cfg_files=[objects, *sorted(NAGIOS_COMMANDS.glob("check_asterisk_*.cfg"))],
+        resource={"USER3": SECRET},
+        settings={
+            # Seconds instead of minutes; every check at once, at start; status every second.
+            "interval_length": "1",
+            "service_inter_check_delay_method": "n",
+            "host_inter_check_delay_method": "n",
+            "max_service_check_spread": "1",
+            "max_concurrent_checks": "8",
+            "check_result_reaper_frequency": "1",
+            "status_update_interval": "1",
+            "retain_state_information": "0",
+            "execute_host_checks": "0",
+            "service_check_timeout": "30",
+        },
+    )
+    verify = nagios_verify(nagios, main)
+    assert re.search(r"^Total Errors:\s+0$", verify.stdout, re.MULTILINE), verify.stdout
+
+    status = tmp_path / "status.dat"
+
+    def services() -> dict[str, dict[str, str]]:
+        if not status.exists():
+            return {}
+        blocks = parse_status_dat(status.read_text(encoding="utf-8", errors="replace"))
+        return {
+            f"{b['host_name']}/{b['service_description']}": b
+            for kind, b in blocks
+            if kind == "servicestatus" and b.get("has_been_checked") == "1"
+        }
+
+    results: dict[str, dict[str, str]] = {}
+
+    def all_checked() -> bool:
+        results.update(services())
+        return len(results) == len(E2E_SERVICES)
+
+    with open(tmp_path / "nagios.out", "w") as out:
+        daemon = subprocess.Popen(
+            [nagios, str(main)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            done = wait_until(all_checked, seconds=45)
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait(timeout=5)
+    log = (tmp_path / "nagios.log").read_text(errors="replace")
+    assert done, f"not every service checked within 45 s: {sorted(results)}\n{log}"
+    for kind, description, _, state, output in E2E_SERVICES:
+        result = results[f"pbx-{kind}/{description}"]
+        # Nagios 4 stores ';' in plugin output as ':' (';' separates fields in its formats).
+        expected = output.replace(";", ":")
+        assert (result["plugin_output"], result["current_state"]) == (expected, str(state))
+    pri = results["pbx-pri/PRI drop-in"]
+    assert pri["performance_data"] == "spans_alarm=1;;;0;4 spans_down=1;;;0;4 spans_up=3;4:;2:;0;4"
+    assert "span 3: DOWN, in alarm (D-channel 0: In Alarm, Down, Active)" in pri[
+        "long_plugin_output"
+    ].replace("\\n", "\n")
+    assert pri["state_type"] == "1"  # hard: max_check_attempts 1
+    assert SECRET not in log
