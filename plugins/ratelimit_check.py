@@ -1,0 +1,324 @@
+"""check_ratelimit_offenders' machinery: acquisition, evaluation and the nagiosplugin glue.
+
+Loaded by the command (isp_plugins.check_ratelimit_offenders) only after its options are
+parsed; the database drivers load inside the probe.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+import nagiosplugin
+
+from isp_plugins import common, runtime
+from ratelimit import backends, config, db, logscan
+from ratelimit.dsn import Dsn
+from ratelimit.model import Report, Sender
+
+NAME = "ratelimit_offenders"
+log = logging.getLogger("ratelimit")
+CRITICAL_KINDS = {"down", "auth"}
+
+
+def sanitize(text: str) -> str:
+    """Text from the database or the log: one line, no '|'."""
+    return " ".join(text.replace("|", "/").split())
+
+
+def number(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+# -- options ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BackendOptions:
+    backend: str
+    policyd_conf: str | None = None
+    defaults: dict[str, int | None] = field(default_factory=dict)
+    default_window: str | None = None
+    table_prefix: str = ""
+    config_file: str | None = None
+    limits: tuple[tuple[int, int], ...] = ()
+
+
+def policyd1_defaults(options: BackendOptions) -> backends.Policyd1Defaults:
+    """The built-in defaults, then policyd.conf, then the --default-* options."""
+    base = backends.Policyd1Defaults()
+    if options.policyd_conf:
+        text = config.read_text(options.policyd_conf, "policyd.conf")
+        base = config.policyd1_defaults(text, base)
+    values = {k: getattr(base, k) for k in ("msg", "rcpt", "quota", "window")}
+    values.update({k: v for k, v in options.defaults.items() if v is not None})
+    if options.default_window is not None:
+        try:
+            values["window"] = int(common.duration_seconds(options.default_window))
+        except ValueError as exc:
+            raise click.UsageError(f"--default-window: {exc}") from None
+    if values["window"] <= 0:
+        raise click.UsageError("--default-window must be at least one second")
+    return backends.Policyd1Defaults(**values)
+
+
+def rate_limits(options: BackendOptions) -> backends.RateLimits:
+    limits = backends.RateLimits()
+    if options.config_file:
+        text = config.read_text(options.config_file, "policyd-rate-limit config")
+        limits = config.rate_limits(text, options.config_file)
+    if options.limits:
+        limits = backends.RateLimits(options.limits, limits.by_id)
+    return limits
+
+
+def check_options(options: BackendOptions) -> None:
+    """Options that belong to another backend are a mistake worth one clear line."""
+    foreign = {
+        "policyd1": [
+            ("--policyd-conf", options.policyd_conf),
+            ("--default-*", any(v is not None for v in options.defaults.values())),
+            ("--default-window", options.default_window),
+        ],
+        "cluebringer": [("--table-prefix", options.table_prefix)],
+        "policyd-rate-limit": [("--config", options.config_file), ("--limit", options.limits)],
+    }
+    for backend, pairs in foreign.items():
+        if backend == options.backend:
+            continue
+        for name, value in pairs:
+            if value:
+                raise click.UsageError(f"{name} applies to --backend {backend} only")
+
+
+# -- the database check -----------------------------------------------------------------
+class Offenders(nagiosplugin.Resource):  # type: ignore[misc]
+    """Reads the daemon's database; ``report`` is set once the backend answered."""
+
+    def __init__(
+        self,
+        target: Dsn,
+        backend: str,
+        run: Any,
+        near: float,
+        exclude: Sequence[str],
+        top_n: int,
+        timeout: float,
+    ) -> None:
+        self.target = target
+        self.backend = backend
+        self.run = run
+        self.near = near
+        self.exclude = tuple(exclude)
+        self.top_n = top_n
+        self.timeout = timeout
+        self.report: Report | None = None
+        self.seconds = 0.0
+
+    @property
+    def name(self) -> str:
+        return NAME.upper()
+
+    def probe(self) -> Iterator[nagiosplugin.Metric]:
+        started = time.monotonic()
+        # Leave the backstop (-t) room to print: the queries get 90 % of it.
+        budget = self.timeout - min(1.0, self.timeout * 0.1)
+        conn = None
+        try:
+            conn = db.connect(self.target, budget)
+            self.report = self.run(conn, int(time.time()))
+        except db.DbFailure as failure:
+            state = (
+                nagiosplugin.Critical if failure.kind in CRITICAL_KINDS else nagiosplugin.Unknown
+            )
+            where = self.target.redacted()
+            text = sanitize(str(failure).replace(self.target.password or "\0", "(hidden)"))
+            if failure.kind == "timeout":
+                text = f"{where}: no answer within {self.timeout:g}s ({text})"
+            elif where not in text:
+                text = f"{where}: {text}"
+            yield runtime.failure_metric(runtime.Failure(state, text))
+            return
+        finally:
+            if conn is not None:
+                conn.close()
+            self.seconds = time.monotonic() - started
+        report = self.report
+        yield nagiosplugin.Metric("offenders", len(report.offenders), min=0, context="offenders")
+        yield nagiosplugin.Metric("near_limit", len(report.near), min=0, context="near_limit")
+        yield nagiosplugin.Metric(
+            "max_usage", round(report.max_usage, 1), "%", min=0, context="max_usage"
+        )
+
+    def summary_text(self) -> str:
+        assert self.report is not None
+        report = self.report
+        offenders = report.offenders
+        if offenders:
+            shown = ", ".join(f"{sanitize(s.identity)} ({s.percent:.0f}%)" for s in offenders[:3])
+            more = ", ..." if len(offenders) > 3 else ""
+            head = f"{plural(len(offenders), 'offender')}: {shown}{more}"
+        else:
+            head = "no offender"
+        near = f"{len(report.near)} near limit (>= {self.near:g}%)"
+        return f"{head}; {near}; max usage {report.max_usage:.0f}%"
+
+    def long_output(self, verbose: int) -> list[str]:
+        assert self.report is not None
+        lines = []
+        if verbose >= 1:
+            lines.append(
+                f"source: {self.target.redacted()} ({self.backend}), read in {self.seconds:.3f}s"
+            )
+            if self.exclude:
+                lines.append(f"excluded: {', '.join(sanitize(e) for e in self.exclude)}")
+        senders = self.report.senders[: self.top_n]
+        lines += [sender_line(s) for s in senders]
+        rest = len(self.report.senders) - len(senders)
+        if rest > 0:
+            lines.append(f"... and {plural(rest, 'more sender')}")
+        lines += [sanitize(note) for note in self.report.notes[: max(self.top_n, 1)]]
+        return lines
+
+
+def sender_line(sender: Sender) -> str:
+    worst = sender.worst
+    label = "offender" if sender.offender else "near"
+    text = (
+        f"{label} {sanitize(sender.identity)}: {number(worst.used)}/{number(worst.limit)} "
+        f"{worst.unit} ({worst.percent:.0f}%) per {worst.window}"
+    )
+    notes = [n for n in (worst.note,) if n]
+    return text + (f"; {sanitize('; '.join(notes))}" if notes else "")
+
+
+def backend_runner(options: BackendOptions, near: float, exclude: Sequence[str]) -> Any:
+    """The backend call with its configuration loaded (config errors are usage errors)."""
+    check_options(options)
+    try:
+        if options.backend == "policyd1":
+            defaults = policyd1_defaults(options)
+            return lambda conn, now: backends.policyd1(conn, defaults, near, now, exclude)
+        if options.backend == "cluebringer":
+            prefix = options.table_prefix
+            return lambda conn, now: backends.cluebringer(conn, prefix, near, now, exclude)
+        limits = rate_limits(options)
+    except config.ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    return lambda conn, now: backends.policyd_rate_limit(conn, limits, near, now, exclude)
+
+
+def build_db_check(
+    target: Dsn,
+    options: BackendOptions,
+    near: float,
+    warning: nagiosplugin.Range,
+    critical: nagiosplugin.Range,
+    exclude: Sequence[str],
+    top_n: int,
+    timeout: float,
+    verbose: int,
+) -> nagiosplugin.Check:
+    run = backend_runner(options, near, exclude)
+    resource = Offenders(target, options.backend, run, near, exclude, top_n, timeout)
+    return nagiosplugin.Check(
+        resource,
+        nagiosplugin.ScalarContext("offenders", None, critical, fmt_metric="{value} offenders"),
+        nagiosplugin.ScalarContext("near_limit", warning, None, fmt_metric="{value} near"),
+        nagiosplugin.ScalarContext("max_usage"),
+        runtime.FailureContext(),
+        runtime.ReportSummary(resource, verbose),
+    )
+
+
+# -- the log check ----------------------------------------------------------------------
+class LogRejects(nagiosplugin.Resource):  # type: ignore[misc]
+    def __init__(
+        self,
+        log_file: str,
+        state_dir: str,
+        patterns: Sequence[str],
+        exclude: Sequence[str],
+        top_n: int,
+    ) -> None:
+        self.log_file = log_file
+        self.state_dir = state_dir
+        self.patterns = tuple(patterns)
+        self.exclude = set(exclude)
+        self.top_n = top_n
+        self.report: logscan.Scan | None = None
+        self.seconds = 0.0
+
+    @property
+    def name(self) -> str:
+        return NAME.upper()
+
+    def probe(self) -> Iterator[nagiosplugin.Metric]:
+        started = time.monotonic()
+        try:
+            scan = logscan.scan_log(self.log_file, self.state_dir, self.patterns)
+        except logscan.StateError as exc:
+            yield runtime.failure_metric(runtime.Failure(nagiosplugin.Unknown, sanitize(str(exc))))
+            return
+        self.seconds = time.monotonic() - started
+        for ident in self.exclude:
+            scan.rejects.pop(ident, None)
+        self.report = scan
+        yield nagiosplugin.Metric("offenders", len(scan.rejects), min=0, context="offenders")
+        yield nagiosplugin.Metric("rejects", scan.total, min=0, context="rejects")
+
+    def summary_text(self) -> str:
+        assert self.report is not None
+        scan = self.report
+        if not scan.rejects:
+            return "no reject since the last run"
+        top = scan.rejects.most_common(3)
+        shown = ", ".join(f"{sanitize(ident)} ({n})" for ident, n in top)
+        more = ", ..." if len(scan.rejects) > 3 else ""
+        return (
+            f"{plural(len(scan.rejects), 'sender')} refused since the last run "
+            f"({plural(scan.total, 'reject')}): {shown}{more}"
+        )
+
+    def long_output(self, verbose: int) -> list[str]:
+        assert self.report is not None
+        scan = self.report
+        lines = []
+        if verbose >= 1:
+            lines.append(
+                f"log: {self.log_file}, {scan.bytes_read} bytes read in {self.seconds:.3f}s"
+            )
+        lines += [
+            f"refused {sanitize(i)}: {plural(n, 'reject')}"
+            for i, n in scan.rejects.most_common(self.top_n)
+        ]
+        rest = len(scan.rejects) - min(self.top_n, len(scan.rejects))
+        if rest > 0:
+            lines.append(f"... and {plural(rest, 'more sender')}")
+        return lines + scan.notes
+
+
+def build_log_check(
+    log_file: str,
+    state_dir: str,
+    patterns: Sequence[str],
+    warning: nagiosplugin.Range,
+    critical: nagiosplugin.Range,
+    exclude: Sequence[str],
+    top_n: int,
+    verbose: int,
+) -> nagiosplugin.Check:
+    resource = LogRejects(log_file, state_dir, patterns, exclude, top_n)
+    return nagiosplugin.Check(
+        resource,
+        nagiosplugin.ScalarContext("offenders", warning, critical, fmt_metric="{value} refused"),
+        nagiosplugin.ScalarContext("rejects"),
+        runtime.FailureContext(),
+        runtime.ReportSummary(resource, verbose),
+    )
