@@ -1,0 +1,226 @@
+"""check_ratelimit_offenders as Nagios runs it: exact lines, exit codes, states, secrets."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_script
+from tests.ratelimit_helpers import MYSQL, Database, database_fixture
+
+SCRIPT = "check_ratelimit_offenders"
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    yield from database_fixture(request, tmp_path)
+
+
+def fill_rate_limit(database: Database) -> None:
+    database.create("policyd_rate_limit")
+    now = int(time.time())
+    rows = [("bob", now - 20, 1)] * 10 + [("alice", now - 20, 8), ("carol", now - 20, 2)]
+    database.many(
+        "mail_count",
+        ("id", "date", "recipient_count", "instance", "protocol_state"),
+        [(i, d, n, "x", "DATA") for i, d, n in rows],
+    )
+
+
+def test_offender_critical_with_long_output(database: Database) -> None:
+    fill_rate_limit(database)
+    done = run_script(SCRIPT, "-b", "policyd-rate-limit", "-d", database.url, env=database.env)
+    assert done.lines == [
+        "RATELIMIT_OFFENDERS CRITICAL - 1 offender: bob (100%); 1 near limit (>= 80%); "
+        "max usage 100% | max_usage=100.0%;;;0 near_limit=1;0;;0 offenders=1;;0;0",
+        "offender bob: 10/10 recipients (100%) per 1m",
+        "near alice: 8/10 recipients (80%) per 1m",
+    ]
+    assert (done.code, done.stderr) == (2, "")
+
+
+def test_thresholds_exclude_and_near(database: Database) -> None:
+    fill_rate_limit(database)
+    args = ("-b", "policyd-rate-limit", "-d", database.url, "--exclude", "bob")
+    done = run_script(SCRIPT, *args, env=database.env)
+    assert done.status == (
+        "RATELIMIT_OFFENDERS WARNING - no offender; 1 near limit (>= 80%); max usage 80% "
+        "| max_usage=80.0%;;;0 near_limit=1;0;;0 offenders=0;;0;0"
+    )
+    assert done.code == 1
+    done = run_script(SCRIPT, *args, "--near", "90", "-w", "5", env=database.env)
+    assert done.status == (
+        "RATELIMIT_OFFENDERS OK - no offender; 0 near limit (>= 90%); max usage 80% "
+        "| max_usage=80.0%;;;0 near_limit=0;5;;0 offenders=0;;0;0"
+    )
+    assert (done.code, done.lines[1:]) == (0, [])
+    done = run_script(
+        SCRIPT,
+        "-b",
+        "policyd-rate-limit",
+        "-d",
+        database.url,
+        "-c",
+        "2",
+        "-w",
+        "1",
+        "--limit",
+        "20/1m",
+        env=database.env,
+    )
+    assert done.status.startswith("RATELIMIT_OFFENDERS OK - no offender; 0 near limit")
+    assert done.code == 0
+
+
+def test_config_yaml_limits_by_id(database: Database, tmp_path: Path) -> None:
+    fill_rate_limit(database)
+    conf = tmp_path / "policyd-rate-limit.yaml"
+    conf.write_text("limits:\n  - [10, 60]\nlimits_by_id:\n  bob: [[100, 60]]\n  alice: []\n")
+    done = run_script(
+        SCRIPT,
+        "-b",
+        "policyd-rate-limit",
+        "-d",
+        database.url,
+        "--config",
+        str(conf),
+        env=database.env,
+    )
+    assert done.status == (
+        "RATELIMIT_OFFENDERS OK - no offender; 0 near limit (>= 80%); max usage 20% "
+        "| max_usage=20.0%;;;0 near_limit=0;0;;0 offenders=0;;0;0"
+    )
+
+
+def test_wrong_schema_unknown(database: Database) -> None:
+    database.create("policyd1")
+    done = run_script(SCRIPT, "-b", "cluebringer", "-d", database.url, env=database.env)
+    assert done.status == (
+        f"RATELIMIT_OFFENDERS UNKNOWN - {database.url}: not a cluebringer database: "
+        "missing tables quotas, quotas_limits, quotas_tracking"
+    )
+    assert (done.code, done.stderr) == (3, "")
+
+
+def test_policyd1_defaults_from_conf(database: Database, tmp_path: Path) -> None:
+    database.create("policyd1")
+    now = int(time.time())
+    database.insert(
+        "throttle",
+        [
+            {
+                "_from": "sasl-joe",
+                "_count_max": 0,
+                "_count_cur": 40,
+                "_date": now - 100,
+                "_time_limit": 0,
+            }
+        ],
+    )
+    conf = tmp_path / "policyd.conf"
+    conf.write_text("# policyd\nSENDERMSGLIMIT=40\nSENDERTIMELIMIT=3600\n")
+    done = run_script(
+        SCRIPT, "-b", "policyd1", "-d", database.url, "--policyd-conf", str(conf), env=database.env
+    )
+    assert done.lines[0].startswith("RATELIMIT_OFFENDERS CRITICAL - 1 offender: sasl-joe (100%)")
+    assert done.lines[1] == "offender sasl-joe: 40/40 messages (100%) per 1h"
+    done = run_script(
+        SCRIPT,
+        "-b",
+        "policyd1",
+        "-d",
+        database.url,
+        "--default-msg-limit",
+        "400",
+        "--default-window",
+        "50s",
+        env=database.env,
+    )
+    assert done.status.startswith("RATELIMIT_OFFENDERS OK - no offender; 0 near limit")
+
+
+def test_mariadb_auth_failure_and_down_are_critical_password_hidden(tmp_path: Path) -> None:
+    from tests.ratelimit_helpers import mariadb_reachable
+
+    if mariadb_reachable() and os.environ.get("ISP_PLUGINS_REQUIRE_SERVICES") != "1":
+        pytest.skip("no test MariaDB")
+    url = f"mysql://{MYSQL['user']}:Wrong-Pw-42@{MYSQL['host']}:{MYSQL['port']}/{MYSQL['database']}"
+    done = run_script(SCRIPT, "-b", "policyd1", "-d", url, "-vvv")
+    assert done.code == 2
+    assert done.status.startswith(
+        f"RATELIMIT_OFFENDERS CRITICAL - mysql://{MYSQL['user']}@{MYSQL['host']}:{MYSQL['port']}"
+        f"/{MYSQL['database']}: MySQL authentication failed: Access denied for user "
+        f"'{MYSQL['user']}'@"
+    )
+    assert "Wrong-Pw-42" not in done.stdout + done.stderr
+    pw = tmp_path / "pw"
+    pw.write_text(MYSQL["password"] + "\n")
+    done = run_script(
+        SCRIPT, "-b", "policyd1", "-d", "mysql://u@127.0.0.1:1/db", "--password-file", str(pw)
+    )
+    assert done.code == 2
+    assert done.status.startswith(
+        "RATELIMIT_OFFENDERS CRITICAL - mysql://u@127.0.0.1:1/db: MySQL: Can't connect"
+    )
+    assert MYSQL["password"] not in done.stdout
+
+
+def test_sqlite_missing_file_critical_and_usage_errors(tmp_path: Path) -> None:
+    done = run_script(SCRIPT, "-b", "policyd1", "-d", f"sqlite://{tmp_path}/none.db")
+    assert done.lines == [
+        f"RATELIMIT_OFFENDERS CRITICAL - sqlite://{tmp_path}/none.db: cannot open "
+        f"{tmp_path}/none.db: no such file"
+    ]
+    assert done.code == 2
+    for args, text in [
+        (("-d", "sqlite:///x"), "give --backend and --dsn (or --log FILE) (see --help)"),
+        (("-b", "policyd1", "-d", "oracle://x/y"), "unsupported database URL scheme 'oracle'"),
+        (
+            ("-b", "cluebringer", "-d", "sqlite:///x", "--limit", "5/60"),
+            "--limit applies to --backend policyd-rate-limit only (see --help)",
+        ),
+        (("-b", "policyd-rate-limit", "-d", "sqlite:///x", "--limit", "5"), "Invalid value"),
+        (("--log", "/x", "-b", "policyd1"), "give --log or --backend/--dsn, not both (see --help)"),
+    ]:
+        done = run_script(SCRIPT, *args)
+        assert done.status.startswith("RATELIMIT_OFFENDERS UNKNOWN - "), done.status
+        assert text in done.status
+        assert (done.code, done.stderr) == (3, "")
+
+
+def test_fifo_password_file_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    done = run_script(
+        SCRIPT, "-b", "policyd1", "-d", "mysql://u@127.0.0.1/db", "--password-file", str(fifo)
+    )
+    assert done.status == (
+        f"RATELIMIT_OFFENDERS UNKNOWN - password file {fifo} is not a regular file (see --help)"
+    )
+    assert done.code == 3
+
+
+def test_sqlite_timeout_unknown(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "big.sqlite3"
+    raw = sqlite3.connect(path)
+    raw.execute(
+        "CREATE TABLE throttle (_from, _count_max, _count_cur, _date, _quota_cur, "
+        "_quota_max, _time_limit, _rcpt_max, _rcpt_cur, _abuse_cur, _abuse_tot)"
+    )
+    raw.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 300000) "
+        "INSERT INTO throttle SELECT 'u'||i, 0,1,2000000000,0,0,0,0,0,0,0 FROM n"
+    )
+    raw.commit()
+    raw.close()
+    done = run_script(SCRIPT, "-b", "policyd1", "-d", f"sqlite://{path}", "-t", "0.2")
+    assert done.code == 3
+    assert done.status.startswith(
+        f"RATELIMIT_OFFENDERS UNKNOWN - sqlite://{path}: no answer within 0.2s"
+    ) or done.status == ("RATELIMIT_OFFENDERS UNKNOWN - check aborted after 0.2s (-t)")
