@@ -22,6 +22,7 @@ FINGERPRINTS: tuple[bytes, ...] = (
     b"Rate limit reach",  # policyd-rate-limit fail_action
 )
 BLOCK = 4 << 20
+HEAD = 64
 _SASL = re.compile(rb"sasl_username=<?([^\s,;>]+)")
 _TRACK = re.compile(rb"\btrack=([^\s,;]+)")
 _FROM = re.compile(rb"\bfrom=<([^>\s]*)>|\bfrom=([^\s,;<>]+)")
@@ -133,24 +134,33 @@ def state_path(state_dir: str, log: str) -> str:
     return os.path.join(state_dir, f"check_ratelimit_offenders.{name}.json")
 
 
+def head_of(path: str, size: int) -> str:
+    """The file's first bytes: a new file that got the old inode number is told apart."""
+    with open(path, "rb") as handle:
+        return handle.read(min(HEAD, size)).hex()
+
+
 def load_state(path: str) -> dict[str, int] | None:
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
-        return {k: int(data[k]) for k in ("inode", "device", "offset")}
+        state = {k: int(data[k]) for k in ("inode", "device", "offset")}
+        state["head"] = str(data.get("head", ""))  # type: ignore[assignment]
+        return state
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError):
         return None  # unreadable state: start again from the beginning
 
 
-def save_state(path: str, info: os.stat_result, offset: int) -> None:
+def save_state(path: str, info: os.stat_result, offset: int, head: str) -> None:
     directory = os.path.dirname(path)
     temp = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(directory, mode=0o750, exist_ok=True)
         with open(temp, "w", encoding="utf-8") as handle:
-            json.dump({"inode": info.st_ino, "device": info.st_dev, "offset": offset}, handle)
+            state = {"inode": info.st_ino, "device": info.st_dev, "offset": offset, "head": head}
+            json.dump(state, handle)
         os.replace(temp, path)
     except OSError as exc:
         raise StateError(f"cannot write state {path}: {exc.strerror}") from None
@@ -192,7 +202,8 @@ def scan_log(log: str, state_dir: str, patterns: Sequence[str] = (), update: boo
         scan.first_run = True
         scan.notes.append("first run: whole log read, position saved")
     elif (state["inode"], state["device"]) == (info.st_ino, info.st_dev):
-        if info.st_size < state["offset"]:
+        head = str(state["head"])
+        if info.st_size < state["offset"] or head_of(log, len(head) // 2) != head:
             scan.notes.append("log truncated since the last run: read from its start")
         else:
             start = state["offset"]
@@ -215,5 +226,5 @@ def scan_log(log: str, state_dir: str, patterns: Sequence[str] = (), update: boo
             )
     _count(log, start, end, scan, FINGERPRINTS, extra)
     if update:
-        save_state(spath, info, end)
+        save_state(spath, info, end, head_of(log, min(end, HEAD)))
     return scan
