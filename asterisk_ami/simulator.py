@@ -158,7 +158,9 @@ class Simulator:
         text = self.cli_output(command)
         if text is None:
             return self.command_reply_text(action_id, self.no_such_command(command), False)
-        return self.command_reply_text(action_id, text, True)
+        # A handler that returned CLI_FAILURE ends its text so (1.6+); 14+ then says Error.
+        failed = text.rstrip("\n").endswith(f"Command '{command}' failed.")
+        return self.command_reply_text(action_id, text, not failed)
 
     def command_reply_text(self, action_id: str, text: str, ok: bool) -> str:
         """The reply to Command carrying ``text``, in this version's format."""

@@ -173,6 +173,8 @@ class NumberList(click.ParamType):  # type: ignore[type-arg]  # generic from cli
             if not match:
                 self.fail(f"{part.strip()!r} is not a number or a range like 1-4", param, ctx)
             first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+            if first < 1:
+                self.fail(f"{part.strip()!r}: numbers start at 1", param, ctx)
             if first > last or last - first > 10000:
                 self.fail(f"{part.strip()!r} is not a valid range", param, ctx)
             numbers.update(range(first, last + 1))

@@ -248,16 +248,6 @@ def test_unconfigured_critical(simulator: Start, version: str) -> None:
 
 
 # -- server behaviour the simulator has no switch for -----------------------------------
-class FailingCli(Simulator):
-    """Asterisk 14+: a CLI handler that returns CLI_FAILURE makes the reply Response: Error."""
-
-    def command_reply(self, action_id: str, command: str) -> str:
-        text = self.cli_output(command)
-        if text is not None and text.rstrip("\n").endswith(f"Command '{command}' failed."):
-            return self.command_reply_text(action_id, text, False)
-        return super().command_reply(action_id, command)
-
-
 def start(sim: Simulator) -> Simulator:
     sim.start_in_thread()
     return sim
@@ -274,7 +264,7 @@ def fixtures_with(tmp_path: Path, version: str, files: dict[str, str]) -> Path:
 
 @pytest.mark.parametrize("version", ["14", "22"])
 def test_response_error_with_no_dahdi_text(version: str) -> None:
-    sim = start(FailingCli(version, "dahdi_no_dahdi", FIXTURES, secret=SECRET, auth_delay=0.05))
+    sim = start(Simulator(version, "dahdi_no_dahdi", FIXTURES, secret=SECRET, auth_delay=0.05))
     try:
         expect(plugin(sim), 2, MISSING)
     finally:
@@ -284,7 +274,7 @@ def test_response_error_with_no_dahdi_text(version: str) -> None:
 def test_response_error_we_cannot_read_is_unknown(tmp_path: Path) -> None:
     text = "Unable to frobnicate the spans\nCommand 'dahdi show status' failed.\n"
     fixtures = fixtures_with(tmp_path, "18", {"dahdi_show_status.txt": text})
-    sim = start(FailingCli("18", "custom", fixtures, secret=SECRET, auth_delay=0.05))
+    sim = start(Simulator("18", "custom", fixtures, secret=SECRET, auth_delay=0.05))
     try:
         run = plugin(sim)
     finally:

@@ -15,12 +15,13 @@ Start = Callable[..., Simulator]
 TIMEOUT = 2
 STATES = ["OK", "WARNING", "CRITICAL", "UNKNOWN"]
 
-# (console script, its check name, options for a normal run); later AMI plugins join here.
+# (console script, its check name, options and a fixture scenario under which it is OK);
+# every AMI plugin joins here.
 AMI_PLUGINS = [
-    ("check_asterisk_pri", "ASTERISK_PRI", ("-n", "4")),
-    ("check_asterisk_dahdi", "ASTERISK_DAHDI", ("--span", "1-4")),
-    ("check_asterisk_bri", "ASTERISK_BRI", ("-n", "4", "--idle-ok")),
-    ("check_asterisk_fxo", "ASTERISK_FXO", ("-n", "2")),
+    ("check_asterisk_pri", "ASTERISK_PRI", ("-n", "4"), "pri_all_up"),
+    ("check_asterisk_dahdi", "ASTERISK_DAHDI", ("--span", "1-4"), "dahdi_all_ok"),
+    ("check_asterisk_bri", "ASTERISK_BRI", ("-n", "4", "--idle-ok"), "bri_misdn_all_up"),
+    ("check_asterisk_fxo", "ASTERISK_FXO", ("-n", "2"), "fxo_ok"),
 ]
 
 # mode -> (simulator settings, whether the client logs in and can still say Logoff)
@@ -47,13 +48,19 @@ MODES: dict[str, tuple[dict[str, object], bool]] = {
 @pytest.mark.parametrize("version", ["13", "18"], ids=["Follows format", "Output format"])
 @pytest.mark.parametrize("mode", sorted(MODES))
 @pytest.mark.parametrize(
-    ("script", "name", "options"), AMI_PLUGINS, ids=[p[0] for p in AMI_PLUGINS]
+    ("script", "name", "options", "healthy"), AMI_PLUGINS, ids=[p[0] for p in AMI_PLUGINS]
 )
 def test_hostile_server(
-    simulator: Start, script: str, name: str, options: tuple[str, ...], mode: str, version: str
+    simulator: Start,
+    script: str,
+    name: str,
+    options: tuple[str, ...],
+    healthy: str,
+    mode: str,
+    version: str,
 ) -> None:
     settings, logs_off = MODES[mode]
-    sim = simulator(version, **settings)
+    sim = simulator(version, **{"scenario": healthy, **settings})
     started = time.monotonic()
     run = run_script(
         script,
@@ -75,6 +82,8 @@ def test_hostile_server(
     status = re.fullmatch(rf"{name} (OK|WARNING|CRITICAL|UNKNOWN) - \S.*", run.status)
     assert status, run.stdout
     assert run.code == STATES.index(status.group(1))
+    if mode in ("healthy", "no Goodbye"):
+        assert status.group(1) == "OK", run.stdout
     assert not any(line.startswith(f"{name} ") for line in run.lines[1:])
     assert run.stderr == ""
     assert "Traceback" not in run.stdout
