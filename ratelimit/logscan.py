@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 #: Reject texts of the three daemons, as they appear in Postfix's reject lines (or in
 #: cbpolicyd's own log line for cluebringer).
@@ -59,42 +60,68 @@ def identity(line: bytes) -> str:
     return match.group(1).decode() if match else "<>"
 
 
+def _heads(
+    data: bytes,
+    start: int,
+    end: int,
+    fingerprints: Sequence[bytes],
+    extra: re.Pattern[bytes] | None,
+) -> set[int]:
+    """Offsets of the lines of data[start:end] that hold a fingerprint or match ``extra``."""
+    found: set[int] = set()
+    for needle in fingerprints:
+        at = data.find(needle, start, end)
+        while at >= 0:
+            found.add(data.rfind(b"\n", start, at) + 1 or start)
+            tail = data.find(b"\n", at, end)
+            if tail < 0:
+                break
+            at = data.find(needle, tail, end)
+    if extra is not None:
+        for match in extra.finditer(data, start, end):
+            found.add(data.rfind(b"\n", start, match.start()) + 1 or start)
+    return found
+
+
+def _lines(data: bytes, heads: set[int], end: int) -> Iterator[bytes]:
+    for head in sorted(heads):
+        tail = data.find(b"\n", head, end)
+        yield data[head : tail if tail >= 0 else end]
+
+
 def matching_lines(
-    handle: object,
+    handle: BinaryIO,
     start: int,
     end: int,
     fingerprints: Sequence[bytes],
     extra: re.Pattern[bytes] | None,
 ) -> Iterator[bytes]:
-    """Whole lines of [start, end) holding a fingerprint or matching ``extra``."""
-    read = handle.read  # type: ignore[attr-defined]
-    handle.seek(start)  # type: ignore[attr-defined]
+    """Whole lines of [start, end) holding a fingerprint or matching ``extra``.
+
+    Blocks are searched in place (no copy); only the line that straddles two blocks is
+    joined.
+    """
+    handle.seek(start)
     position, carry = start, b""
     while position < end:
-        block = read(min(BLOCK, end - position))
+        block = handle.read(min(BLOCK, end - position))
         if not block:
             break
         position += len(block)
-        data = carry + block if carry else block
-        cut = data.rfind(b"\n") + 1
-        if position >= end:
-            cut = len(data)
-        data, carry = data[:cut], data[cut:]
-        found: set[int] = set()
-        for needle in fingerprints:
-            at = data.find(needle)
-            while at >= 0:
-                head = data.rfind(b"\n", 0, at) + 1
-                if head not in found:
-                    found.add(head)
-                tail = data.find(b"\n", at)
-                at = data.find(needle, tail if tail >= 0 else len(data))
-        if extra is not None:
-            for match in extra.finditer(data):
-                found.add(data.rfind(b"\n", 0, match.start()) + 1)
-        for head in sorted(found):
-            tail = data.find(b"\n", head)
-            yield data[head : tail if tail >= 0 else len(data)]
+        last = len(block) if position >= end else block.rfind(b"\n") + 1
+        if last == 0:  # no newline in a whole block: one very long line
+            carry += block
+            continue
+        first = block.find(b"\n") + 1 if carry else 0
+        if carry:
+            joined = carry + block[:first]
+            yield from _lines(
+                joined, _heads(joined, 0, len(joined), fingerprints, extra), len(joined)
+            )
+        yield from _lines(block, _heads(block, first, last, fingerprints, extra), last)
+        carry = block[last:]
+    if carry:
+        yield from _lines(carry, _heads(carry, 0, len(carry), fingerprints, extra), len(carry))
 
 
 def _count(
@@ -105,7 +132,7 @@ def _count(
     fingerprints: Sequence[bytes],
     extra: re.Pattern[bytes] | None,
 ) -> None:
-    with open(path, "rb") as handle:
+    with open(path, "rb", buffering=0) as handle:
         for line in matching_lines(handle, start, end, fingerprints, extra):
             if b"reject:" in line or b"reason=quota_match" in line or extra is not None:
                 scan.rejects[identity(line)] += 1
