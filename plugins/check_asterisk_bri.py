@@ -33,29 +33,7 @@ class PortRef(click.ParamType):  # type: ignore[type-arg]  # generic from click 
 
 @click.command(cls=common.PluginCommand, check_name="ASTERISK_BRI")
 @common.ami_options()
-@click.option(
-    "-w",
-    "--warning",
-    type=common.CountThreshold(),
-    metavar="K|RANGE",
-    help="WARNING when K or fewer ports are up (idle ones included), or when that "
-    "number is outside RANGE. Default: fewer than expected.",
-)
-@click.option(
-    "-c",
-    "--critical",
-    type=common.CountThreshold(),
-    metavar="K|RANGE",
-    help="CRITICAL when K or fewer ports are up (idle ones included), or outside RANGE. "
-    "Default: none up.",
-)
-@click.option(
-    "-n",
-    "--expected",
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="BRI ports that should be listed (after --exclude-port). Default: the number listed.",
-)
+@common.count_options("BRI ports", "--exclude-port", "are up (idle ones included)")
 @click.option(
     "--source",
     type=click.Choice(["auto", "misdn", "dahdi"]),

@@ -18,28 +18,7 @@ if TYPE_CHECKING:
 
 @click.command(cls=common.PluginCommand, check_name="ASTERISK_FXO")
 @common.ami_options()
-@click.option(
-    "-w",
-    "--warning",
-    type=common.CountThreshold(),
-    metavar="K|RANGE",
-    help="WARNING when K or fewer FXO lines have line, or when that number is outside "
-    "RANGE. Default: fewer than expected.",
-)
-@click.option(
-    "-c",
-    "--critical",
-    type=common.CountThreshold(),
-    metavar="K|RANGE",
-    help="CRITICAL when K or fewer FXO lines have line, or outside RANGE. Default: none.",
-)
-@click.option(
-    "-n",
-    "--expected",
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="FXO ports that should be listed (after --channel). Default: the number listed.",
-)
+@common.count_options("FXO ports", "--channel", "have line")
 @click.option(
     "--channel",
     type=common.NumberList(),

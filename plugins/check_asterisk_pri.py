@@ -18,28 +18,7 @@ if TYPE_CHECKING:
 
 @click.command(cls=common.PluginCommand, check_name="ASTERISK_PRI")
 @common.ami_options()
-@click.option(
-    "-w",
-    "--warning",
-    type=common.CountThreshold(),
-    metavar="K|RANGE",
-    help="WARNING when K or fewer spans are up, or when the number up is outside "
-    "RANGE. Default: fewer than expected.",
-)
-@click.option(
-    "-c",
-    "--critical",
-    type=common.CountThreshold(),
-    metavar="K|RANGE",
-    help="CRITICAL when K or fewer spans are up, or outside RANGE. Default: none up.",
-)
-@click.option(
-    "-n",
-    "--expected",
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="Spans that should be listed (after --exclude-span). Default: the number listed.",
-)
+@common.count_options("spans", "--exclude-span")
 @click.option(
     "--exclude-span",
     type=click.IntRange(min=1),

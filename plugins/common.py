@@ -264,6 +264,48 @@ def ami_options() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
+def count_options(
+    things: str, excluded_by: str, up: str = "are up"
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """-w, -c and -n of the checks that count things up (spans, ports, lines).
+
+    ``things`` names them in the help ("spans", "FXO lines"), ``up`` says what counts ("have
+    line"); ``excluded_by`` is the option that leaves some out before -n counts.
+    """
+    options = [
+        click.option(
+            "-w",
+            "--warning",
+            type=CountThreshold(),
+            metavar="K|RANGE",
+            help=f"WARNING when K or fewer {things} {up}, or when that number is outside "
+            "RANGE. Default: fewer than expected.",
+        ),
+        click.option(
+            "-c",
+            "--critical",
+            type=CountThreshold(),
+            metavar="K|RANGE",
+            help=f"CRITICAL when K or fewer {things} {up}, or outside RANGE. Default: none.",
+        ),
+        click.option(
+            "-n",
+            "--expected",
+            type=click.IntRange(min=0),
+            metavar="N",
+            help=f"{things[0].upper()}{things[1:]} that should be listed (after {excluded_by}). "
+            "Default: the number listed.",
+        ),
+    ]
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 # -- secrets ----------------------------------------------------------------------------
 def read_secret(password: str | None, secret_file: str | None) -> str:
     """The AMI secret from -P or --secret-file (not both), else $ASTERISK_AMI_SECRET."""
