@@ -129,8 +129,10 @@ REJECT = (
 LINES = [
     "Jan  1 10:00:00 relay postfix/smtpd[4{n}]: connect from unknown[192.0.2.{n}]\n",
     "Jan  1 10:00:00 relay postfix/cleanup[5{n}]: 4BXYZ{n}: message-id=<{n}@pc.example>\n",
-    "Jan  1 10:00:00 relay postfix/qmgr[6]: 4BXYZ{n}: from=<u{n}@example.net>, size=2{n}, nrcpt=1 (queue active)\n",
-    "Jan  1 10:00:01 relay postfix/smtp[7{n}]: 4BXYZ{n}: to=<x{n}@gmail.test>, relay=gmail.test[203.0.113.5]:25, delay=0.5, status=sent (250 ok)\n",
+    "Jan  1 10:00:00 relay postfix/qmgr[6]: 4BXYZ{n}: from=<u{n}@example.net>, size=2{n}, "
+    "nrcpt=1 (queue active)\n",
+    "Jan  1 10:00:01 relay postfix/smtp[7{n}]: 4BXYZ{n}: to=<x{n}@gmail.test>, "
+    "relay=gmail.test[203.0.113.5]:25, delay=0.5, status=sent (250 ok)\n",
 ]
 
 

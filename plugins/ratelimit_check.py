@@ -80,7 +80,7 @@ def rate_limits(options: BackendOptions) -> backends.RateLimits:
 
 def check_options(options: BackendOptions) -> None:
     """Options that belong to another backend are a mistake worth one clear line."""
-    foreign = {
+    foreign: dict[str, list[tuple[str, object]]] = {
         "policyd1": [
             ("--policyd-conf", options.policyd_conf),
             ("--default-*", any(v is not None for v in options.defaults.values())),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +70,7 @@ class Connection:
             self.raw.close()
 
 
-def require(found: dict[str, set[str]], wanted: dict[str, Sequence[str]], what: str) -> None:
+def require(found: dict[str, set[str]], wanted: Mapping[str, Sequence[str]], what: str) -> None:
     """UNKNOWN naming every missing table and column when the schema is not ``what``'s."""
     missing_tables = [t for t in wanted if t.lower() not in found]
     if missing_tables:
@@ -159,7 +159,7 @@ def _mysql(dsn: Dsn, timeout: float) -> Any:
 
 def _postgresql(dsn: Dsn, timeout: float) -> Any:
     try:
-        import psycopg  # noqa: PLC0415
+        import psycopg  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
     except ImportError:
         raise DbFailure(
             "config", "postgresql:// needs psycopg: pip install 'isp-plugins[postgresql]'"
@@ -206,7 +206,7 @@ def classify(exc: BaseException, kind: str) -> DbFailure:
     if kind == "mysql":
         args = getattr(exc, "args", ())
         code = args[0] if args and isinstance(args[0], int) else 0
-        message = str(args[1]) if len(args) > 1 else text
+        message = str(args[1]) if len(args) > 1 else text  # type: ignore[misc]
         message = " ".join(message.split())
         if "timed out" in message.lower() or code in MYSQL_TIMEOUT:
             return DbFailure("timeout", f"MySQL: {message}")

@@ -65,12 +65,12 @@ class Database:
 
     def create(self, schema: str, prefix: str = "") -> None:
         dialect = "sqlite" if self.kind == "sqlite" else "mysql"
-        for sql in statements(SCHEMAS / f"{schema}.{dialect}.sql"):
+        for statement in statements(SCHEMAS / f"{schema}.{dialect}.sql"):
+            sql = statement
             if prefix:
                 for table in CB_TABLES:
-                    sql = sql.replace(f" {table} ", f" {prefix}{table} ")
-                    sql = sql.replace(f" {table}(", f" {prefix}{table}(")
-                    sql = sql.replace(f" {table}\n", f" {prefix}{table}\n")
+                    for end in (" ", "(", "\n"):
+                        sql = sql.replace(f" {table}{end}", f" {prefix}{table}{end}")
             self.execute(sql)
 
     def insert(self, table: str, rows: Sequence[dict[str, Any]]) -> None:

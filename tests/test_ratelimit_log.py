@@ -121,7 +121,8 @@ def test_unreadable_log_and_state_dir_unknown(tmp_path: Path) -> None:
     assert (code, lines) == (
         3,
         [
-            f"RATELIMIT_OFFENDERS UNKNOWN - cannot read {tmp_path}/absent.log: No such file or directory"
+            f"RATELIMIT_OFFENDERS UNKNOWN - cannot read {tmp_path}/absent.log: "
+            "No such file or directory"
         ],
     )
     log = tmp_path / "mail.log"
