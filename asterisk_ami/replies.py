@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from asterisk_ami.errors import CommandNotFound, PermissionDenied, ProtocolError
 
@@ -16,8 +15,7 @@ FOLLOWS = "follows"
 OUTPUT = "output"
 
 
-@dataclass(frozen=True)
-class CommandOutput:
+class CommandOutput(NamedTuple):
     """The text a CLI command printed, as a list of lines, whatever the wire format."""
 
     command: str

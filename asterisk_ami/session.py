@@ -9,8 +9,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NamedTuple, TypeVar
 
 from asterisk_ami.errors import (
     AmiError,
@@ -33,21 +32,24 @@ LOGOFF_GRACE = 0.5
 _HIDDEN = ("secret", "key")
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """Where and as whom to log in. The secret is kept out of ``repr``."""
 
     host: str
     port: int = 5038
     username: str = ""
-    secret: str = field(default="", repr=False)
+    secret: str = ""
     auth: str = "plain"  # or "md5": Challenge/Login with the MD5 of challenge + secret
-    tls: ssl.SSLContext | None = field(default=None, repr=False)
+    tls: ssl.SSLContext | None = None
 
     @property
     def address(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
+
+    def __repr__(self) -> str:
+        tls = ", tls" if self.tls else ""
+        return f"Target({self.address}, user {self.username!r}, {self.auth}{tls})"
 
 
 def _redacted(action: Mapping[str, Any]) -> str:
@@ -294,8 +296,7 @@ def run(target: Target, deadline: float, work: Callable[[Session], Awaitable[T]]
         loop.close()
 
 
-@dataclass(frozen=True)
-class Transcript:
+class Transcript(NamedTuple):
     """What one session brought back: the server's greeting and each command's output."""
 
     greeting: str

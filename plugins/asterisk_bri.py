@@ -5,8 +5,7 @@ check_asterisk_bri for the command line)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import nagiosplugin
 
@@ -36,8 +35,7 @@ PortRef = tuple[str, int]
 
 
 # -- evaluation (pure) ------------------------------------------------------------------
-@dataclass(frozen=True)
-class BriPort:
+class BriPort(NamedTuple):
     """A BRI port of either source, reduced to what the check judges."""
 
     source: str
@@ -58,8 +56,7 @@ class BriPort:
         return self.number == number and source in ("", self.source)
 
 
-@dataclass(frozen=True)
-class SourceResult:
+class SourceResult(NamedTuple):
     """What one source said: its BRI ports, or that it is not there, and other spans."""
 
     source: str
@@ -115,8 +112,7 @@ def dahdi_ports(spans: Sequence[PriSpan], info: dict[int, list[DChannelInfo]]) -
     return SourceResult(DAHDI, tuple(ports), others=tuple(others))
 
 
-@dataclass(frozen=True)
-class BriReport:
+class BriReport(NamedTuple):
     """The ports that count, sorted by state, and what was expected of them."""
 
     up: tuple[BriPort, ...]
@@ -127,7 +123,7 @@ class BriReport:
     missing_excluded: tuple[PortRef, ...]
     expected: int
     expected_given: bool
-    sources: tuple[SourceResult, ...] = field(default=())
+    sources: tuple[SourceResult, ...] = ()
 
     @property
     def available(self) -> int:
@@ -238,8 +234,7 @@ def clean(text: str) -> str:
 
 
 # -- acquisition ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Gathered:
+class Gathered(NamedTuple):
     greeting: str
     reply_format: str
     sources: tuple[SourceResult, ...]

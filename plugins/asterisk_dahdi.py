@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import nagiosplugin
 
@@ -36,8 +35,7 @@ COUNTERS = (("irq_misses", "IRQ misses"), ("bpv", "bpviol"), ("crc", "CRC"))
 
 
 # -- evaluation (pure) ------------------------------------------------------------------
-@dataclass(frozen=True)
-class DahdiReport:
+class DahdiReport(NamedTuple):
     """The spans of one ``dahdi show status``, sorted by what the check makes of them."""
 
     spans: tuple[DahdiSpan, ...]  # selected and judged

@@ -6,8 +6,7 @@ Loaded only when the check runs (see check_asterisk_fxo for the command line).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import nagiosplugin
 
@@ -56,8 +55,7 @@ async def read_channels(
 
 
 # -- evaluation (pure) ------------------------------------------------------------------
-@dataclass(frozen=True)
-class LineReport:
+class LineReport(NamedTuple):
     """FXO ports (telco lines) and, with --include-fxs, FXS ports (phones)."""
 
     fxo: tuple[DahdiChannel, ...]

@@ -4,8 +4,7 @@ Contexts and Summary. Loaded only when the check runs (see check_asterisk_pri fo
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import nagiosplugin
 
@@ -28,8 +27,7 @@ REPLY_FORMATS = {
 
 
 # -- evaluation (pure) ------------------------------------------------------------------
-@dataclass(frozen=True)
-class SpanReport:
+class SpanReport(NamedTuple):
     """The spans that count, sorted by state, and what was expected of them."""
 
     spans: tuple[PriSpan, ...]
@@ -78,9 +76,9 @@ def describe_span(span: PriSpan) -> str:
     """One long-output line: the span's verdict, then each D-channel as Asterisk printed it."""
     verdict = {"up": "up", "alarm": "DOWN, in alarm", "down": "DOWN"}[span.state]
     if span.degraded:
-        lost = ", ".join(str(d.index) for d in span.degraded)
+        lost = ", ".join(str(d.dchan) for d in span.degraded)
         verdict += f", D-channel {lost} lost"
-    channels = "; ".join(f"D-channel {d.index}: {d.status}" for d in span.dchannels)
+    channels = "; ".join(f"D-channel {d.dchan}: {d.status}" for d in span.dchannels)
     return f"span {span.number}: {verdict} ({channels})"
 
 
@@ -97,7 +95,7 @@ def summarize(rep: SpanReport) -> str:
     if down:
         parts.append(f"down: {_numbers(down)}")
     if rep.degraded:
-        lost = ", ".join(f"{d.span}/{d.index}" for s in rep.degraded for d in s.degraded)
+        lost = ", ".join(f"{d.span}/{d.dchan}" for s in rep.degraded for d in s.degraded)
         parts.append(f"D-channel lost: {lost}")
     if rep.count_differs:
         parts.append(f"{len(rep.spans)} spans listed, {rep.expected} expected")
@@ -105,8 +103,7 @@ def summarize(rep: SpanReport) -> str:
 
 
 # -- calls per span (pure) ---------------------------------------------------------------
-@dataclass(frozen=True)
-class Calls:
+class Calls(NamedTuple):
     """Calls per span from ``pri show channels``, for the spans that count."""
 
     per_span: dict[int, int]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import nagiosplugin
 from nagiosplugin.output import Output
@@ -19,8 +18,7 @@ if TYPE_CHECKING:
 
 
 # -- failures ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Failure:
+class Failure(NamedTuple):
     """An AMI failure turned into a state, a status text and optional long-output lines."""
 
     state: nagiosplugin.state.ServiceState

@@ -99,7 +99,7 @@ def test_pri_parser_reads_every_valid_line(channels: list[Any]) -> None:
         status = ("Provisioned, " if provisioned else "") + ("In Alarm, " if alarm else "")
         status += ("Up" if up else "Down") + (", Active" if active else ", Standby")
         lines.append(f"PRI span {span}/{index}: {status}")
-    parsed = {(d.span, d.index): d for s in parse_pri_show_spans(lines) for d in s.dchannels}
+    parsed = {(d.span, d.dchan): d for s in parse_pri_show_spans(lines) for d in s.dchannels}
     assert len(parsed) == len(channels)
     for span, index, (_, alarm, up, active) in channels:
         channel = parsed[(span, index)]

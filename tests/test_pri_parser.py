@@ -83,9 +83,9 @@ def test_nfas_lines_group_under_their_span() -> None:
     ]
     spans = parse_pri_show_spans(lines)
     assert [s.number for s in spans] == [1, 2]
-    assert [d.index for d in spans[1].dchannels] == [0, 1, 2, 3]
+    assert [d.dchan for d in spans[1].dchannels] == [0, 1, 2, 3]
     assert spans[1].up and spans[1].in_alarm
-    assert [d.index for d in spans[1].degraded] == [0, 2]
+    assert [d.dchan for d in spans[1].degraded] == [0, 2]
 
 
 def test_empty_output_means_no_spans() -> None:

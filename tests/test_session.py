@@ -192,3 +192,8 @@ def test_debug_log_hides_the_secret(simulator: Start, caplog: pytest.LogCaptureF
         run_commands(target(simulator("11"), auth=auth), ["pri show spans"], 5)
     assert "Secret: (hidden)" in caplog.text and "Key: (hidden)" in caplog.text
     assert SECRET not in caplog.text
+
+
+def test_target_repr_hides_the_secret() -> None:
+    target = Target("pbx1", 5038, "monitor", SECRET, "md5")
+    assert repr(target) == str(target) == "Target(pbx1:5038, user 'monitor', md5)"

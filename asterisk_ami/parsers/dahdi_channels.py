@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from asterisk_ami.errors import ParseError, excerpt
 
@@ -14,8 +13,7 @@ NO_ALARM = "No Alarm"
 ALARM_OF_UNKNOWN_KIND = "In Alarm"
 
 
-@dataclass(frozen=True)
-class DahdiChannel:
+class DahdiChannel(NamedTuple):
     """One chan_dahdi channel: its signalling, alarm and description."""
 
     number: int
@@ -81,8 +79,7 @@ _WIDE_WIDTHS = (7, 4, 20, 10, 15, 8, 20, 10, 10, 12, 32)
 _WIDE = {"signalling": 2, "alarm": 9, "description": 10}
 
 
-@dataclass(frozen=True)
-class ChannelRow:
+class ChannelRow(NamedTuple):
     """A row of ``dahdi show channels``; signalling and alarm only in the 18.23+ layout."""
 
     number: int

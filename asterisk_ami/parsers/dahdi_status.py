@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from asterisk_ami.errors import ParseError, excerpt
 
@@ -56,8 +56,7 @@ _MISSING = re.compile(r"No (?:DAHDI|Zaptel) (?:interface )?found\..*")
 _FAILED = re.compile(r"Command '[^']*' failed\.")
 
 
-@dataclass(frozen=True)
-class DahdiSpan:
+class DahdiSpan(NamedTuple):
     """One row of ``dahdi show status``."""
 
     number: int  # the Span column, or the row's position where there is none
@@ -102,8 +101,7 @@ class DahdiSpan:
         return CRITICAL if CRITICAL in states else WARNING
 
 
-@dataclass(frozen=True)
-class DahdiStatus:
+class DahdiStatus(NamedTuple):
     """What ``dahdi show status`` said: its layout and spans, or why there is no DAHDI."""
 
     layout: str

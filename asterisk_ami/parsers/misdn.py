@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from asterisk_ami.errors import ParseError, excerpt
 
@@ -20,8 +20,7 @@ _PORT = re.compile(
 _NO_STACK = re.compile(r"Debug:\d+(?:\(only\))?")
 
 
-@dataclass(frozen=True)
-class MisdnPort:
+class MisdnPort(NamedTuple):
     """One line of ``misdn show stacks``; ``number`` is None for a port without a stack."""
 
     number: int | None

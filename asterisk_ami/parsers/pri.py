@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from asterisk_ami.errors import ParseError, excerpt
 
@@ -18,12 +18,11 @@ _LINE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class DChannel:
+class DChannel(NamedTuple):
     """One line of ``pri show spans``: the state of one D-channel of a span."""
 
     span: int
-    index: int
+    dchan: int  # 0 is the primary; 1-3 the NFAS backups
     status: str
     in_alarm: bool
     up: bool
@@ -35,8 +34,7 @@ class DChannel:
         return self.up and not self.in_alarm
 
 
-@dataclass(frozen=True)
-class PriSpan:
+class PriSpan(NamedTuple):
     """A PRI (or libpri BRI) span with the D-channels listed for it."""
 
     number: int
@@ -83,7 +81,7 @@ def parse_pri_show_spans(lines: Iterable[str]) -> list[PriSpan]:
             raise ParseError(f"D-channel {span}/{index} listed twice in 'pri show spans'")
         channels[index] = DChannel(
             span=span,
-            index=index,
+            dchan=index,
             status=match["status"],
             in_alarm=bool(match["alarm"]),
             up=match["l2"] == "Up",

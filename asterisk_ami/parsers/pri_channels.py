@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from asterisk_ami.errors import ParseError, excerpt
 
@@ -17,8 +17,7 @@ _ROW = re.compile(
 _HEADERS = (("PRI", "B", "Chan", "Call", "PRI", "Channel"), ("Span", "Chan", "Chan", "Idle"))
 
 
-@dataclass(frozen=True)
-class PriChannel:
+class PriChannel(NamedTuple):
     """One row: a B-channel (or a held call without one) of a PRI span."""
 
     span: int

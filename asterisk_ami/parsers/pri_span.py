@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from asterisk_ami.errors import ParseError, excerpt
 
@@ -26,8 +27,7 @@ _SWITCH = re.compile(r"Switchtype: (?P<switch>.+)")
 _FIELD = re.compile(r"[^\s:][^:]*:(?:\s.*|\S.*)?")
 
 
-@dataclass(frozen=True)
-class DChannelInfo:
+class DChannelInfo(NamedTuple):
     """One D-channel block of ``pri show span N``."""
 
     order: str
