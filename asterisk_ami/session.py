@@ -62,6 +62,13 @@ def _redacted(action: Mapping[str, Any]) -> str:
 
 async def _resolve(host: str, port: int) -> list[tuple[Any, ...]]:
     """getaddrinfo in a daemon thread: a hung resolver cannot outlive or block the deadline."""
+    for family in (socket.AF_INET, socket.AF_INET6):  # an address needs no resolver thread
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        sockaddr = (host, port) if family == socket.AF_INET else (host, port, 0, 0)
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[Any] = loop.create_future()
 

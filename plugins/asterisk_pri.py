@@ -170,13 +170,18 @@ class PriSpans(nagiosplugin.Resource):
         from asterisk_ami import session  # noqa: PLC0415 (keeps asyncio out of --help)
         from asterisk_ami.errors import AmiError  # noqa: PLC0415
         from asterisk_ami.parsers.pri import parse_pri_show_spans  # noqa: PLC0415
-        from asterisk_ami.parsers.pri_channels import parse_pri_show_channels  # noqa: PLC0415
 
         try:
             deadline = common.session_deadline(self.timeout)
             output, channels = session.run(self.target, deadline, self._exchange)
             spans = parse_pri_show_spans(output.lines)
-            rows = parse_pri_show_channels(channels.lines) if channels else None
+            rows = None
+            if channels is not None:  # --calls only: its parser is not loaded otherwise
+                from asterisk_ami.parsers.pri_channels import (  # noqa: PLC0415
+                    parse_pri_show_channels,
+                )
+
+                rows = parse_pri_show_channels(channels.lines)
         except AmiError as error:
             yield runtime.failure_metric(
                 runtime.classify(error, self.target, self.timeout, NOT_FOUND)
