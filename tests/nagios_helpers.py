@@ -235,6 +235,42 @@ def icinga2_validate(icinga2: str, main: Path, cache: Path) -> subprocess.Comple
     )
 
 
+def icinga2_daemon(icinga2: str, main: Path, directory: Path) -> subprocess.Popen:
+    """`icinga2 daemon` in the foreground, every path it writes under directory."""
+    user, group = current_user()
+    paths = {
+        "CacheDir": "cache",
+        "DataDir": "data",
+        "LogDir": "log",
+        "SpoolDir": "spool",
+        "InitRunDir": "run",
+    }
+    defines = []
+    for constant, name in paths.items():
+        (directory / name).mkdir(exist_ok=True)
+        defines.append(f"-D{constant}={directory / name}")
+    defines.append(f"-DPidPath={directory / 'run' / 'icinga2.pid'}")
+    env = {**os.environ, "ICINGA2_USER": user, "ICINGA2_GROUP": group}
+    with open(directory / "icinga2.out", "w") as out:
+        return subprocess.Popen(
+            [icinga2, "daemon", "-c", str(main), *defines],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM the daemon this test started, SIGKILL if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
 def icinga2_objects(cache: Path) -> list[dict]:
     """The objects `daemon -C` wrote to CacheDir/icinga2.debug (netstrings of JSON)."""
     data = (cache / "icinga2.debug").read_bytes()

@@ -21,7 +21,6 @@ import random
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -40,6 +39,7 @@ from tests.nagios_helpers import (
     ROOT,
     SCRIPTS,
     icinga2_constants,
+    icinga2_daemon,
     icinga2_objects,
     icinga2_validate,
     nagios_main_config,
@@ -47,6 +47,7 @@ from tests.nagios_helpers import (
     parse_status_dat,
     plugin_options,
     require,
+    stop,
     wait_until,
 )
 
@@ -552,12 +553,7 @@ def test_nagios4_runs_every_ami_command_definition_end_to_end(tmp_path, ami_pbxs
         try:
             done = wait_until(all_checked, seconds=45)
         finally:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait(timeout=5)
+            stop(daemon)
     log = (tmp_path / "nagios.log").read_text(errors="replace")
     assert done, f"not every service checked within 45 s: {sorted(results)}\n{log}"
     for kind, description, _, state, output in E2E_SERVICES:
@@ -571,4 +567,96 @@ def test_nagios4_runs_every_ami_command_definition_end_to_end(tmp_path, ami_pbxs
         "long_plugin_output"
     ].replace("\\n", "\n")
     assert pri["state_type"] == "1"  # hard: max_check_attempts 1
+    assert SECRET not in log
+
+
+# -- Icinga 2, started for real --------------------------------------------------------------
+def test_icinga2_runs_the_checkcommands_with_the_secret_in_the_environment(
+    tmp_path, ami_pbxs
+) -> None:
+    """asterisk_pri with <command>_secret (env) and asterisk_dahdi with a secret file."""
+    icinga2 = require("icinga2")
+    secret_file = tmp_path / "ami.secret"
+    secret_file.write_text(SECRET + "\n")
+    secret_file.chmod(0o600)
+    perfdata = tmp_path / "perfdata"
+    perfdata.mkdir()
+    (tmp_path / "constants.conf").write_text(icinga2_constants("isp-test.example.net"))
+    main = tmp_path / "icinga2.conf"
+    main.write_text(
+        f"""include "constants.conf"
+include <itl>
+include "{ICINGA2 / "commands.conf"}"
+
+object IcingaApplication "app" {{ }}
+object CheckerComponent "checker" {{ }}
+object FileLogger "notice" {{
+\tpath = "{tmp_path / "notice.log"}"
+\tseverity = "notice"
+}}
+object PerfdataWriter "results" {{
+\tservice_perfdata_path = "{perfdata / "service"}"
+\tservice_temp_path = "{perfdata / "service.tmp"}"
+\thost_perfdata_path = "{perfdata / "host"}"
+\thost_temp_path = "{perfdata / "host.tmp"}"
+\tservice_format_template = "$service.name$\\t$service.state_id$\\t$service.output$"
+\trotation_interval = 1s
+}}
+
+object Host "pbx-pri" {{
+\taddress = "{ami_pbxs["pri"]}"
+\tcheck_command = "dummy"
+\tenable_active_checks = false
+}}
+object Host "pbx-dahdi" {{
+\taddress = "{ami_pbxs["dahdi"]}"
+\tcheck_command = "dummy"
+\tenable_active_checks = false
+}}
+object Service "pri-spans" {{
+\thost_name = "pbx-pri"
+\tcheck_command = "asterisk_pri"
+\tcheck_interval = 2s  /* the first check falls at random within it */
+\tvars.asterisk_pri_username = "monitor"
+\tvars.asterisk_pri_secret = "{SECRET}"
+\tvars.asterisk_pri_expected = 4
+\tvars.asterisk_pri_warning = 3
+}}
+object Service "dahdi-alarms" {{
+\thost_name = "pbx-dahdi"
+\tcheck_command = "asterisk_dahdi"
+\tcheck_interval = 2s  /* the first check falls at random within it */
+\tvars.asterisk_dahdi_username = "monitor"
+\tvars.asterisk_dahdi_secret_file = "{secret_file}"
+\tvars.asterisk_dahdi_span = [ 1, 2 ]
+}}
+"""
+    )
+    validated = icinga2_validate(icinga2, main, tmp_path / "cache")
+    assert icinga2_problems(validated) == [], validated.stdout + validated.stderr
+
+    results: dict[str, tuple[str, str]] = {}
+
+    def both_checked() -> bool:
+        for path in perfdata.glob("service.*"):
+            for line in path.read_text(errors="replace").splitlines():
+                fields = line.split("\t")
+                if len(fields) == 3:  # Icinga 2 keeps the space before the '|'
+                    results[fields[0]] = (fields[1], fields[2].rstrip())
+        return len(results) == 2
+
+    daemon = icinga2_daemon(icinga2, main, tmp_path)
+    try:
+        done = wait_until(both_checked, seconds=30)
+    finally:
+        stop(daemon)
+    log = (tmp_path / "notice.log").read_text(errors="replace")
+    assert done, f"{results}\n{(tmp_path / 'icinga2.out').read_text(errors='replace')}"
+    assert results["pri-spans"] == ("1", "ASTERISK_PRI WARNING - 3 of 4 spans up; in alarm: 3")
+    assert results["dahdi-alarms"] == ("0", "ASTERISK_DAHDI OK - 2 of 2 spans OK")
+    # The command lines Icinga 2 ran: the address from the host, the repeated --span, and
+    # no secret (it went through ASTERISK_AMI_SECRET).
+    commands = [line for line in log.splitlines() if "Running command" in line]
+    assert any(f"'-H' '{ami_pbxs['pri']}'" in line for line in commands), log
+    assert any("'--span' '1' '--span' '2'" in line for line in commands), log
     assert SECRET not in log

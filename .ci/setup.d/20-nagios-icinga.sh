@@ -23,5 +23,8 @@ fi
 
 # The packages' maintainer scripts may start the daemons where an init system exists; the
 # tests need neither running, and a running system Icinga 2 or Nagios is left alone here.
-nagios4 --version | head -n 2 | tail -n 1
-icinga2 --version | head -n 1
+# (Captured first: head closing the pipe early must not fail the script under pipefail.)
+nagios_version=$(nagios4 --version 2>&1 || true)
+icinga2_version=$(icinga2 --version 2>&1 || true)
+grep -m 1 '^Nagios Core' <<<"$nagios_version"
+grep -m 1 'version:' <<<"$icinga2_version"
