@@ -38,8 +38,11 @@ PLUGINS = {
     "check_asterisk_fxo": "asterisk_fxo",
     "check_asterisk_dahdi": "asterisk_dahdi",
     "check_postfix_queue": "postfix_queue",
+    "check_ratelimit_offenders": "ratelimit_offenders",
 }
 AMI_PLUGINS = [name for name in PLUGINS if name.startswith("check_asterisk_")]
+#: The plugins that read the relay itself: NRPE or the Icinga 2 agent runs them there.
+RELAY_PLUGINS = ["check_postfix_queue", "check_ratelimit_offenders"]
 
 
 def require(binary: str) -> str:

@@ -36,6 +36,7 @@ from tests.nagios_helpers import (
     NAGIOS_EXAMPLES,
     NRPE,
     PLUGINS,
+    RELAY_PLUGINS,
     ROOT,
     SCRIPTS,
     icinga2_constants,
@@ -141,25 +142,10 @@ def test_example_services_resolve_to_valid_plugin_command_lines(options) -> None
 
 
 def test_every_console_script_has_definitions() -> None:
-    """The plugins setup.cfg installs are the ones nagios-config covers."""
+    """The plugins setup.cfg installs are the ones nagios-config covers (PLUGINS)."""
     setup = (ROOT / "setup.cfg").read_text(encoding="utf-8")
     scripts = set(re.findall(r"^\s+(check_\w+)\s*=", setup, re.MULTILINE))
-    assert set(PLUGINS) <= scripts
-    if scripts - set(PLUGINS) == {"check_ratelimit_offenders"}:
-        pytest.skip(
-            "check_ratelimit_offenders is installed now: nagios-config lacks its definitions"
-        )
     assert scripts == set(PLUGINS), "a plugin without Nagios/Icinga 2 definitions"
-
-
-def test_the_offender_check_is_left_out_and_said_so() -> None:
-    """check_ratelimit_offenders is not on main yet: nothing calls it, the examples say so."""
-    for path in [*NAGIOS_COMMANDS.glob("*"), *NAGIOS_EXAMPLES.glob("*"), *NRPE.glob("*")]:
-        text = re.sub(r"^\s*#.*$", "", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
-        assert "ratelimit" not in text, path
-    for path in (NAGIOS_EXAMPLES / "mail-relays.cfg", ICINGA2 / "zones.d/master/mail-relays.conf"):
-        said = " ".join(re.sub(r"^\W*", "", line) for line in path.read_text().splitlines())
-        assert "check_ratelimit_offenders) does not exist in this release" in said, path
 
 
 # -- NRPE -------------------------------------------------------------------------------
@@ -172,9 +158,10 @@ def nrpe_commands() -> dict[str, str]:
 def test_nrpe_commands_run_the_relay_side_plugins_with_real_options(options) -> None:
     commands = nrpe_commands()
     assert {"check_postfix_queue", "check_postfix_queue_all"} <= set(commands)
+    assert {"check_ratelimit_offenders", "check_ratelimit_offenders_db"} <= set(commands)
     for name, line in commands.items():
         script, words = plugin_words(line)
-        assert script == "check_postfix_queue", name
+        assert script in RELAY_PLUGINS, name
         assert_known_options(words, options[script], f"NRPE command[{name}]")
         # Arguments from the network only in the command meant for dont_blame_nrpe=1.
         assert ("$ARG" in line) == name.endswith("_args"), name
@@ -209,7 +196,7 @@ def test_nagios4_verifies_every_definition_and_example_without_warnings(tmp_path
     assert re.search(r"^Total Errors:\s+0$", report, re.MULTILINE), report
     assert done.returncode == 0, report
     # Everything was read: the example hosts, their services, every command.
-    assert re.search(r"Checked 9 services\.", report), report
+    assert re.search(r"Checked 13 services\.", report), report
     assert re.search(r"Checked 5 hosts\.", report), report
     commands = len(nagios_commands()) + 1  # + the test's notification command
     assert re.search(rf"Checked {commands} commands\.", report), report
@@ -327,14 +314,23 @@ def test_icinga2_distributed_checks_every_relay_queue_on_its_own_agent(distribut
         assert zones[relay]["parent"] == "master"
         assert relay in endpoints
         assert services[f"{relay}!agent-health"]["vars"]["cluster_zone"] == relay
+        offenders = services[f"{relay}!ratelimit-offenders"]
+        assert offenders["command_endpoint"] == relay
+        assert offenders["check_command"] == "ratelimit_offenders"
     assert services["relay1.example.net!postfix-queue"]["vars"]["postfix_queue_warning"] == 500
     relay3 = services["relay3.example.net!postfix-queue"]["vars"]
     assert relay3["postfix_queue_warning"] == 2000 and relay3["postfix_queue_all_instances"]
+    log = services["relay1.example.net!ratelimit-offenders"]["vars"]
+    assert log["ratelimit_offenders_log"] == "/var/log/mail.log"
+    assert log["ratelimit_offenders_dsn"] is None
+    database = services["relay3.example.net!ratelimit-offenders"]["vars"]
+    assert database["ratelimit_offenders_backend"] == "policyd-rate-limit"
+    assert database["ratelimit_offenders_log"] is None
     # The agents get the CheckCommands from the global zone.
     assert zones["global-templates"]["global"] is True
     for command in PLUGINS.values():
         assert by_type(distributed, "CheckCommand")[command]["zone"] == "global-templates"
-    assert len(by_type(distributed, "Dependency")) == 3
+    assert len(by_type(distributed, "Dependency")) == 6  # queue and offenders, per relay
 
 
 def test_icinga2_daemon_c_does_see_warnings(tmp_path) -> None:
@@ -371,11 +367,13 @@ def test_icinga2_checkcommand_follows_the_itl_conventions(script, single_server,
     # Every option of the plugin but the command-line secret, help and version.
     assert covered == set(options[script].values()) - NOT_FOR_CONFIG
     assert "-P" not in command["arguments"] and "--password" not in command["arguments"]
+    # Secrets reach the plugin in its environment, not in the process list.
     if script in AMI_PLUGINS:
         assert command["vars"][f"{name}_address"] == "$address$"
         assert command["arguments"]["-U"]["required"] is True
-        # The secret reaches the plugin in its environment, not in the process list.
         assert command["env"] == {"ASTERISK_AMI_SECRET": f"${name}_secret$"}
+    elif script == "check_ratelimit_offenders":
+        assert command["env"] == {"RATELIMIT_DB_PASSWORD": f"${name}_password$"}
 
 
 # -- Nagios 4, started for real --------------------------------------------------------------
