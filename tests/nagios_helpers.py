@@ -7,12 +7,14 @@ user (root in CI), so no file needs handing over to a nagios user.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import json
 import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -265,13 +267,20 @@ def icinga2_daemon(icinga2: str, main: Path, directory: Path) -> subprocess.Pope
 
 
 def stop(process: subprocess.Popen) -> None:
-    """SIGTERM the daemon this test started, SIGKILL if it lingers."""
+    """SIGTERM the daemon this test started, then SIGKILL what is left of its session.
+
+    The daemon was started with start_new_session, so its process group holds only it and
+    its children (Nagios's check workers; Icinga 2's worker and process spawn helper, which
+    can outlive the umbrella process).
+    """
     process.terminate()
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=5)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def icinga2_objects(cache: Path) -> list[dict]:
