@@ -63,17 +63,7 @@ class PortRef(click.ParamType):  # type: ignore[type-arg]  # generic from click 
     help="Port N, of any type, is idle when down (like --idle-ok for one port). Repeatable.",
 )
 def main(
-    hostname: str,
-    port: int | None,
-    tls: bool,
-    ca_file: str | None,
-    insecure: bool,
-    username: str,
-    password: str | None,
-    secret_file: str | None,
-    auth: str,
-    timeout: float,
-    verbose: int,
+    ami: common.AmiOptions,
     warning: nagiosplugin.Range | None,
     critical: nagiosplugin.Range | None,
     expected: int | None,
@@ -121,11 +111,10 @@ def main(
     """
     from isp_plugins import asterisk_bri, runtime  # noqa: PLC0415 (after --help)
 
-    secret = common.read_secret(password, secret_file)
-    target = common.make_target(hostname, port, username, secret, auth, tls, ca_file, insecure)
+    target = ami.target()
     check = asterisk_bri.build_check(
         target,
-        timeout,
+        ami.timeout,
         source,
         warning,
         critical,
@@ -133,9 +122,9 @@ def main(
         exclude_port,
         idle_ok,
         idle_ok_port,
-        verbose,
+        ami.verbose,
     )
-    runtime.run_check(check, verbose, timeout, secret)
+    runtime.run_check(check, ami.verbose, ami.timeout, target.secret)
 
 
 if __name__ == "__main__":

@@ -53,17 +53,7 @@ class Regex(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.
     "instead of ignored.",
 )
 def main(
-    hostname: str,
-    port: int | None,
-    tls: bool,
-    ca_file: str | None,
-    insecure: bool,
-    username: str,
-    password: str | None,
-    secret_file: str | None,
-    auth: str,
-    timeout: float,
-    verbose: int,
+    ami: common.AmiOptions,
     spans: tuple[tuple[int, ...], ...],
     description: re.Pattern[str] | None,
     unconfigured_critical: bool,
@@ -109,13 +99,12 @@ def main(
     """
     from isp_plugins import asterisk_dahdi, runtime  # noqa: PLC0415 (after --help)
 
-    secret = common.read_secret(password, secret_file)
-    target = common.make_target(hostname, port, username, secret, auth, tls, ca_file, insecure)
+    target = ami.target()
     numbers = tuple(sorted({n for group in spans for n in group}))
     check = asterisk_dahdi.build_check(
-        target, timeout, numbers, description, unconfigured_critical, verbose
+        target, ami.timeout, numbers, description, unconfigured_critical, ami.verbose
     )
-    runtime.run_check(check, verbose, timeout, secret)
+    runtime.run_check(check, ami.verbose, ami.timeout, target.secret)
 
 
 if __name__ == "__main__":

@@ -39,17 +39,7 @@ if TYPE_CHECKING:
     "CLI 'dahdi show channel(s)' (needs write = command); auto tries the action first.",
 )
 def main(
-    hostname: str,
-    port: int | None,
-    tls: bool,
-    ca_file: str | None,
-    insecure: bool,
-    username: str,
-    password: str | None,
-    secret_file: str | None,
-    auth: str,
-    timeout: float,
-    verbose: int,
+    ami: common.AmiOptions,
     warning: nagiosplugin.Range | None,
     critical: nagiosplugin.Range | None,
     expected: int | None,
@@ -92,12 +82,19 @@ def main(
     """
     from isp_plugins import asterisk_fxo, runtime  # noqa: PLC0415 (after --help)
 
-    secret = common.read_secret(password, secret_file)
-    target = common.make_target(hostname, port, username, secret, auth, tls, ca_file, insecure)
+    target = ami.target()
     check = asterisk_fxo.build_check(
-        target, timeout, warning, critical, expected, channel or (), include_fxs, method, verbose
+        target,
+        ami.timeout,
+        warning,
+        critical,
+        expected,
+        channel or (),
+        include_fxs,
+        method,
+        ami.verbose,
     )
-    runtime.run_check(check, verbose, timeout, secret)
+    runtime.run_check(check, ami.verbose, ami.timeout, target.secret)
 
 
 if __name__ == "__main__":

@@ -45,17 +45,7 @@ if TYPE_CHECKING:
     help="CRITICAL when the total of calls is outside RANGE. Implies --calls.",
 )
 def main(
-    hostname: str,
-    port: int | None,
-    tls: bool,
-    ca_file: str | None,
-    insecure: bool,
-    username: str,
-    password: str | None,
-    secret_file: str | None,
-    auth: str,
-    timeout: float,
-    verbose: int,
+    ami: common.AmiOptions,
     warning: nagiosplugin.Range | None,
     critical: nagiosplugin.Range | None,
     expected: int | None,
@@ -103,21 +93,20 @@ def main(
     """
     from isp_plugins import asterisk_pri, runtime  # noqa: PLC0415 (after --help)
 
-    secret = common.read_secret(password, secret_file)
-    target = common.make_target(hostname, port, username, secret, auth, tls, ca_file, insecure)
+    target = ami.target()
     check = asterisk_pri.build_check(
         target,
-        timeout,
+        ami.timeout,
         warning,
         critical,
         expected,
         exclude_span,
-        verbose,
+        ami.verbose,
         calls or calls_warning is not None or calls_critical is not None,
         calls_warning,
         calls_critical,
     )
-    runtime.run_check(check, verbose, timeout, secret)
+    runtime.run_check(check, ami.verbose, ami.timeout, target.secret)
 
 
 if __name__ == "__main__":

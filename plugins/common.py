@@ -6,11 +6,12 @@ fast; :mod:`isp_plugins.runtime` holds what runs the check.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
 import sys
-from typing import TYPE_CHECKING, Any, Callable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, NoReturn
 
 import click
 
@@ -182,7 +183,10 @@ class NumberList(click.ParamType):  # type: ignore[type-arg]  # generic from cli
 
 
 def ami_options() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The connection, authentication, timeout and verbosity options of every AMI check."""
+    """The connection, authentication, timeout and verbosity options of every AMI check.
+
+    The command receives them as one :class:`AmiOptions`, its first argument.
+    """
     options = [
         click.option(
             "-H",
@@ -257,11 +261,46 @@ def ami_options() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     ]
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def with_ami(**params: Any) -> Any:
+            ami = AmiOptions(*(params.pop(name) for name in AmiOptions._fields))
+            return func(ami, **params)
+
         for option in reversed(options):
-            func = option(func)
-        return func
+            with_ami = option(with_ami)
+        return with_ami
 
     return decorate
+
+
+class AmiOptions(NamedTuple):
+    """The options of ami_options(), handed to the command as its first argument."""
+
+    hostname: str
+    port: int | None
+    tls: bool
+    ca_file: str | None
+    insecure: bool
+    username: str
+    password: str | None
+    secret_file: str | None
+    auth: str
+    timeout: float
+    verbose: int
+
+    def target(self) -> Target:
+        """Where to log in, with the secret from -P, --secret-file or the environment."""
+        secret = read_secret(self.password, self.secret_file)
+        return make_target(
+            self.hostname,
+            self.port,
+            self.username,
+            secret,
+            self.auth,
+            self.tls,
+            self.ca_file,
+            self.insecure,
+        )
 
 
 def count_options(
