@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,56 +36,125 @@ def best(func, runs: int = 3) -> float:  # type: ignore[no-untyped-def]
     return min(times)
 
 
+#: Senders near or over a limit in each table; everyone else is far below their limits.
+HOT = 300
+
+
+def throttle_rows(rng: random.Random, rows: int) -> list[tuple[object, ...]]:
+    """One row per sender, as policyd v1 keeps them (``_from`` is unique). Most senders use a
+    few percent of their window; HOT of them sit between 80 % and 120 % of their message limit
+    (a tenth of those with the abuse flag); a third of all windows have expired, and lazy reset
+    left their counters in place."""
+    hot = set(rng.sample(range(rows), HOT))
+    out = []
+    for i in range(rows):
+        limit = rng.choice((0, 0, 100, 500, 1000))  # 0: the policyd.conf default (512)
+        cap = limit or 512
+        date = NOW - rng.randint(0, 3 * 86400)
+        if i in hot:
+            count = int(cap * rng.uniform(0.8, 1.2))
+            date = NOW - rng.randint(0, 86000)
+        else:
+            count = min(cap - 1, int(rng.expovariate(1 / (cap * 0.03))))
+        abuse = 1 if i in hot and rng.random() < 0.1 else 0
+        out.append((f"user{i}@example.net", limit, count, date, 86400, count * 20000, abuse))
+    return out
+
+
+def mail_count_rows(rng: random.Random, rows: int) -> list[tuple[object, ...]]:
+    """One row per accepted message over the last two days (``--clean`` keeps twice the
+    longest period), inserted in time order as the daemon does. 200,000 ordinary senders send
+    a few messages a day, far below 10/60 and 150/1d; HOT senders send 110 to 200 recipients
+    in the last day, and a tenth of those also 8 to 14 in the last minute."""
+    out: list[tuple[object, ...]] = []
+    for h in range(HOT):
+        left = rng.randint(110, 200)
+        if h % 10 == 0:
+            burst = rng.randint(8, 14)
+            left -= burst
+            while burst > 0:
+                n = min(burst, rng.randint(1, 3))
+                burst -= n
+                out.append((f"hot{h}", NOW - rng.randint(0, 59), n, "i", "DATA"))
+        while left > 0:
+            n = min(left, rng.randint(1, 5))
+            left -= n
+            out.append((f"hot{h}", NOW - rng.randint(61, 86400), n, "i", "DATA"))
+    for _ in range(rows - len(out)):
+        n = 1 if rng.random() < 0.8 else rng.randint(2, 5)
+        out.append((f"user{rng.randrange(200000)}", NOW - rng.randint(0, 172800), n, "i", "DATA"))
+    out.sort(key=lambda row: row[1])  # type: ignore[arg-type,return-value]
+    return out
+
+
+def tracking_rows(rng: random.Random, rows: int) -> list[tuple[object, ...]]:
+    """cluebringer keeps a tracking row for 30 days after its last update; most counters are
+    far below the limit of 100, HOT were updated within the hour at 80 to 130."""
+    hot = set(rng.sample(range(rows), HOT))
+    return [
+        (1, f"SASLUsername:u{i}", NOW - rng.randint(0, 3000), rng.randint(80, 130))
+        if i in hot
+        else (1, f"SASLUsername:u{i}", NOW - rng.randint(0, 30 * 86400), rng.randint(0, 20))
+        for i in range(rows)
+    ]
+
+
 def fill(database: Database, rows: int) -> None:
     rng = random.Random(4)
     database.create("policyd1")
     database.create("policyd_rate_limit")
     database.create("cluebringer")
-    batch = 20000
-    senders = 20000
-    for start in range(0, rows, batch):
-        chunk = range(start, min(rows, start + batch))
-        database.many(
-            "throttle",
-            ("_from", "_count_max", "_count_cur", "_date", "_time_limit"),
-            [
-                (
-                    f"user{i}@example.net",
-                    100,
-                    rng.randint(0, 100),
-                    NOW - rng.randint(0, 172800),
-                    86400,
-                )
-                for i in chunk
-            ],
-        )
-        database.many(
-            "mail_count",
-            ("id", "date", "recipient_count", "instance", "protocol_state"),
-            [
-                (
-                    f"user{rng.randrange(senders)}",
-                    NOW - rng.randint(0, 172800),
-                    rng.randint(1, 3),
-                    "i",
-                    "DATA",
-                )
-                for _ in chunk
-            ],
-        )
     database.insert("quotas", [{"ID": 1, "Name": "q", "Track": "SASLUsername", "Period": 3600}])
     database.insert(
         "quotas_limits", [{"ID": 1, "QuotasID": 1, "Type": "MessageCount", "CounterLimit": 100}]
     )
-    for start in range(0, rows, batch):
-        database.many(
-            "quotas_tracking",
-            ("QuotasLimitsID", "TrackKey", "LastUpdate", "Counter"),
-            [
-                (1, f"SASLUsername:u{i}", NOW - rng.randint(0, 30 * 86400), rng.randint(0, 150))
-                for i in range(start, min(rows, start + batch))
-            ],
-        )
+    throttle = ("_from", "_count_max", "_count_cur", "_date", "_time_limit", "_quota_cur")
+    mail_count = ("id", "date", "recipient_count", "instance", "protocol_state")
+    tracking = ("QuotasLimitsID", "TrackKey", "LastUpdate", "Counter")
+    tables = (
+        ("throttle", (*throttle, "_abuse_cur"), throttle_rows),
+        ("mail_count", mail_count, mail_count_rows),
+        ("quotas_tracking", tracking, tracking_rows),
+    )
+    batch = 20000
+    for table, names, make in tables:
+        data = make(rng, rows)
+        for start in range(0, rows, batch):
+            database.many(table, names, data[start : start + batch])
+        del data
+
+
+def plans(conn: db.Connection, sql: str, params: tuple[object, ...]) -> list[str]:
+    """EXPLAIN QUERY PLAN (SQLite) or EXPLAIN (MariaDB): table, access, index, extra."""
+    if conn.kind == "sqlite":
+        return [str(row[3]) for row in conn.query(f"EXPLAIN QUERY PLAN {sql}", params)]
+    return [
+        f"{row[2]}: {row[3]} key={row[5]} rows={row[8]} {row[9] or ''}".strip()
+        for row in conn.query(f"EXPLAIN {sql}", params)
+    ]
+
+
+def traced(conn: db.Connection, run: Callable[[], backends.Report]) -> None:
+    """Runs once and prints each data query with its plan."""
+    query = conn.query
+    seen: list[tuple[str, tuple[object, ...], float, int]] = []
+
+    def spy(sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        started = time.perf_counter()
+        rows = query(sql, params)
+        if "information_schema" not in sql and "sqlite_master" not in sql and "PRAGMA" not in sql:
+            seen.append((sql, tuple(params), time.perf_counter() - started, len(rows)))
+        return rows
+
+    conn.query = spy  # type: ignore[method-assign]
+    try:
+        run()
+    finally:
+        conn.query = query  # type: ignore[method-assign]
+    for sql, params, seconds, count in seen:
+        print(f"      {seconds * 1000:5.0f} ms {count:5} rows  {' '.join(sql.split())[:110]}")
+        for line in plans(conn, sql, params):
+            print(f"                  plan: {line}")
 
 
 def bench_db(kind: str, rows: int, tmp: Path) -> None:
@@ -92,30 +162,44 @@ def bench_db(kind: str, rows: int, tmp: Path) -> None:
     try:
         started = time.perf_counter()
         fill(database, rows)
-        print(f"{kind}: {rows} rows per table loaded in {time.perf_counter() - started:.0f}s")
+        print(
+            f"{kind}: {rows} rows per table loaded in {time.perf_counter() - started:.0f}s "
+            f"(realistic: {HOT} senders near or over a limit per table, the rest far below)"
+        )
         target = dsn.parse(database.url)
         if kind == "mariadb":
             target = target.with_password(MYSQL["password"])
             database.execute("ANALYZE TABLE throttle, mail_count, quotas_tracking")
         conn = db.connect(target, 60)
         limits = backends.RateLimits()
-        for name, run in (
+        defaults = backends.Policyd1Defaults()
+        top = 10  # the plugin's default --top
+        runs: list[tuple[str, Callable[[], backends.Report]]] = [
             (
                 "policyd1 throttle",
-                lambda: backends.policyd1(conn, backends.Policyd1Defaults(), 80, NOW, []),
+                lambda: backends.policyd1(conn, defaults, 80, NOW, [], top),
             ),
-            ("cluebringer quotas_tracking", lambda: backends.cluebringer(conn, "", 80, NOW, [])),
+            (
+                "policyd1, nobody near (--near 200)",
+                lambda: backends.policyd1(conn, defaults, 200, NOW, [], top),
+            ),
+            (
+                "cluebringer quotas_tracking",
+                lambda: backends.cluebringer(conn, "", 80, NOW, [], top),
+            ),
             (
                 "policyd-rate-limit mail_count",
-                lambda: backends.policyd_rate_limit(conn, limits, 80, NOW, []),
+                lambda: backends.policyd_rate_limit(conn, limits, 80, NOW, [], top),
             ),
-        ):
+        ]
+        for name, run in runs:
             report = run()
             seconds = best(run)
             print(
-                f"  {name:32} {seconds * 1000:7.0f} ms  ({len(report.offenders)} offenders, "
-                f"{len(report.near)} near)"
+                f"  {name:36} {seconds * 1000:7.0f} ms  ({report.offender_count} offenders, "
+                f"{report.near_count} near, max usage {report.max_usage:.1f}%)"
             )
+            traced(conn, run)
         conn.close()
     finally:
         database.close()

@@ -23,6 +23,8 @@ from ratelimit.model import Report, Sender
 NAME = "ratelimit_offenders"
 log = logging.getLogger("ratelimit")
 CRITICAL_KINDS = {"down", "auth"}
+#: Offenders named in the summary line.
+SUMMARY_OFFENDERS = 3
 
 
 def sanitize(text: str) -> str:
@@ -150,8 +152,8 @@ class Offenders(nagiosplugin.Resource):  # type: ignore[misc]
                 conn.close()
             self.seconds = time.monotonic() - started
         report = self.report
-        yield nagiosplugin.Metric("offenders", len(report.offenders), min=0, context="offenders")
-        yield nagiosplugin.Metric("near_limit", len(report.near), min=0, context="near_limit")
+        yield nagiosplugin.Metric("offenders", report.offender_count, min=0, context="offenders")
+        yield nagiosplugin.Metric("near_limit", report.near_count, min=0, context="near_limit")
         yield nagiosplugin.Metric(
             "max_usage", round(report.max_usage, 1), "%", min=0, context="max_usage"
         )
@@ -159,14 +161,16 @@ class Offenders(nagiosplugin.Resource):  # type: ignore[misc]
     def summary_text(self) -> str:
         assert self.report is not None
         report = self.report
-        offenders = report.offenders
-        if offenders:
-            shown = ", ".join(f"{sanitize(s.identity)} ({s.percent:.0f}%)" for s in offenders[:3])
-            more = ", ..." if len(offenders) > 3 else ""
-            head = f"{plural(len(offenders), 'offender')}: {shown}{more}"
+        offenders, count = report.offenders, report.offender_count
+        if count:
+            shown = ", ".join(
+                f"{sanitize(s.identity)} ({s.percent:.0f}%)" for s in offenders[:SUMMARY_OFFENDERS]
+            )
+            more = ", ..." if count > SUMMARY_OFFENDERS else ""
+            head = f"{plural(count, 'offender')}: {shown}{more}"
         else:
             head = "no offender"
-        near = f"{len(report.near)} near limit (>= {self.near:g}%)"
+        near = f"{report.near_count} near limit (>= {self.near:g}%)"
         return f"{head}; {near}; max usage {report.max_usage:.0f}%"
 
     def long_output(self, verbose: int) -> list[str]:
@@ -180,7 +184,7 @@ class Offenders(nagiosplugin.Resource):  # type: ignore[misc]
                 lines.append(f"excluded: {', '.join(sanitize(e) for e in self.exclude)}")
         senders = self.report.senders[: self.top_n]
         lines += [sender_line(s) for s in senders]
-        rest = len(self.report.senders) - len(senders)
+        rest = self.report.offender_count + self.report.near_count - len(senders)
         if rest > 0:
             lines.append(f"... and {plural(rest, 'more sender')}")
         lines += [sanitize(note) for note in self.report.notes[: max(self.top_n, 1)]]
@@ -198,20 +202,27 @@ def sender_line(sender: Sender) -> str:
     return text + (f"; {sanitize('; '.join(notes))}" if notes else "")
 
 
-def backend_runner(options: BackendOptions, near: float, exclude: Sequence[str]) -> Any:
-    """The backend call with its configuration loaded (config errors are usage errors)."""
+def backend_runner(
+    options: BackendOptions, near: float, exclude: Sequence[str], top_n: int | None = None
+) -> Any:
+    """The backend call with its configuration loaded (config errors are usage errors).
+
+    The backend lists only the senders the output shows: the ``top_n`` of the long output,
+    and at least the 3 offenders of the summary line; it counts the others.
+    """
     check_options(options)
+    top = None if top_n is None else max(top_n, SUMMARY_OFFENDERS)
     try:
         if options.backend == "policyd1":
             defaults = policyd1_defaults(options)
-            return lambda conn, now: backends.policyd1(conn, defaults, near, now, exclude)
+            return lambda conn, now: backends.policyd1(conn, defaults, near, now, exclude, top)
         if options.backend == "cluebringer":
             prefix = options.table_prefix
-            return lambda conn, now: backends.cluebringer(conn, prefix, near, now, exclude)
+            return lambda conn, now: backends.cluebringer(conn, prefix, near, now, exclude, top)
         limits = rate_limits(options)
     except config.ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    return lambda conn, now: backends.policyd_rate_limit(conn, limits, near, now, exclude)
+    return lambda conn, now: backends.policyd_rate_limit(conn, limits, near, now, exclude, top)
 
 
 def build_db_check(
@@ -225,7 +236,7 @@ def build_db_check(
     timeout: float,
     verbose: int,
 ) -> nagiosplugin.Check:
-    run = backend_runner(options, near, exclude)
+    run = backend_runner(options, near, exclude, top_n)
     resource = Offenders(target, options.backend, run, near, exclude, top_n, timeout)
     return nagiosplugin.Check(
         resource,

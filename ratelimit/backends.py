@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ratelimit.db import Connection, require
 from ratelimit.model import Report, Usage, by_sender, human_seconds, percent
@@ -62,28 +63,49 @@ POLICYD1_COLUMNS = {
 }
 
 
+#: policyd v1 rows at or above --near fetched at most (more are only counted).
+HOT_ROWS = 1000
+
+
+def _text_order(kind: str, column: str) -> str:
+    """``column`` in code point order, as Python sorts (ties at the --top cut-off)."""
+    if kind == "mysql":
+        return f"BINARY {column}"
+    if kind == "postgresql":
+        return f'{column} COLLATE "C"'
+    return column
+
+
 def policyd1(
-    conn: Connection, defaults: Policyd1Defaults, near: float, now: int, exclude: Sequence[str]
+    conn: Connection,
+    defaults: Policyd1Defaults,
+    near: float,
+    now: int,
+    exclude: Sequence[str],
+    top: int | None = None,
 ) -> Report:
     """Fixed window, lazy reset: a row counts only while ``now <= _date + _time_limit``.
 
     The daemon refuses while ``_count_cur >= _count_max`` or ``_quota_cur >= _quota_max`` or
     ``_rcpt_cur >= _rcpt_max`` (0 in a row means the policyd.conf default), and sets
     ``_abuse_cur`` when it does.
+
+    ``throttle`` has no index but its unique ``_from`` (DATABASE.mysql), so each query is one
+    scan of the table, and Python sees only the rows at or above --near. The first scan
+    fetches those, worst first, up to HOT_ROWS of them; when there are more, a second scan
+    counts them all. The highest usage of all is the first row's when that is at or above
+    --near (every other row is below); otherwise (nobody near a limit) a scan takes MAX().
     """
     require(conn.columns(), POLICYD1_COLUMNS, "policyd v1")
     cm = f"(CASE WHEN _count_max = 0 THEN {int(defaults.msg)} ELSE _count_max END)"
     qm = f"(CASE WHEN _quota_max = 0 THEN {int(defaults.quota)} ELSE _quota_max END)"
     rm = f"(CASE WHEN _rcpt_max = 0 THEN {int(defaults.rcpt)} ELSE _rcpt_max END)"
     tl = f"(CASE WHEN _time_limit = 0 THEN {int(defaults.window)} ELSE _time_limit END)"
-    is_open = f"_date + {tl} >= ?"
-    excluded = _not_in("_from", exclude)
-    rows = conn.query(
-        f"SELECT _from, _count_cur, {cm}, _quota_cur, {qm}, _rcpt_cur, {rm}, {tl}, _abuse_cur "
-        f"FROM throttle WHERE {is_open}{excluded} AND (_abuse_cur >= 1 "
-        f"OR _count_cur * 100.0 >= ? * {cm} OR _quota_cur * 100.0 >= ? * {qm} "
-        f"OR _rcpt_cur * 100.0 >= ? * {rm})",
-        (now, *exclude, near, near, near),
+    where = f"FROM throttle WHERE _date + {tl} >= ?{_not_in('_from', exclude)}"
+    offender = f"(_abuse_cur >= 1 OR _count_cur >= {cm} OR _quota_cur >= {qm} OR _rcpt_cur >= {rm})"
+    hot = (
+        f"(_abuse_cur >= 1 OR _count_cur * 100.0 >= ? * {cm} OR _quota_cur * 100.0 >= ? * {qm} "
+        f"OR _rcpt_cur * 100.0 >= ? * {rm})"
     )
     pct = _greatest(
         conn.kind,
@@ -91,9 +113,37 @@ def policyd1(
         f"_quota_cur * 100.0 / {qm}",
         f"_rcpt_cur * 100.0 / {rm}",
     )
-    top = conn.query(f"SELECT MAX({pct}) FROM throttle WHERE {is_open}{excluded}", (now, *exclude))
+    is_offender = f"(CASE WHEN {offender} THEN 1 ELSE 0 END)"
+    fetch = None if top is None else max(top, HOT_ROWS)
+    limit = "" if fetch is None else f" LIMIT {int(fetch) + 1}"
+    rows = conn.query(
+        f"SELECT _from, _count_cur, {cm}, _quota_cur, {qm}, _rcpt_cur, {rm}, {tl}, "
+        f"_abuse_cur, {is_offender}, {pct} {where} AND {hot} "
+        f"ORDER BY {is_offender} DESC, {pct} DESC, {_text_order(conn.kind, '_from')}{limit}",
+        (now, *exclude, near, near, near),
+    )
+    totals: tuple[int, int] | None = None
+    value: Any = None
+    if fetch is not None and len(rows) > fetch:
+        # Counted in SQL: SUM() of 2**32 per offender and 1 per near-limit sender, so that
+        # the predicates are evaluated once per row.
+        counted = conn.query(
+            f"SELECT SUM(CASE WHEN {hot} THEN (CASE WHEN {offender} THEN {1 << 32} ELSE 1 END) "
+            f"ELSE 0 END), MAX({pct}) {where}",
+            (near, near, near, now, *exclude),
+        )
+        total, value = counted[0] if counted else (0, None)
+        totals = divmod(int(total or 0), 1 << 32)
+        del rows[fetch:]
+    elif not any(r[10] is not None and float(r[10]) >= near for r in rows):
+        value = conn.query(f"SELECT MAX({pct}) {where}", (now, *exclude))[0][0]
+    if top is not None:
+        totals = totals or (
+            sum(1 for r in rows if r[9]),
+            sum(1 for r in rows if not r[9]),
+        )
     usages: list[Usage] = []
-    for ident, count, cmax, quota, qmax, rcpt, rmax, window, abuse in rows:
+    for ident, count, cmax, quota, qmax, rcpt, rmax, window, abuse, _, _ in rows:
         span = human_seconds(int(window))
         items = [
             Usage(str(ident), int(count), int(cmax), "messages", span, int(count) >= int(cmax)),
@@ -106,8 +156,11 @@ def policyd1(
                 worst.identity, worst.used, worst.limit, worst.unit, span, True, "abuse flag set"
             )
         usages += items
-    value = top[0][0] if top else None
-    return _finish(usages, float(value) if value is not None else None, Report())
+    report = _finish(usages, float(value) if value is not None else None, Report())
+    report.totals = totals
+    if top is not None:
+        del report.senders[top:]
+    return report
 
 
 # -- cluebringer (policyd v2) quotas ------------------------------------------------------
@@ -141,7 +194,12 @@ def decayed(counter: float, last_update: float | None, period: float, now: float
 
 
 def cluebringer(
-    conn: Connection, prefix: str, near: float, now: int, exclude: Sequence[str]
+    conn: Connection,
+    prefix: str,
+    near: float,
+    now: int,
+    exclude: Sequence[str],
+    top: int | None = None,
 ) -> Report:
     """Linear decay over ``Period``; a sender is refused when the decayed counter is strictly
     greater than ``CounterLimit``. Disabled quotas and limits are skipped."""
@@ -168,7 +226,7 @@ def cluebringer(
         (*params, now, now, near, now, now),
     )
     pct = f"{current} * 100.0 / l.CounterLimit"
-    top = conn.query(f"SELECT MAX({pct}) {base} AND l.CounterLimit > 0", (now, now, *params))
+    highest = conn.query(f"SELECT MAX({pct}) {base} AND l.CounterLimit > 0", (now, now, *params))
     usages = []
     for key, name, kind, limit, counter, last, period in rows:
         used = decayed(
@@ -186,8 +244,9 @@ def cluebringer(
                 f"quota {name}",
             )
         )
-    value = top[0][0] if top else None
-    return _finish(usages, float(value) if value is not None else None, Report())
+    value = highest[0][0] if highest else None
+    report = _finish(usages, float(value) if value is not None else None, Report())
+    return report.keep(top)
 
 
 # -- policyd-rate-limit ------------------------------------------------------------------
@@ -205,8 +264,91 @@ class RateLimits:
 PRL_COLUMNS = {"mail_count": ("id", "date", "recipient_count")}
 
 
+#: mail_count rows with more recipients than this are "big": they are few, and a sender
+#: without any has at most SMALL_ROW recipients per row (see _sums).
+SMALL_ROW = 10
+#: Senders whose sums are computed exactly on the first try (then 16 times more, then all).
+CANDIDATES = 1000
+_CHUNK = 500
+
+
+def _sums(
+    conn: Connection,
+    limits: RateLimits,
+    near: float,
+    windows: Sequence[int],
+    since: Sequence[int],
+    exclude: Sequence[str],
+    candidates: int | None,
+) -> tuple[list[tuple[Any, ...]], float | None]:
+    """Each sender's ``recipient_count`` sum over each window, for every sender that can be
+    at or above min(--near, 100) % of a limit and for the one with the highest usage.
+
+    Summing all rows of the window per sender reads each row through the daemon's only
+    index, (id, date), which costs seconds for a million rows. Instead:
+
+    1. the index alone (no row read) counts each sender's rows per window; a sender without
+       a big row has at most count * SMALL_ROW recipients, so that bound ranks the senders
+       and only the ``candidates`` highest are kept;
+    2. one pass over the window's rows (no grouping) finds the senders with a big row;
+    3. the exact sums of those senders, and of the ``limits_by_id`` ones, are read through
+       the (id, date) index, one index range per sender.
+
+    Returns the rows and the bound of the senders left out (None when none was): the caller
+    checks that it is below both min(--near, 100) and the highest usage found, else the
+    answer would not be exact and it asks again with more candidates (None: all senders).
+    """
+    oldest = min(since)
+    sums = ", ".join("SUM(CASE WHEN date >= ? THEN recipient_count ELSE 0 END)" for _ in windows)
+    excluded = _not_in("id", exclude)
+    if candidates is None:
+        rows = conn.query(
+            f"SELECT id, {sums} FROM mail_count WHERE date >= ?{excluded} GROUP BY id",
+            (*since, oldest, *exclude),
+        )
+        return rows, None
+    by_id = sorted(set(limits.by_id) - set(exclude))
+    wanted = set(by_id)
+    left_out: float | None = None
+    if limits.limits:
+        bounds = [
+            f"SUM(CASE WHEN date >= ? THEN 1 ELSE 0 END) * {SMALL_ROW * 100.0 / mails!r}"
+            for mails, _ in limits.limits
+        ]
+        bound = bounds[0] if len(bounds) == 1 else _greatest(conn.kind, *bounds)
+        window_of = dict(zip(windows, since))
+        ranked = conn.query(
+            f"SELECT id, {bound} AS bound FROM mail_count WHERE date >= ?{excluded}"
+            f"{_not_in('id', by_id)} GROUP BY id ORDER BY bound DESC LIMIT {int(candidates)}",
+            (*(window_of[seconds] for _, seconds in limits.limits), oldest, *exclude, *by_id),
+        )
+        wanted.update(str(row[0]) for row in ranked)
+        if len(ranked) >= candidates:
+            left_out = float(ranked[-1][1] or 0)
+        big = conn.query(
+            f"SELECT id FROM mail_count WHERE date >= ? AND recipient_count > ?{excluded}",
+            (oldest, SMALL_ROW, *exclude),
+        )
+        wanted.update(str(row[0]) for row in big)
+    rows = []
+    ordered = sorted(wanted)
+    for at in range(0, len(ordered), _CHUNK):
+        chunk = ordered[at : at + _CHUNK]
+        rows += conn.query(
+            f"SELECT id, {sums} FROM mail_count WHERE id IN ({_placeholders(chunk)}) "
+            "AND date >= ? GROUP BY id",
+            (*since, *chunk, oldest),
+        )
+    return rows, left_out
+
+
 def policyd_rate_limit(
-    conn: Connection, limits: RateLimits, near: float, now: int, exclude: Sequence[str]
+    conn: Connection,
+    limits: RateLimits,
+    near: float,
+    now: int,
+    exclude: Sequence[str],
+    top: int | None = None,
 ) -> Report:
     """Sliding windows: for each (N, S) the daemon sums ``recipient_count`` over
     ``date >= int(now - S)`` and refuses when that sum plus the new message exceeds N, so a
@@ -218,12 +360,7 @@ def policyd_rate_limit(
     if not windows:
         report.notes.append("no limit configured")
         return report
-    sums = ", ".join("SUM(CASE WHEN date >= ? THEN recipient_count ELSE 0 END)" for _ in windows)
     since = [int(now - s) for s in windows]
-    rows = conn.query(
-        f"SELECT id, {sums} FROM mail_count WHERE date >= ?{_not_in('id', exclude)} GROUP BY id",
-        (*since, min(since), *exclude),
-    )
     hits: dict[str, list[tuple[int, int]]] = {}
     if "limit_report" in found and {"id", "delta", "hit"} <= found["limit_report"]:
         for ident, delta, hit in conn.query(
@@ -231,28 +368,39 @@ def policyd_rate_limit(
             tuple(exclude),
         ):
             hits.setdefault(str(ident), []).append((int(delta), int(hit)))
-    usages: list[Usage] = []
-    highest = 0.0
-    for row in rows:
-        ident, used_by_window = str(row[0]), dict(zip(windows, row[1:]))
-        for mails, seconds in limits.of(ident):
-            used = int(used_by_window.get(seconds) or 0)
-            share = percent(used, mails)
-            highest = max(highest, share)
-            if share >= near or used >= mails:
-                note = ", ".join(f"{h} hits ({human_seconds(d)})" for d, h in hits.get(ident, []))
-                usages.append(
-                    Usage(
-                        ident,
-                        used,
-                        mails,
-                        "recipients",
-                        human_seconds(seconds),
-                        used >= mails,
-                        note,
+    # The bounds of _sums need positive limits and a positive threshold; else read all.
+    floor = min(near, 100.0)
+    fast = floor > 0 and all(mails > 0 for mails, _ in limits.limits)
+    for candidates in (CANDIDATES, CANDIDATES * 16, None) if fast else (None,):
+        rows, left_out = _sums(conn, limits, near, windows, since, exclude, candidates)
+        usages: list[Usage] = []
+        highest = 0.0
+        for row in rows:
+            ident, used_by_window = str(row[0]), dict(zip(windows, row[1:]))
+            for mails, seconds in limits.of(ident):
+                used = int(used_by_window.get(seconds) or 0)
+                share = percent(used, mails)
+                highest = max(highest, share)
+                if share >= near or used >= mails:
+                    note = ", ".join(
+                        f"{h} hits ({human_seconds(d)})" for d, h in hits.get(ident, [])
                     )
-                )
+                    usages.append(
+                        Usage(
+                            ident,
+                            used,
+                            mails,
+                            "recipients",
+                            human_seconds(seconds),
+                            used >= mails,
+                            note,
+                        )
+                    )
+        # Exact when every sender left out is below the threshold and the highest usage
+        # (a margin for the rounding of the bound's floating point product).
+        if left_out is None or left_out * (1 + 1e-9) < min(floor, highest):
+            break
     for ident, items in sorted(hits.items()):
         total = sum(h for _, h in items)
         report.notes.append(f"limit_report: {ident} hit a limit {total} times since the last clean")
-    return _finish(usages, highest, report)
+    return _finish(usages, highest, report).keep(top)

@@ -1,8 +1,10 @@
 """Postfix reject lines caused by the policy service, since the last run, across rotation.
 
-Speed: the file is read in big blocks and only searched with ``bytes.find`` for each
-fingerprint (memchr-fast, like grep); a line is decoded and parsed only when it matched.
-Memory stays flat: one block at a time, plus one counter per offending sender.
+Speed: the file is read in big blocks, searched in place like grep does: for each
+fingerprint, ``bytes.find`` of its single rarest byte (memchr, several GB/s), then the
+whole fingerprint is compared only where that byte is. The rarest byte is taken from a
+sample of the log itself (see :class:`Needle`). A line is decoded and parsed only when it
+matched. Memory stays flat: one block at a time, plus one counter per offending sender.
 """
 
 from __future__ import annotations
@@ -60,23 +62,62 @@ def identity(line: bytes) -> str:
     return match.group(1).decode() if match else "<>"
 
 
+#: Bytes of the log sampled to pick each fingerprint's anchor byte.
+SAMPLE = 1 << 18
+
+
+@dataclass(frozen=True)
+class Needle:
+    """A fingerprint and the offset of its anchor: the byte that is rarest in the log.
+
+    ``bytes.find`` of a long needle runs at 1 to 4 GB/s (CPython's Horspool loop steps
+    one byte at a time whenever the next byte is one of the needle's). ``bytes.find`` of
+    one byte is memchr, like grep's inner loop, so each fingerprint costs one memchr pass
+    plus a comparison wherever its rarest byte occurs.
+    """
+
+    text: bytes
+    at: int
+
+    @classmethod
+    def pick(cls, text: bytes, sample: bytes) -> Needle:
+        """The fingerprint's byte least frequent in ``sample`` (the first on a tie)."""
+        counts = {byte: sample.count(byte) for byte in sorted(set(text))}
+        rarest = min(range(len(text)), key=lambda i: (counts[text[i]], i))
+        return cls(text, rarest)
+
+    def lines(self, data: bytes, start: int, end: int, found: set[int]) -> None:
+        """Adds the offsets of the lines of data[start:end] holding the fingerprint."""
+        anchor, text, at = self.text[self.at : self.at + 1], self.text, self.at
+        size = len(text)
+        hit = data.find(anchor, start + at, end)
+        while hit >= 0:
+            first = hit - at
+            if data.startswith(text, first, first + size) and first + size <= end:
+                found.add(data.rfind(b"\n", start, first) + 1 or start)
+                tail = data.find(b"\n", first + size, end)
+                if tail < 0:
+                    break
+                hit = data.find(anchor, tail + at, end)
+            else:
+                hit = data.find(anchor, hit + 1, end)
+
+
+def needles(fingerprints: Sequence[bytes], sample: bytes) -> tuple[Needle, ...]:
+    return tuple(Needle.pick(text, sample) for text in fingerprints)
+
+
 def _heads(
     data: bytes,
     start: int,
     end: int,
-    fingerprints: Sequence[bytes],
+    fingerprints: Sequence[Needle],
     extra: re.Pattern[bytes] | None,
 ) -> set[int]:
     """Offsets of the lines of data[start:end] that hold a fingerprint or match ``extra``."""
     found: set[int] = set()
     for needle in fingerprints:
-        at = data.find(needle, start, end)
-        while at >= 0:
-            found.add(data.rfind(b"\n", start, at) + 1 or start)
-            tail = data.find(b"\n", at, end)
-            if tail < 0:
-                break
-            at = data.find(needle, tail, end)
+        needle.lines(data, start, end, found)
     if extra is not None:
         for match in extra.finditer(data, start, end):
             found.add(data.rfind(b"\n", start, match.start()) + 1 or start)
@@ -93,7 +134,7 @@ def matching_lines(
     handle: BinaryIO,
     start: int,
     end: int,
-    fingerprints: Sequence[bytes],
+    fingerprints: Sequence[Needle],
     extra: re.Pattern[bytes] | None,
 ) -> Iterator[bytes]:
     """Whole lines of [start, end) holding a fingerprint or matching ``extra``.
@@ -133,7 +174,9 @@ def _count(
     extra: re.Pattern[bytes] | None,
 ) -> None:
     with open(path, "rb", buffering=0) as handle:
-        for line in matching_lines(handle, start, end, fingerprints, extra):
+        handle.seek(start)
+        found = needles(fingerprints, handle.read(min(SAMPLE, max(0, end - start))))
+        for line in matching_lines(handle, start, end, found, extra):
             if b"reject:" in line or b"reason=quota_match" in line or extra is not None:
                 scan.rejects[identity(line)] += 1
     scan.bytes_read += max(0, end - start)

@@ -70,11 +70,16 @@ def by_sender(usages: Iterable[Usage]) -> list[Sender]:
 
 @dataclass
 class Report:
-    """A backend's findings: senders at or above --near, the highest usage of all senders."""
+    """A backend's findings: senders at or above --near, the highest usage of all senders.
+
+    With a ``top`` limit, ``senders`` holds only the worst ones (offenders first) and
+    ``totals`` the number of offenders and of near-limit senders in the whole table.
+    """
 
     senders: list[Sender] = field(default_factory=list)
     max_usage: float = 0.0
     notes: list[str] = field(default_factory=list)
+    totals: tuple[int, int] | None = None
 
     @property
     def offenders(self) -> list[Sender]:
@@ -84,6 +89,21 @@ class Report:
     def near(self) -> list[Sender]:
         """Near the limit but not offenders (the two sets are disjoint)."""
         return [s for s in self.senders if not s.offender]
+
+    @property
+    def offender_count(self) -> int:
+        return len(self.offenders) if self.totals is None else self.totals[0]
+
+    @property
+    def near_count(self) -> int:
+        return len(self.near) if self.totals is None else self.totals[1]
+
+    def keep(self, top: int | None) -> Report:
+        """Only the ``top`` worst senders stay listed; the totals keep counting them all."""
+        if top is not None and self.totals is None:
+            self.totals = (len(self.offenders), len(self.near))
+            del self.senders[top:]
+        return self
 
 
 def human_seconds(seconds: float) -> str:
