@@ -154,7 +154,7 @@ class Session:
             self._protocol = protocol
             break
         else:
-            reason = "; ".join(dict.fromkeys(errors)) or "no address"
+            reason = ", ".join(dict.fromkeys(errors)) or "no address"
             raise ConnectionFailed(f"cannot connect to AMI at {target.address}: {reason}")
         log.info("connected to %s", target.address)
         self.phase = "waiting for the AMI greeting"

@@ -197,7 +197,7 @@ def summarize(rep: BriReport) -> str:
         parts.append(f"down: {names(rep.down)}")
     if rep.count_differs:
         parts.append(f"{len(rep.listed)} ports listed, {rep.expected} expected")
-    return "; ".join(parts)
+    return " - ".join(parts)  # not "; ": Nagios 4 turns ";" in plugin output into ":"
 
 
 def describe(rep: BriReport) -> list[str]:

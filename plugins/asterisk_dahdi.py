@@ -108,7 +108,7 @@ def summarize(rep: DahdiReport) -> str:
     parts += [f"span {n} not listed" for n in rep.not_listed]
     if rep.ignored:
         parts.append(f"unconfigured: {_numbers(rep.ignored)} (ignored)")
-    return "; ".join(parts)
+    return " - ".join(parts)  # not "; ": Nagios 4 turns ";" in plugin output into ":"
 
 
 def describe_span(span: DahdiSpan, verdict: str) -> str:

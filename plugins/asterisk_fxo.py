@@ -114,7 +114,7 @@ def summarize(rep: LineReport) -> str:
         parts.append("phone port alarm: " + ", ".join(str(c.number) for c in rep.fxs_in_alarm))
     if rep.expected_given and len(rep.fxo) != rep.expected:
         parts.append(f"{len(rep.fxo)} FXO ports listed, {rep.expected} expected")
-    return "; ".join(parts)
+    return " - ".join(parts)  # not "; ": Nagios 4 turns ";" in plugin output into ":"
 
 
 # -- nagiosplugin glue ------------------------------------------------------------------

@@ -99,7 +99,7 @@ def summarize(rep: SpanReport) -> str:
         parts.append(f"D-channel lost: {lost}")
     if rep.count_differs:
         parts.append(f"{len(rep.spans)} spans listed, {rep.expected} expected")
-    return "; ".join(parts)
+    return " - ".join(parts)  # not "; ": Nagios 4 turns ";" in plugin output into ":"
 
 
 # -- calls per span (pure) ---------------------------------------------------------------
@@ -215,7 +215,7 @@ class PriSpans(nagiosplugin.Resource):
     def summary_text(self) -> str:
         assert self.report is not None
         text = summarize(self.report)
-        return text + (f"; {self.calls.total} calls" if self.calls else "")
+        return text + (f" - {self.calls.total} calls" if self.calls else "")
 
     def long_output(self, verbose: int) -> list[str]:
         rep = self.report

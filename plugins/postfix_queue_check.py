@@ -173,7 +173,7 @@ def instance_summary(report: InstanceReport, now: float) -> str:
     texts = [text for _, text in report.findings]
     if report.stats is not None:
         texts.append(overview(report.stats, now))
-    return "; ".join(texts)
+    return " - ".join(texts)  # not "; ": Nagios 4 turns ";" in plugin output into ":"
 
 
 def combined(reports: Sequence[InstanceReport]) -> QueueStats | None:
@@ -196,7 +196,7 @@ def status_text(reports: Sequence[InstanceReport], now: float) -> str:
     tail = f"{len(reports)} instances"
     if total is not None:
         tail += f": {overview(total, now)}"
-    return "; ".join([*problems, tail])
+    return " - ".join([*problems, tail])
 
 
 def long_output(

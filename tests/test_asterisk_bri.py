@@ -42,12 +42,12 @@ DEFAULT_RESULTS = {
     ),
     "bri_misdn_mixed": (
         MISDN_VERSIONS,
-        (1, "WARNING - 2 of 4 ports up; down: 2, 4 | " + perf(2, 2, 0, 4)),
+        (1, "WARNING - 2 of 4 ports up - down: 2, 4 | " + perf(2, 2, 0, 4)),
         NO_SOURCE,
     ),
     "bri_misdn_te_idle": (
         MISDN_VERSIONS,
-        (2, "CRITICAL - 0 of 2 ports up; down: 1, 2 | " + perf(0, 2, 0, 2)),
+        (2, "CRITICAL - 0 of 2 ports up - down: 1, 2 | " + perf(0, 2, 0, 2)),
         NO_SOURCE,
     ),
     "bri_misdn_and_pri": (
@@ -62,12 +62,12 @@ DEFAULT_RESULTS = {
     ),
     "bri_dahdi_te_idle": (
         DAHDI_BRI_VERSIONS,
-        (1, "WARNING - 2 of 4 ports up; down: 2, 4 | " + perf(2, 2, 0, 4)),
+        (1, "WARNING - 2 of 4 ports up - down: 2, 4 | " + perf(2, 2, 0, 4)),
         NO_SOURCE,
     ),
     "bri_dahdi_mixed_pri": (
         DAHDI_BRI_VERSIONS,
-        (1, "WARNING - 1 of 2 ports up; down: 4 | " + perf(1, 1, 0, 2)),
+        (1, "WARNING - 1 of 2 ports up - down: 4 | " + perf(1, 1, 0, 2)),
         NO_SOURCE,
     ),
     "bri_no_source": ([], NO_SOURCE, NO_SOURCE),
@@ -76,15 +76,15 @@ DEFAULT_RESULTS = {
 IDLE_RESULTS = {
     "bri_misdn_mixed": (
         MISDN_VERSIONS,
-        (1, "WARNING - 2 of 4 ports up; idle: 2; down: 4 | " + perf(2, 1, 1, 4)),
+        (1, "WARNING - 2 of 4 ports up - idle: 2 - down: 4 | " + perf(2, 1, 1, 4)),
     ),
     "bri_misdn_te_idle": (
         MISDN_VERSIONS,
-        (0, "OK - 0 of 2 ports up; idle: 1, 2 | " + perf(0, 0, 2, 2)),
+        (0, "OK - 0 of 2 ports up - idle: 1, 2 | " + perf(0, 0, 2, 2)),
     ),
     "bri_dahdi_te_idle": (
         DAHDI_BRI_VERSIONS,
-        (1, "WARNING - 2 of 4 ports up; idle: 2; down: 4 | " + perf(2, 1, 1, 4)),
+        (1, "WARNING - 2 of 4 ports up - idle: 2 - down: 4 | " + perf(2, 1, 1, 4)),
     ),
 }
 
@@ -180,20 +180,20 @@ def test_idle_ok_port(simulator: Start) -> None:
     expect(
         plugin(sim, "--idle-ok", "--idle-ok-port", "4"),
         0,
-        "OK - 2 of 4 ports up; idle: 2, 4 | " + perf(2, 0, 2, 4),
+        "OK - 2 of 4 ports up - idle: 2, 4 | " + perf(2, 0, 2, 4),
     )
     # per port, whatever its type; a reference to the other source changes nothing
     expect(
         plugin(sim, "--idle-ok-port", "dahdi:4", "--idle-ok-port", "misdn:2"),
         1,
-        "WARNING - 2 of 4 ports up; idle: 4; down: 2 | " + perf(2, 1, 1, 4),
+        "WARNING - 2 of 4 ports up - idle: 4 - down: 2 | " + perf(2, 1, 1, 4),
     )
 
 
 def test_excluded_ports_leave_every_count(simulator: Start) -> None:
     sim = simulator("11", "bri_misdn_mixed")
     run = plugin(sim, "--idle-ok", "--exclude-port", "misdn:4", "--exclude-port", "dahdi:7")
-    expect(run, 0, "OK - 2 of 3 ports up; idle: 2 | " + perf(2, 0, 1, 3))
+    expect(run, 0, "OK - 2 of 3 ports up - idle: 2 | " + perf(2, 0, 1, 3))
     assert run.lines[-2:] == [
         "misdn port 4: excluded (NT PTP; L1 DOWN, L2 DOWN)",
         "dahdi span 7: excluded, not listed",
@@ -206,24 +206,24 @@ def test_excluded_ports_leave_every_count(simulator: Start) -> None:
         (
             ("-w", "2", "-c", "1"),
             1,
-            "WARNING - 2 of 4 ports up; down: 2, 4 | " + perf(2, 2, 0, 4, w="3:", c="2:"),
+            "WARNING - 2 of 4 ports up - down: 2, 4 | " + perf(2, 2, 0, 4, w="3:", c="2:"),
         ),
         (
             ("-w", "1", "-c", "0"),
             0,
-            "OK - 2 of 4 ports up; down: 2, 4 | " + perf(2, 2, 0, 4, w="2:"),
+            "OK - 2 of 4 ports up - down: 2, 4 | " + perf(2, 2, 0, 4, w="2:"),
         ),
-        (("-c", "2"), 2, "CRITICAL - 2 of 4 ports up; down: 2, 4 | " + perf(2, 2, 0, 4, c="3:")),
+        (("-c", "2"), 2, "CRITICAL - 2 of 4 ports up - down: 2, 4 | " + perf(2, 2, 0, 4, c="3:")),
         # idle ports count for -w/-c: 2 up + 1 idle is more than 2
         (
             ("-w", "2", "-c", "1", "--idle-ok"),
             0,
-            "OK - 2 of 4 ports up; idle: 2; down: 4 | " + perf(2, 1, 1, 4, w="3:", c="2:"),
+            "OK - 2 of 4 ports up - idle: 2 - down: 4 | " + perf(2, 1, 1, 4, w="3:", c="2:"),
         ),
         (
             ("-n", "5", "-w", "1", "-c", "0"),
             1,
-            "WARNING - 2 of 5 ports up; down: 2, 4; 4 ports listed, 5 expected | "
+            "WARNING - 2 of 5 ports up - down: 2, 4 - 4 ports listed, 5 expected | "
             + perf(2, 2, 0, 5, w="2:"),
         ),
     ],
@@ -236,7 +236,7 @@ def test_expected_ports_when_none_listed(simulator: Start) -> None:
     expect(
         plugin(simulator("20", "bri_misdn_and_pri"), "-n", "2"),
         2,
-        "CRITICAL - 0 of 2 ports up; 0 ports listed, 2 expected | " + perf(0, 0, 0, 2),
+        "CRITICAL - 0 of 2 ports up - 0 ports listed, 2 expected | " + perf(0, 0, 0, 2),
     )
 
 
@@ -300,13 +300,13 @@ def test_both_sources_with_bri_ports(tmp_path: Path) -> None:
     expect(
         mixed,
         1,
-        "WARNING - 4 of 8 ports up; down: misdn port 2, misdn port 4, dahdi span 2, "
+        "WARNING - 4 of 8 ports up - down: misdn port 2, misdn port 4, dahdi span 2, "
         "dahdi span 4 | " + perf(4, 4, 0, 8),
     )
     expect(
         excluded,
         0,
-        "OK - 4 of 6 ports up; idle: misdn port 2, dahdi span 2 | " + perf(4, 0, 2, 6),
+        "OK - 4 of 6 ports up - idle: misdn port 2, dahdi span 2 | " + perf(4, 0, 2, 6),
     )
     assert [line.split(":")[0] for line in mixed.lines[1:]] == [
         *(f"misdn port {n}" for n in (1, 2, 3, 4)),
@@ -326,7 +326,7 @@ def test_blocked_port_and_port_without_stack(tmp_path: Path) -> None:
         run = plugin(sim, "--idle-ok")
     finally:
         sim.stop()
-    expect(run, 1, "WARNING - 1 of 3 ports up; down: 2, ? | " + perf(1, 2, 0, 3))
+    expect(run, 1, "WARNING - 1 of 3 ports up - down: 2, ? | " + perf(1, 2, 0, 3))
     assert run.lines[1:] == [
         "misdn port 1: up (TE PMP; L1 UP, L2 UP)",
         "misdn port 2: DOWN, blocked (TE PMP; L1 UP, L2 UP)",

@@ -53,19 +53,19 @@ def expected(version: str, scenario: str) -> tuple[int, str]:
     cut = "BLU/YEL/RE" if version == "1.4" else "BLU/YEL"
     return {
         "dahdi_all_ok": (0, "OK - 5 of 5 spans OK | " + perf(5, 0, bpv={2: 17}, crc={2: 4})),
-        "dahdi_red_alarm": (2, "CRITICAL - 4 of 5 spans OK; RED: 3 | " + perf(4, 1)),
+        "dahdi_red_alarm": (2, "CRITICAL - 4 of 5 spans OK - RED: 3 | " + perf(4, 1)),
         "dahdi_yel_rec": (
             1,
-            "WARNING - 3 of 5 spans OK; YEL: 2; REC: 4 | " + perf(3, 2, bpv={4: 3}, crc={2: 212}),
+            "WARNING - 3 of 5 spans OK - YEL: 2 - REC: 4 | " + perf(3, 2, bpv={4: 3}, crc={2: 212}),
         ),
         "dahdi_multi_alarm": (
             2,
-            f"CRITICAL - 4 of 5 spans OK; {cut}: 3 | "
+            f"CRITICAL - 4 of 5 spans OK - {cut}: 3 | "
             + perf(4, 1, bpv={1: 1234567, 3: 12}, crc={1: 98765, 3: 3}, irq={1: 2}),
         ),
         "dahdi_unconfigured": (
             0,
-            "OK - 3 of 3 spans OK; unconfigured: 3, 4 (ignored) | " + perf(3, 0),
+            "OK - 3 of 3 spans OK - unconfigured: 3, 4 (ignored) | " + perf(3, 0),
         ),
         "dahdi_no_spans": (
             2,
@@ -199,7 +199,7 @@ def test_span_not_listed_is_critical(simulator: Start) -> None:
     expect(
         run,
         2,
-        "CRITICAL - 4 of 4 spans OK; span 7 not listed | "
+        "CRITICAL - 4 of 4 spans OK - span 7 not listed | "
         + perf(4, 0, spans=(1, 2, 3, 4), bpv={2: 17}, crc={2: 4}),
     )
     assert run.lines[-1] == "span 7: not listed"
@@ -215,7 +215,7 @@ def test_description_filter(simulator: Start) -> None:
     expect(
         plugin(sim, "--description", "^T4XXP", "--span", "2-5"),
         2,
-        "CRITICAL - 2 of 3 spans OK; RED: 3 | " + perf(2, 1, spans=(2, 3, 4)),
+        "CRITICAL - 2 of 3 spans OK - RED: 3 | " + perf(2, 1, spans=(2, 3, 4)),
     )
 
 
@@ -243,7 +243,7 @@ def test_unconfigured_critical(simulator: Start, version: str) -> None:
     expect(
         plugin(sim, "--unconfigured-critical"),
         2,
-        "CRITICAL - 3 of 5 spans OK; UNCONFIGURED: 3, 4 | " + perf(3, 2),
+        "CRITICAL - 3 of 5 spans OK - UNCONFIGURED: 3, 4 | " + perf(3, 2),
     )
 
 
@@ -295,7 +295,7 @@ def test_chan_zap_of_early_14_answers_zap_show_status(tmp_path: Path) -> None:
         commands = [a["command"] for a in sim.actions("Command")]
     finally:
         sim.stop()
-    expect(run, 2, "CRITICAL - 4 of 5 spans OK; RED: 3 | " + perf(4, 1))
+    expect(run, 2, "CRITICAL - 4 of 5 spans OK - RED: 3 | " + perf(4, 1))
     assert commands == ["dahdi show status", "zap show status"]
 
 

@@ -183,17 +183,17 @@ DEFAULT = {
     "fxo_ok": (0, "OK - 2 of 2 FXO lines up | " + PERF.format(a=0, m=2, o=2, w="2:", n=2)),
     "fxo_no_battery": (
         1,
-        "WARNING - 1 of 2 FXO lines up; no line: 2 | " + PERF.format(a=1, m=2, o=1, w="2:", n=2),
+        "WARNING - 1 of 2 FXO lines up - no line: 2 | " + PERF.format(a=1, m=2, o=1, w="2:", n=2),
     ),
     "fxo_all_alarm": (
         2,
-        "CRITICAL - 0 of 2 FXO lines up; no line: 1, 2 | "
+        "CRITICAL - 0 of 2 FXO lines up - no line: 1, 2 | "
         + PERF.format(a=2, m=2, o=0, w="2:", n=2),
     ),
     "fxo_none": (3, "UNKNOWN - no FXO ports listed and none expected (give -n to expect lines)"),
     "fxo_cli_only": (
         1,
-        "WARNING - 1 of 2 FXO lines up; no line: 2 | " + PERF.format(a=1, m=2, o=1, w="2:", n=2),
+        "WARNING - 1 of 2 FXO lines up - no line: 2 | " + PERF.format(a=1, m=2, o=1, w="2:", n=2),
     ),
 }
 
@@ -230,7 +230,7 @@ def test_long_output_and_phones(simulator: Start) -> None:
 def test_zap_mode_on_asterisk_1_4(simulator: Start) -> None:
     sim = simulator("1.4", "fxo_zap_mode")
     run = plugin(sim, "-v")
-    assert run.status.startswith("ASTERISK_FXO WARNING - 1 of 2 FXO lines up; no line: 2 | ")
+    assert run.status.startswith("ASTERISK_FXO WARNING - 1 of 2 FXO lines up - no line: 2 | ")
     assert run.lines[-1].endswith("channels from AMI action ZapShowChannels")
 
 
@@ -239,7 +239,7 @@ def test_channel_filter_and_expected(simulator: Start) -> None:
     run = plugin(sim, "--channel", "1,3-4", "-n", "2", "--include-fxs")
     assert (run.code, run.status) == (
         1,
-        "ASTERISK_FXO WARNING - 1 of 2 FXO lines up; 1 FXO ports listed, 2 expected | "
+        "ASTERISK_FXO WARNING - 1 of 2 FXO lines up - 1 FXO ports listed, 2 expected | "
         "fxo_alarm=0;;;0;2 fxo_ok=1;2:;1:;0;2",
     )
     assert run.lines[1:] == [
@@ -255,17 +255,17 @@ def test_channel_filter_and_expected(simulator: Start) -> None:
         (
             ("-w", "1", "-c", "0"),
             1,
-            "WARNING - 1 of 2 FXO lines up; no line: 2 | fxo_alarm=1;;;0;2 fxo_ok=1;2:;1:;0;2",
+            "WARNING - 1 of 2 FXO lines up - no line: 2 | fxo_alarm=1;;;0;2 fxo_ok=1;2:;1:;0;2",
         ),
         (
             ("-c", "1"),
             2,
-            "CRITICAL - 1 of 2 FXO lines up; no line: 2 | fxo_alarm=1;;;0;2 fxo_ok=1;2:;2:;0;2",
+            "CRITICAL - 1 of 2 FXO lines up - no line: 2 | fxo_alarm=1;;;0;2 fxo_ok=1;2:;2:;0;2",
         ),
         (
             ("-w", "@0", "-c", "@5:"),
             0,
-            "OK - 1 of 2 FXO lines up; no line: 2 | fxo_alarm=1;;;0;2 fxo_ok=1;@0;@5:;0;2",
+            "OK - 1 of 2 FXO lines up - no line: 2 | fxo_alarm=1;;;0;2 fxo_ok=1;@0;@5:;0;2",
         ),
     ],
 )
@@ -287,7 +287,7 @@ def test_phone_port_alarm_is_warning(simulator: Start, tmp_path: Path) -> None:
     run = plugin(sim, "--include-fxs")
     assert (run.code, run.status.split(" | ")[0]) == (
         1,
-        "ASTERISK_FXO WARNING - 2 of 2 FXO lines up; phone port alarm: 3",
+        "ASTERISK_FXO WARNING - 2 of 2 FXO lines up - phone port alarm: 3",
     )
 
 

@@ -17,25 +17,25 @@ PERF4 = "spans_alarm={a};;;0;4 spans_down={d};;;0;4 spans_up={u};3:;2:;0;4"
 # scenario -> (exit code, status line) with the classic options, in every version
 CLASSIC_RESULTS = {
     "pri_all_up": (0, "OK - 4 of 4 spans up | " + PERF4.format(a=0, d=0, u=4)),
-    "pri_span3_alarm": (0, "OK - 3 of 4 spans up; in alarm: 3 | " + PERF4.format(a=1, d=1, u=3)),
-    "pri_layer2_down": (0, "OK - 3 of 4 spans up; down: 2 | " + PERF4.format(a=0, d=1, u=3)),
+    "pri_span3_alarm": (0, "OK - 3 of 4 spans up - in alarm: 3 | " + PERF4.format(a=1, d=1, u=3)),
+    "pri_layer2_down": (0, "OK - 3 of 4 spans up - down: 2 | " + PERF4.format(a=0, d=1, u=3)),
     "pri_in_alarm_up": (
         2,
-        "CRITICAL - 1 of 4 spans up; in alarm: 2; 2 spans listed, 4 expected | "
+        "CRITICAL - 1 of 4 spans up - in alarm: 2 - 2 spans listed, 4 expected | "
         + PERF4.format(a=1, d=1, u=1),
     ),
     "pri_nfas": (
         1,
-        "WARNING - 2 of 4 spans up; D-channel lost: 3/0; 2 spans listed, 4 expected | "
+        "WARNING - 2 of 4 spans up - D-channel lost: 3/0 - 2 spans listed, 4 expected | "
         + PERF4.format(a=1, d=0, u=2),
     ),
     "pri_all_alarm": (
         2,
-        "CRITICAL - 0 of 4 spans up; in alarm: 1, 2, 3, 4 | " + PERF4.format(a=4, d=4, u=0),
+        "CRITICAL - 0 of 4 spans up - in alarm: 1, 2, 3, 4 | " + PERF4.format(a=4, d=4, u=0),
     ),
     "pri_none": (
         2,
-        "CRITICAL - 0 of 4 spans up; 0 spans listed, 4 expected | " + PERF4.format(a=0, d=0, u=0),
+        "CRITICAL - 0 of 4 spans up - 0 spans listed, 4 expected | " + PERF4.format(a=0, d=0, u=0),
     ),
     "no_libpri": (
         2,
@@ -52,22 +52,22 @@ DEFAULT_RESULTS = {
     ),
     "pri_span3_alarm": (
         1,
-        "WARNING - 3 of 4 spans up; in alarm: 3 | spans_alarm=1;;;0;4 "
+        "WARNING - 3 of 4 spans up - in alarm: 3 | spans_alarm=1;;;0;4 "
         "spans_down=1;;;0;4 spans_up=3;4:;1:;0;4",
     ),
     "pri_in_alarm_up": (
         1,
-        "WARNING - 1 of 2 spans up; in alarm: 2 | spans_alarm=1;;;0;2 "
+        "WARNING - 1 of 2 spans up - in alarm: 2 | spans_alarm=1;;;0;2 "
         "spans_down=1;;;0;2 spans_up=1;2:;1:;0;2",
     ),
     "pri_nfas": (
         1,
-        "WARNING - 2 of 2 spans up; D-channel lost: 3/0 | spans_alarm=1;;;0;2 "
+        "WARNING - 2 of 2 spans up - D-channel lost: 3/0 | spans_alarm=1;;;0;2 "
         "spans_down=0;;;0;2 spans_up=2;2:;1:;0;2",
     ),
     "pri_all_alarm": (
         2,
-        "CRITICAL - 0 of 4 spans up; in alarm: 1, 2, 3, 4 | "
+        "CRITICAL - 0 of 4 spans up - in alarm: 1, 2, 3, 4 | "
         "spans_alarm=4;;;0;4 spans_down=4;;;0;4 spans_up=0;4:;1:;0;4",
     ),
     "pri_none": (3, "UNKNOWN - no PRI spans listed and none expected (give -n to expect spans)"),
@@ -164,7 +164,7 @@ def test_thresholds(
     sim = simulator("18", "pri_span3_alarm")
     run = plugin(sim, *args)
     assert run.code == code
-    assert run.status.startswith(f"ASTERISK_PRI {state} - 3 of 4 spans up; in alarm: 3 | ")
+    assert run.status.startswith(f"ASTERISK_PRI {state} - 3 of 4 spans up - in alarm: 3 | ")
     assert run.status.endswith(perf_up)
 
 
@@ -173,7 +173,7 @@ def test_more_spans_listed_than_expected_warns(simulator: Start) -> None:
     expect(
         plugin(sim, "-w", "1", "-c", "0", "-n", "3"),
         1,
-        "WARNING - 4 of 3 spans up; 4 spans listed, 3 expected | spans_alarm=0;;;0;4 "
+        "WARNING - 4 of 3 spans up - 4 spans listed, 3 expected | spans_alarm=0;;;0;4 "
         "spans_down=0;;;0;4 spans_up=4;2:;1:;0;3",
     )
 
@@ -195,7 +195,7 @@ def test_none_expected_but_spans_listed(simulator: Start) -> None:
     run = plugin(sim, "-n", "0")
     assert (run.code, run.status.split(" | ")[0]) == (
         1,
-        "ASTERISK_PRI WARNING - 4 of 0 spans up; 4 spans listed, 0 expected",
+        "ASTERISK_PRI WARNING - 4 of 0 spans up - 4 spans listed, 0 expected",
     )
 
 

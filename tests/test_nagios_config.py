@@ -390,14 +390,14 @@ E2E_SERVICES = [
         "PRI drop-in",
         f"check_asterisk_pri!monitor!{SECRET}!3!1!4",
         1,
-        "ASTERISK_PRI WARNING - 3 of 4 spans up; in alarm: 3",
+        "ASTERISK_PRI WARNING - 3 of 4 spans up - in alarm: 3",
     ),
     (
         "pri",
         "PRI secret file",
         "check_asterisk_pri_secretfile!monitor!{secret_file}!2!1!4",
         0,
-        "ASTERISK_PRI OK - 3 of 4 spans up; in alarm: 3",
+        "ASTERISK_PRI OK - 3 of 4 spans up - in alarm: 3",
     ),
     (
         "bri",
@@ -418,21 +418,21 @@ E2E_SERVICES = [
         "FXO",
         "check_asterisk_fxo!monitor!$USER3$!3!0!2",
         1,
-        "ASTERISK_FXO WARNING - 1 of 2 FXO lines up; no line: 2",
+        "ASTERISK_FXO WARNING - 1 of 2 FXO lines up - no line: 2",
     ),
     (
         "fxo",
         "FXO secret file",
         "check_asterisk_fxo_secretfile!monitor!{secret_file}!3!1!4!--channel 1-4",
         2,
-        "ASTERISK_FXO CRITICAL - 1 of 4 FXO lines up; no line: 2; 2 FXO ports listed, 4 expected",
+        "ASTERISK_FXO CRITICAL - 1 of 4 FXO lines up - no line: 2 - 2 FXO ports listed, 4 expected",
     ),
     (
         "dahdi",
         "DAHDI",
         "check_asterisk_dahdi!monitor!$USER3$",
         2,
-        "ASTERISK_DAHDI CRITICAL - 4 of 5 spans OK; RED: 3",
+        "ASTERISK_DAHDI CRITICAL - 4 of 5 spans OK - RED: 3",
     ),
     (
         "dahdi",
@@ -650,7 +650,7 @@ object Service "dahdi-alarms" {{
         stop(daemon)
     log = (tmp_path / "notice.log").read_text(errors="replace")
     assert done, f"{results}\n{(tmp_path / 'icinga2.out').read_text(errors='replace')}"
-    assert results["pri-spans"] == ("1", "ASTERISK_PRI WARNING - 3 of 4 spans up; in alarm: 3")
+    assert results["pri-spans"] == ("1", "ASTERISK_PRI WARNING - 3 of 4 spans up - in alarm: 3")
     assert results["dahdi-alarms"] == ("0", "ASTERISK_DAHDI OK - 2 of 2 spans OK")
     # The command lines Icinga 2 ran: the address from the host, the repeated --span, and
     # no secret (it went through ASTERISK_AMI_SECRET).

@@ -83,7 +83,7 @@ def test_queue_and_age_thresholds(tmp_path: Path) -> None:
     )
     assert done.status in expect(
         ages,
-        "POSTFIX_QUEUE WARNING - deferred 4 above 3; oldest {age} above 1d; "
+        "POSTFIX_QUEUE WARNING - deferred 4 above 3 - oldest {age} above 1d - "
         + NINE_TEXT
         + ", oldest {age} | {perf}",
         dthr=";3;10",
@@ -93,14 +93,14 @@ def test_queue_and_age_thresholds(tmp_path: Path) -> None:
     done, ages = run_timed(fake, OLDEST, "--age-warning", "30m", "--age-critical", "2h")
     assert done.code == 2
     assert done.status.startswith("POSTFIX_QUEUE CRITICAL - oldest ")
-    assert "above 2h; 9 queued" in done.status
+    assert "above 2h - 9 queued" in done.status
     assert done.status.endswith(";1800;7200;0 total=9;;;0")
 
 
 def test_hold_and_active_thresholds(tmp_path: Path) -> None:
     done = FakePostfix(tmp_path).run("--hold-critical", "0", "--active-warning", "1")
     assert done.code == 2
-    assert done.status.startswith("POSTFIX_QUEUE CRITICAL - hold 1 above 0; active 2 above 1; ")
+    assert done.status.startswith("POSTFIX_QUEUE CRITICAL - hold 1 above 0 - active 2 above 1 - ")
     assert " active=2;1;;0 " in done.status
     assert " hold=1;;0;0 " in done.status
 
@@ -131,7 +131,7 @@ def test_down_but_read_by_root_is_critical_with_counts(tmp_path: Path) -> None:
     assert done.status in expect(
         ages,
         "POSTFIX_QUEUE CRITICAL - Mail system is down -- accessing queue directly (Connect to "
-        "the Postfix showq service: Connection refused); " + NINE_TEXT + ", oldest {age} | {perf}",
+        "the Postfix showq service: Connection refused) - " + NINE_TEXT + ", oldest {age} | {perf}",
     )
     assert done.code == 2
 
@@ -171,10 +171,10 @@ def test_own_timeout_kills_postqueue_and_is_unknown(tmp_path: Path) -> None:
 def test_malformed_lines_are_a_warning(tmp_path: Path) -> None:
     done = FakePostfix(tmp_path, "postqueue-malformed.jsonl").run("--top", "1")
     assert done.status.startswith(
-        "POSTFIX_QUEUE WARNING - 5 unreadable postqueue lines; "
+        "POSTFIX_QUEUE WARNING - 5 unreadable postqueue lines - "
         "3 queued (deferred 2, hold 1), 5.2 KiB, oldest "
     )
-    assert done.lines[1].startswith("/etc/postfix: WARNING - 5 unreadable postqueue lines; ")
+    assert done.lines[1].startswith("/etc/postfix: WARNING - 5 unreadable postqueue lines - ")
     assert done.lines[2].startswith("  first unreadable line: line 2: not JSON (")
     assert (done.code, done.stderr) == (1, "")
 
@@ -186,7 +186,7 @@ def test_nothing_readable_is_unknown(tmp_path: Path) -> None:
     done = fake.run()
     assert done.status == (
         "POSTFIX_QUEUE UNKNOWN - 1 unreadable postqueue line, no message read "
-        "(line 1: not JSON (Expecting value: line 1 column 1 (char 0))); queue empty | "
+        "(line 1: not JSON (Expecting value: line 1 column 1 (char 0))) - queue empty | "
         "active=0;;;0 bytes=0B;;;0 deferred=0;;;0 hold=0;;;0 incoming=0;;;0 maildrop=0;;;0 "
         "oldest=0s;;;0 total=0;;;0"
     )
@@ -237,12 +237,12 @@ def test_all_instances_one_result_each(tmp_path: Path) -> None:
     done = fake.run("--all-instances", "--deferred-warning", "3", "--top", "1")
     assert done.code == 1
     assert done.status.startswith(
-        "POSTFIX_QUEUE WARNING - /etc/postfix: deferred 4 above 3; postfix-out: deferred 4 "
-        "above 3; 2 instances: 10 queued (deferred 8, hold 2), 2.8 KiB, oldest "
+        "POSTFIX_QUEUE WARNING - /etc/postfix: deferred 4 above 3 - postfix-out: deferred 4 "
+        "above 3 - 2 instances: 10 queued (deferred 8, hold 2), 2.8 KiB, oldest "
     )
     assert " deferred=8;3;;0 " in done.status
-    assert done.lines[1].startswith("/etc/postfix: WARNING - deferred 4 above 3; 5 queued")
-    assert done.lines[6].startswith("postfix-out: WARNING - deferred 4 above 3; 5 queued")
+    assert done.lines[1].startswith("/etc/postfix: WARNING - deferred 4 above 3 - 5 queued")
+    assert done.lines[6].startswith("postfix-out: WARNING - deferred 4 above 3 - 5 queued")
     assert done.lines[-1] == "postfix-null: disabled in postmulti, not checked"
     assert fake.calls == [
         "postmulti -l",
@@ -276,8 +276,8 @@ def test_old_postfix_uses_the_spool(tmp_path: Path) -> None:
     done = fake.run("-v")
     assert done.code == 2  # no pid/master.pid: not running, and a corrupt file
     assert done.status.startswith(
-        f"POSTFIX_QUEUE CRITICAL - Postfix is not running (no master process for {queue_dir}); "
-        "1 corrupt queue file; 5 queued (deferred 2, hold 1, incoming 1, maildrop 1), 947 B, "
+        f"POSTFIX_QUEUE CRITICAL - Postfix is not running (no master process for {queue_dir}) - "
+        "1 corrupt queue file - 5 queued (deferred 2, hold 1, incoming 1, maildrop 1), 947 B, "
         "oldest "
     )
     assert ", 1 corrupt | active=0;;;0 bytes=947B;;;0 deferred=2;;;0 " in done.status

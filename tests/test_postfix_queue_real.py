@@ -182,15 +182,15 @@ def test_top_senders_and_domains(known_queue: Queue, method: str) -> None:
 
 def test_queue_and_age_thresholds(known_queue: Queue) -> None:
     done, _ = plugin("--hold-warning", "1", "--deferred-critical", "5")
-    assert done.status.startswith("POSTFIX_QUEUE WARNING - hold 2 above 1; 6 queued ")
+    assert done.status.startswith("POSTFIX_QUEUE WARNING - hold 2 above 1 - 6 queued ")
     assert " deferred=4;;5;0 hold=2;1;;0 " in done.status
     assert done.code == 1
     done, _ = plugin("--deferred-critical", "3", "--age-critical", "0", "-c", "@6")
     assert done.code == 2
     assert done.status.startswith(
-        "POSTFIX_QUEUE CRITICAL - total 6 inside 0..6; deferred 4 above 3;"
+        "POSTFIX_QUEUE CRITICAL - total 6 inside 0..6 - deferred 4 above 3 - "
     )
-    assert "s above 0s; 6 queued" in done.status
+    assert "s above 0s - 6 queued" in done.status
 
 
 def test_config_dir_and_all_instances(known_queue: Queue) -> None:
@@ -213,12 +213,12 @@ def test_postfix_stopped_is_critical(known_queue: Queue) -> None:
             "POSTFIX_QUEUE CRITICAL - Mail system is down -- accessing queue directly (Connect "
             "to the Postfix showq service: "
         )
-        assert "); 6 queued (deferred 4, hold 2)" in done.status  # root still reads the spool
+        assert ") - 6 queued (deferred 4, hold 2)" in done.status  # root still reads the spool
         assert (done.code, done.stderr) == (2, "")
         done, _ = plugin("--method", "spool", "--top", "0")
         assert done.status.startswith(
             "POSTFIX_QUEUE CRITICAL - Postfix is not running (no master process for "
-            "/var/spool/postfix); 6 queued (deferred 4, hold 2)"
+            "/var/spool/postfix) - 6 queued (deferred 4, hold 2)"
         )
         assert done.code == 2
     finally:

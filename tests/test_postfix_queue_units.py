@@ -418,7 +418,7 @@ def test_evaluate_age_and_queue_thresholds() -> None:
         active_w="5:",
     )
     assert report.state == nagiosplugin.Critical
-    assert plugin.instance_summary(report, NOW).split("; ")[:-1] == [
+    assert plugin.instance_summary(report, NOW).split(" - ")[:-1] == [
         "hold 1 inside 1..5",
         "oldest 7h above 2h",
         "active 2 below 5",
@@ -436,7 +436,7 @@ def test_evaluate_failures_and_malformed() -> None:
     plugin.evaluate(report, plugin.Thresholds(), NOW)
     assert report.state == nagiosplugin.Unknown
     assert plugin.instance_summary(report, NOW) == (
-        "2 unreadable postqueue lines, no message read (line 1: not JSON); queue empty"
+        "2 unreadable postqueue lines, no message read (line 1: not JSON) - queue empty"
     )
 
 
@@ -473,7 +473,7 @@ def test_status_text_several_instances() -> None:
     )
     plugin.evaluate(two, plugin.Thresholds(critical={"deferred": nagiosplugin.Range("3")}), NOW)
     assert plugin.status_text([one, two], 1795717400) == (
-        "/etc/postfix: deferred 4 above 3; postfix-out: deferred 4 above 3; 2 instances: "
+        "/etc/postfix: deferred 4 above 3 - postfix-out: deferred 4 above 3 - 2 instances: "
         "14 queued (active 2, deferred 8, hold 2, incoming 1, maildrop 1), 48.1 KiB, "
         "oldest 329d 18h"
     )

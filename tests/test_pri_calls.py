@@ -80,7 +80,7 @@ def test_calls_in_every_version(simulator: Start, version: str) -> None:
     run = plugin(simulator(version, "pri_all_up"), "--calls")
     assert (run.code, run.status) == (
         0,
-        "ASTERISK_PRI OK - 4 of 4 spans up; 37 calls | calls=37;;;0;120 "
+        "ASTERISK_PRI OK - 4 of 4 spans up - 37 calls | calls=37;;;0;120 "
         "calls_span1=12;;;0;30 calls_span2=5;;;0;30 calls_span3=0;;;0;30 "
         f"calls_span4=20;;;0;30 {SPANS_PERF}",
     )
@@ -107,12 +107,12 @@ def test_calls_thresholds(
 ) -> None:
     run = plugin(simulator("18", "pri_all_up"), *args)
     assert run.code == code
-    assert run.status.startswith(f"ASTERISK_PRI {state} - 4 of 4 spans up; 37 calls | {perf} ")
+    assert run.status.startswith(f"ASTERISK_PRI {state} - 4 of 4 spans up - 37 calls | {perf} ")
 
 
 def test_excluded_span_calls_are_not_counted(simulator: Start) -> None:
     run = plugin(simulator("20", "pri_all_up"), "--calls", "--exclude-span", "4")
-    assert run.status.startswith("ASTERISK_PRI OK - 3 of 3 spans up; 17 calls | calls=17;;;0;90 ")
+    assert run.status.startswith("ASTERISK_PRI OK - 3 of 3 spans up - 17 calls | calls=17;;;0;90 ")
     assert "calls_span4" not in run.status
 
 
