@@ -90,10 +90,9 @@ def parse_limit(text: str) -> tuple[int, int]:
 )
 @click.option(
     "--state-dir",
-    default="/var/tmp",
-    show_default=True,
     metavar="DIR",
-    help="--log: where the position in the log is kept between runs.",
+    help="--log: where the position in the log is kept between runs. Default: "
+    "$XDG_STATE_HOME/isp-plugins or ~/.local/state/isp-plugins (private to the user).",
 )
 @click.option(
     "-w",
@@ -198,7 +197,7 @@ def main(
     password_file: str | None,
     log_file: str | None,
     patterns: tuple[str, ...],
-    state_dir: str,
+    state_dir: str | None,
     warning: nagiosplugin.Range,
     critical: nagiosplugin.Range,
     near: float,
@@ -272,8 +271,17 @@ def main(
                 re.compile(pattern)
             except re.error as exc:
                 raise click.UsageError(f"--pattern {pattern!r}: {exc}") from None
+        from ratelimit.logscan import default_state_dir  # noqa: PLC0415
+
         check = ratelimit_check.build_log_check(
-            log_file, state_dir, patterns, warning, critical, exclude, top_n, verbose
+            log_file,
+            state_dir or default_state_dir(),
+            patterns,
+            warning,
+            critical,
+            exclude,
+            top_n,
+            verbose,
         )
         runtime.run_check(check, verbose, timeout, loggers=("ratelimit",))
     if not dsn or not backend:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -210,25 +211,46 @@ def head_of(path: str, size: int) -> str:
         return handle.read(min(HEAD, size)).hex()
 
 
+def default_state_dir() -> str:
+    """A directory only this user can write: $XDG_STATE_HOME or ~/.local/state, then ours."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return os.path.join(base, "isp-plugins")
+
+
 def load_state(path: str) -> dict[str, int] | None:
+    """The saved position, or None on a first run. A state file that another user owns, or
+    a symlink, is refused: in a shared directory it could hide rejects from us."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"cannot read state {path}: {exc.strerror}") from None
+    with os.fdopen(fd, encoding="utf-8") as handle:
+        owner = os.fstat(handle.fileno()).st_uid
+        if owner != os.geteuid():
+            raise StateError(f"state {path} belongs to uid {owner}, not to us: refused")
+        try:
             data = json.load(handle)
+        except ValueError:
+            return None  # unreadable state: start again from the beginning
+    try:
         state = {k: int(data[k]) for k in ("inode", "device", "offset")}
         state["head"] = str(data.get("head", ""))  # type: ignore[assignment]
         return state
-    except FileNotFoundError:
+    except (ValueError, KeyError, TypeError):
         return None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # unreadable state: start again from the beginning
 
 
 def save_state(path: str, info: os.stat_result, offset: int, head: str) -> None:
     directory = os.path.dirname(path)
-    temp = f"{path}.{os.getpid()}.tmp"
     try:
-        os.makedirs(directory, mode=0o750, exist_ok=True)
-        with open(temp, "w", encoding="utf-8") as handle:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        # An unpredictable name, created exclusively: safe in a shared directory too.
+        fd, temp = tempfile.mkstemp(prefix=".check_ratelimit_offenders.", dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
             state = {"inode": info.st_ino, "device": info.st_dev, "offset": offset, "head": head}
             json.dump(state, handle)
         os.replace(temp, path)

@@ -130,5 +130,28 @@ def test_unreadable_log_and_state_dir_unknown(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     code, lines = run(log, blocker)
+    assert code == 3  # a state directory that is a file: even reading the state fails
+    assert lines[0].startswith(f"RATELIMIT_OFFENDERS UNKNOWN - cannot read state {blocker}/")
+
+
+def test_state_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    # In a shared directory another user could plant a state file that skips our rejects.
+    log, state = tmp_path / "mail.log", tmp_path / "state"
+    log.write_text("")
+    assert run(log, state)[0] == 0
+    (saved,) = state.glob("check_ratelimit_offenders.*.json")
+    os.chown(saved, 65534, 65534)  # nobody
+    code, lines = run(log, state)
     assert code == 3
-    assert lines[0].startswith(f"RATELIMIT_OFFENDERS UNKNOWN - cannot write state {blocker}/")
+    assert lines[0].startswith("RATELIMIT_OFFENDERS UNKNOWN - ")
+    assert "belongs to uid 65534, not to us: refused" in lines[0]
+
+
+def test_default_state_dir_is_private(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_text("")
+    done = run_script(SCRIPT, "--log", str(log), env={"XDG_STATE_HOME": str(tmp_path / "xdg")})
+    assert done.code == 0, done.stdout
+    folder = tmp_path / "xdg" / "isp-plugins"
+    assert len(list(folder.glob("check_ratelimit_offenders.*.json"))) == 1
+    assert folder.stat().st_mode & 0o077 == 0
