@@ -76,13 +76,13 @@ FAILURES = {
     "not-ami": "greet like an SSH server",
     "close-on-connect": "accept TCP and close at once (manager.conf deny, connection limit)",
     "stall-login": "greet, then never answer the login",
-    "stall": "log in, then never answer Command",
-    "stall-mid-reply": "log in, send half the reply to Command, then nothing",
-    "close-mid-reply": "log in, send half the reply to Command, then close",
-    "garbage": "log in, then answer Command with bytes that are not AMI",
+    "stall": "log in, then never answer a request",
+    "stall-mid-reply": "log in, send half of each reply, then nothing",
+    "close-mid-reply": "log in, send half of the first reply, then close",
+    "garbage": "log in, then answer requests with bytes that are not AMI",
     "no-goodbye": "answer everything, but ignore Logoff",
     "http": "be a web server: wait for a request, answer 400 Bad Request, close",
-    "huge-reply": "log in, then answer Command with 10 MB of output",
+    "huge-reply": "log in, then answer requests with 10 MB of output",
     "drip": "send everything one byte every 100 ms",
 }
 HUGE_REPLY_BYTES = 10 * 1024 * 1024
@@ -283,7 +283,8 @@ class Simulator:
                 if not await self._answer_command(writer, aid, action.get("command", "")):
                     return
             elif (reply := self.action_reply(action.get("action", ""), aid)) is not None:
-                await self._send(writer, reply)
+                if not await self._answer(writer, aid, reply):
+                    return
             else:
                 message = self.profile.unknown_action.format(action=action.get("action", ""))
                 await self._send(writer, self.response(aid, "Error", Message=message))
@@ -291,16 +292,22 @@ class Simulator:
 
     async def _answer_command(self, writer: asyncio.StreamWriter, aid: str, command: str) -> bool:
         """Answer one Command; False when the connection must end."""
+        if self.failure == "no-permission":  # Command needs write = command; most actions don't
+            await self._send(writer, self.response(aid, "Error", Message="Permission denied"))
+            return True
+        return await self._answer(writer, aid, self.command_reply(aid, command))
+
+    async def _answer(self, writer: asyncio.StreamWriter, aid: str, reply: str) -> bool:
+        """Send the reply to a request after login, misbehaving as configured.
+
+        False when the connection must end.
+        """
         fail = self.failure
         if fail == "stall":
-            return True
-        if fail == "no-permission":
-            await self._send(writer, self.response(aid, "Error", Message="Permission denied"))
             return True
         if fail == "garbage":
             await self._send(writer, GARBAGE)
             return True
-        reply = self.command_reply(aid, command)
         if fail == "huge-reply":  # written in the background: keep reading (a Logoff) meanwhile
             line = "PRI span 1/0: Up, Active\n"
             reply = self.command_reply_text(aid, line * (HUGE_REPLY_BYTES // len(line)), True)
