@@ -6,7 +6,7 @@ Loaded only when the check runs (see check_asterisk_fxo for the command line).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import nagiosplugin
 
@@ -192,18 +192,6 @@ class FxoLines(nagiosplugin.Resource):
         return lines
 
 
-class PhonePortAlarm(nagiosplugin.Context):
-    """WARNING when an FXS port (a phone) reported with --include-fxs is in alarm."""
-
-    def __init__(self) -> None:
-        super().__init__("fxs_alarm")
-
-    def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
-        if metric.value:
-            return nagiosplugin.Result(nagiosplugin.Warn, "phone port in alarm", metric)
-        return nagiosplugin.Result(nagiosplugin.Ok, metric=metric)
-
-
 def build_check(
     target: Target,
     timeout: float,
@@ -222,7 +210,7 @@ def build_check(
         runtime.UpCount("fxo_ok", warning, critical, "{value} FXO lines up"),
         nagiosplugin.ScalarContext("fxo_alarm"),
         runtime.ListedCount("fxo_listed", "FXO ports"),
-        PhonePortAlarm(),
+        runtime.WarnWhenAny("fxs_alarm", "phone port in alarm"),  # with --include-fxs
         runtime.FailureContext(),
         runtime.ReportSummary(resource, verbose),
         name=NAME,

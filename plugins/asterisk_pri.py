@@ -4,7 +4,7 @@ Contexts and Summary. Loaded only when the check runs (see check_asterisk_pri fo
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import nagiosplugin
 
@@ -237,18 +237,6 @@ class PriSpans(nagiosplugin.Resource):
         return lines
 
 
-class DChannelsLost(nagiosplugin.Context):
-    """WARNING when a span that is up lost one of its D-channels (NFAS redundancy)."""
-
-    def __init__(self) -> None:
-        super().__init__("spans_degraded")
-
-    def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
-        if metric.value:
-            return nagiosplugin.Result(nagiosplugin.Warn, "D-channel lost", metric)
-        return nagiosplugin.Result(nagiosplugin.Ok, metric=metric)
-
-
 def build_check(
     target: Target,
     timeout: float,
@@ -269,7 +257,7 @@ def build_check(
         nagiosplugin.ScalarContext("spans_down"),
         nagiosplugin.ScalarContext("spans_alarm"),
         runtime.ListedCount("spans_listed", "spans"),
-        DChannelsLost(),
+        runtime.WarnWhenAny("spans_degraded", "D-channel lost"),  # NFAS redundancy
         nagiosplugin.ScalarContext("calls", calls_warning, calls_critical, "{value} calls"),
         nagiosplugin.ScalarContext("calls_span"),
         runtime.FailureContext(),

@@ -236,3 +236,16 @@ class ReportSummary(nagiosplugin.Summary):
         if getattr(self.resource, "report", None) is None:
             return []
         return list(self.resource.long_output(self.verbose_level))
+
+
+class WarnWhenAny(nagiosplugin.Context):
+    """WARNING with ``hint`` when the metric, a count of problems, is not zero (no perfdata)."""
+
+    def __init__(self, name: str, hint: str) -> None:
+        super().__init__(name)
+        self.hint = hint
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
+        if metric.value:
+            return nagiosplugin.Result(nagiosplugin.Warn, self.hint, metric)
+        return nagiosplugin.Result(nagiosplugin.Ok, metric=metric)
