@@ -277,7 +277,7 @@ async def gather(session: Session, source: str) -> Gathered:
 
 
 # -- nagiosplugin glue ------------------------------------------------------------------
-class BriPorts(nagiosplugin.Resource):
+class BriPorts(runtime.CountResource):
     """Logs in to AMI, reads the BRI sources and measures the ports."""
 
     name = NAME
@@ -301,15 +301,6 @@ class BriPorts(nagiosplugin.Resource):
         self.idle_ok_ports = idle_ok_ports
         self.report: BriReport | None = None
         self.gathered: Gathered | None = None
-
-    @property
-    def expected(self) -> int | None:
-        """Ports expected: -n, or the number listed; None before probing."""
-        return self.report.expected if self.report else None
-
-    @property
-    def expected_given(self) -> bool:
-        return self.expected_option is not None
 
     def summary_text(self) -> str:
         assert self.report is not None

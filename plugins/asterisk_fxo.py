@@ -118,7 +118,7 @@ def summarize(rep: LineReport) -> str:
 
 
 # -- nagiosplugin glue ------------------------------------------------------------------
-class FxoLines(nagiosplugin.Resource):
+class FxoLines(runtime.CountResource):
     """Logs in to AMI, lists chan_dahdi's channels and measures the FXO lines."""
 
     name = NAME
@@ -141,14 +141,6 @@ class FxoLines(nagiosplugin.Resource):
         self.report: LineReport | None = None
         self.source = ""
         self.greeting = ""
-
-    @property
-    def expected(self) -> int | None:
-        return self.report.expected if self.report else None
-
-    @property
-    def expected_given(self) -> bool:
-        return self.expected_option is not None
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
         from asterisk_ami import session  # noqa: PLC0415 (keeps asyncio out of --help)

@@ -122,7 +122,7 @@ def count_calls(rows: Sequence[PriChannel], spans: Sequence[PriSpan]) -> Calls:
 
 
 # -- nagiosplugin glue ------------------------------------------------------------------
-class PriSpans(nagiosplugin.Resource):
+class PriSpans(runtime.CountResource):
     """Logs in to AMI, runs ``pri show spans`` (and ``pri show channels``) and measures."""
 
     name = NAME
@@ -144,15 +144,6 @@ class PriSpans(nagiosplugin.Resource):
         self.calls: Calls | None = None
         self.greeting = ""
         self.reply_format = ""
-
-    @property
-    def expected(self) -> int | None:
-        """Spans expected: -n, or the number listed; None before probing."""
-        return self.report.expected if self.report else None
-
-    @property
-    def expected_given(self) -> bool:
-        return self.expected_option is not None
 
     async def _exchange(self, session: Session) -> tuple[CommandOutput, CommandOutput | None]:
         from asterisk_ami.errors import CommandNotFound  # noqa: PLC0415

@@ -161,6 +161,24 @@ def connection_notes(target: Target) -> list[str]:
 
 
 # -- counts of things up (spans, ports, lines) ------------------------------------------
+class CountResource(nagiosplugin.Resource):
+    """A Resource that counts things up against an expected number (-n), as UpCount and
+    ListedCount read it: set ``expected_option`` (-n or None) and, once probed, ``report``
+    (anything with an ``expected`` attribute)."""
+
+    expected_option: int | None = None
+    report: Any = None
+
+    @property
+    def expected(self) -> int | None:
+        """Things expected: -n, or the number listed; None before probing."""
+        return self.report.expected if self.report is not None else None
+
+    @property
+    def expected_given(self) -> bool:
+        return self.expected_option is not None
+
+
 class UpCount(nagiosplugin.ScalarContext):
     """Thresholds on how many things are up, for a Resource with an ``expected`` attribute.
 
