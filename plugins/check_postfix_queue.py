@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from isp_plugins import common
-from isp_plugins.version import __version__
 
 if TYPE_CHECKING:
     import nagiosplugin
@@ -88,16 +87,12 @@ def _range_option(name: str, what: str, kind: str) -> Any:
     help="postqueue -j (Postfix 3.1+, no root), or read the queue directories (root or "
     "mail_owner; fastest). auto: postqueue when Postfix is 3.1 or later.",
 )
-@click.option(
-    "-t",
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=10.0,
-    show_default=True,
-    help="Seconds for the whole check; postqueue is killed and the state is UNKNOWN.",
+@common.apply_options(
+    *common.run_options(
+        "Seconds for the whole check; postqueue is killed and the state is UNKNOWN.",
+        "-v adds the method and command per instance.",
+    )
 )
-@click.option("-v", "--verbose", count=True, help="-v adds the method and command per instance.")
-@click.version_option(__version__, "-V", "--version", message="%(prog)s (isp-plugins) %(version)s")
 def main(
     warning: nagiosplugin.Range | None,
     critical: nagiosplugin.Range | None,

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from isp_plugins import common
-from isp_plugins.version import __version__
 
 if TYPE_CHECKING:
     import nagiosplugin
@@ -181,16 +180,12 @@ def parse_limit(text: str) -> tuple[int, int]:
     metavar="N/SECONDS",
     help="policyd-rate-limit: a limit instead of the YAML's 'limits' (10/60, 150/1d). Repeatable.",
 )
-@click.option(
-    "-t",
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=10.0,
-    show_default=True,
-    help="Seconds for the whole check; on expiry the state is UNKNOWN.",
+@common.apply_options(
+    *common.run_options(
+        "Seconds for the whole check; on expiry the state is UNKNOWN.",
+        "-v adds the source and the query window.",
+    )
 )
-@click.option("-v", "--verbose", count=True, help="-v adds the source and the query window.")
-@click.version_option(__version__, "-V", "--version", message="%(prog)s (isp-plugins) %(version)s")
 def main(
     backend: str | None,
     dsn: str | None,

@@ -182,6 +182,35 @@ class NumberList(click.ParamType):  # type: ignore[type-arg]  # generic from cli
         return tuple(sorted(numbers))
 
 
+def run_options(timeout_help: str, verbose_help: str) -> list[Callable[[Any], Any]]:
+    """-t/--timeout (default 10), counted -v/--verbose and -V/--version, for every check."""
+    return [
+        click.option(
+            "-t",
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=10.0,
+            show_default=True,
+            help=timeout_help,
+        ),
+        click.option("-v", "--verbose", count=True, help=verbose_help),
+        click.version_option(
+            __version__, "-V", "--version", message="%(prog)s (isp-plugins) %(version)s"
+        ),
+    ]
+
+
+def apply_options(*options: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Any]:
+    """One decorator made of several click option decorators, in the order given."""
+
+    def decorate(func: Callable[..., Any]) -> Any:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 def ami_options() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The connection, authentication, timeout and verbosity options of every AMI check.
 
@@ -240,23 +269,10 @@ def ami_options() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             help="Login with the plain secret, or by MD5 challenge (the secret does "
             "not cross the network).",
         ),
-        click.option(
-            "-t",
-            "--timeout",
-            type=click.FloatRange(min=0, min_open=True),
-            default=10.0,
-            show_default=True,
-            help="Seconds for the whole check; on expiry the state is UNKNOWN.",
-        ),
-        click.option(
-            "-v",
-            "--verbose",
-            count=True,
-            help="-v adds connection details to the long output, -vv the AMI "
-            "exchange, -vvv every message (secrets hidden).",
-        ),
-        click.version_option(
-            __version__, "-V", "--version", message="%(prog)s (isp-plugins) %(version)s"
+        *run_options(
+            "Seconds for the whole check; on expiry the state is UNKNOWN.",
+            "-v adds connection details to the long output, -vv the AMI exchange, -vvv every "
+            "message (secrets hidden).",
         ),
     ]
 
@@ -337,12 +353,7 @@ def count_options(
         ),
     ]
 
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        for option in reversed(options):
-            func = option(func)
-        return func
-
-    return decorate
+    return apply_options(*options)
 
 
 # -- secrets ----------------------------------------------------------------------------
