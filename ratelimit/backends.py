@@ -6,6 +6,7 @@ offender decision on those rows repeats the daemon's arithmetic exactly.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,11 +91,12 @@ def policyd1(
     ``_rcpt_cur >= _rcpt_max`` (0 in a row means the policyd.conf default), and sets
     ``_abuse_cur`` when it does.
 
-    ``throttle`` has no index but its unique ``_from`` (DATABASE.mysql), so each query is one
-    scan of the table, and Python sees only the rows at or above --near. The first scan
-    fetches those, worst first, up to HOT_ROWS of them; when there are more, a second scan
-    counts them all. The highest usage of all is the first row's when that is at or above
-    --near (every other row is below); otherwise (nobody near a limit) a scan takes MAX().
+    ``throttle`` has no index but its unique ``_from`` (DATABASE.mysql), so a query is one
+    scan of the table; the aim is one scan per run. With ``top`` given, that scan sorts the
+    window's rows hot first (at or above --near, or flagged), then by usage, and keeps the
+    first HOT_ROWS + 1 (a top-N sort: flat memory): the hot rows, then the highest usage
+    among the others, so the highest usage of all is among the rows fetched. Only when more
+    than HOT_ROWS rows are hot does a second scan count them all.
     """
     require(conn.columns(), POLICYD1_COLUMNS, "policyd v1")
     cm = f"(CASE WHEN _count_max = 0 THEN {int(defaults.msg)} ELSE _count_max END)"
@@ -114,29 +116,38 @@ def policyd1(
         f"_rcpt_cur * 100.0 / {rm}",
     )
     is_offender = f"(CASE WHEN {offender} THEN 1 ELSE 0 END)"
-    fetch = None if top is None else max(top, HOT_ROWS)
-    limit = "" if fetch is None else f" LIMIT {int(fetch) + 1}"
-    rows = conn.query(
-        f"SELECT _from, _count_cur, {cm}, _quota_cur, {qm}, _rcpt_cur, {rm}, {tl}, "
-        f"_abuse_cur, {is_offender}, {pct} {where} AND {hot} "
-        f"ORDER BY {is_offender} DESC, {pct} DESC, {_text_order(conn.kind, '_from')}{limit}",
-        (now, *exclude, near, near, near),
-    )
+    columns = f"_from, _count_cur, {cm}, _quota_cur, {qm}, _rcpt_cur, {rm}, {tl}, _abuse_cur"
     totals: tuple[int, int] | None = None
     value: Any = None
-    if fetch is not None and len(rows) > fetch:
-        # Counted in SQL: SUM() of 2**32 per offender and 1 per near-limit sender, so that
-        # the predicates are evaluated once per row.
-        counted = conn.query(
-            f"SELECT SUM(CASE WHEN {hot} THEN (CASE WHEN {offender} THEN {1 << 32} ELSE 1 END) "
-            f"ELSE 0 END), MAX({pct}) {where}",
+    if top is None:  # every hot row, then the highest usage if none is hot
+        rows = conn.query(
+            f"SELECT {columns}, {is_offender}, {pct} {where} AND {hot} "
+            f"ORDER BY {is_offender} DESC, {pct} DESC, {_text_order(conn.kind, '_from')}",
+            (now, *exclude, near, near, near),
+        )
+        if not any(r[10] is not None and float(r[10]) >= near for r in rows):
+            value = conn.query(f"SELECT MAX({pct}) {where}", (now, *exclude))[0][0]
+    else:
+        fetch = max(top, HOT_ROWS)
+        rows = conn.query(
+            f"SELECT {columns}, {is_offender} AS offender_flag, {pct} AS usage_pct, "
+            f"(CASE WHEN {hot} THEN 1 ELSE 0 END) AS hot_flag {where} "
+            f"ORDER BY hot_flag DESC, offender_flag DESC, usage_pct DESC, "
+            f"{_text_order(conn.kind, '_from')} LIMIT {int(fetch) + 1}",
             (near, near, near, now, *exclude),
         )
-        total, value = counted[0] if counted else (0, None)
-        totals = divmod(int(total or 0), 1 << 32)
-        del rows[fetch:]
-    elif not any(r[10] is not None and float(r[10]) >= near for r in rows):
-        value = conn.query(f"SELECT MAX({pct}) {where}", (now, *exclude))[0][0]
+        value = max((r[10] for r in rows if r[10] is not None), default=None)
+        if len(rows) > fetch and rows[-1][11]:  # more hot rows than fetched: count them all
+            # SUM() of 2**32 per offender and 1 per near-limit sender, so that the
+            # predicates are evaluated once per row.
+            counted = conn.query(
+                f"SELECT SUM(CASE WHEN {hot} THEN (CASE WHEN {offender} THEN {1 << 32} ELSE 1 "
+                f"END) ELSE 0 END), MAX({pct}) {where}",
+                (near, near, near, now, *exclude),
+            )
+            total, value = counted[0] if counted else (0, None)
+            totals = divmod(int(total or 0), 1 << 32)
+        rows = [r[:11] for r in rows[:fetch] if r[11]]
     if top is not None:
         totals = totals or (
             sum(1 for r in rows if r[9]),
@@ -202,9 +213,18 @@ def cluebringer(
     top: int | None = None,
 ) -> Report:
     """Linear decay over ``Period``; a sender is refused when the decayed counter is strictly
-    greater than ``CounterLimit``. Disabled quotas and limits are skipped."""
-    require(conn.columns(), cluebringer_columns(prefix), "cluebringer")
+    greater than ``CounterLimit``. Disabled quotas and limits are skipped, and so are the
+    quotas of a disabled policy (the policy engine never reaches them)."""
+    found = conn.columns()
+    require(found, cluebringer_columns(prefix), "cluebringer")
     q, lim, t = f"{prefix}quotas", f"{prefix}quotas_limits", f"{prefix}quotas_tracking"
+    policies = f"{prefix}policies"
+    in_policy = in_policy_where = ""
+    if {"id", "disabled"} <= found.get(policies.lower(), set()) and "policyid" in found.get(
+        q.lower(), set()
+    ):
+        in_policy = f"LEFT JOIN {policies} p ON p.ID = q.PolicyID "
+        in_policy_where = " AND (p.Disabled IS NULL OR p.Disabled = 0)"
     periods = conn.query(f"SELECT MAX(Period) FROM {q} WHERE Disabled = 0 AND Period > 0")
     longest = periods[0][0] if periods and periods[0][0] is not None else None
     if longest is None:
@@ -214,9 +234,9 @@ def cluebringer(
     current = f"(t.Counter * (1 - {elapsed} * 1.0 / q.Period))"
     base = (
         f"FROM {t} t JOIN {lim} l ON l.ID = t.QuotasLimitsID "
-        f"JOIN {q} q ON q.ID = l.QuotasID "
+        f"JOIN {q} q ON q.ID = l.QuotasID {in_policy}"
         "WHERE t.LastUpdate >= ? AND l.Disabled = 0 AND q.Disabled = 0 AND q.Period > 0 "
-        f"AND t.LastUpdate >= ? - q.Period{_not_in('t.TrackKey', keys)}"
+        f"AND t.LastUpdate >= ? - q.Period{in_policy_where}{_not_in('t.TrackKey', keys)}"
     )
     since = now - int(longest)
     params = (since, now, *keys)
@@ -256,6 +276,8 @@ class RateLimits:
 
     limits: tuple[tuple[int, int], ...] = ((10, 60), (150, 86400))
     by_id: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    #: The YAML's sql_limits_by_id query: per-ID limits kept in the ``rate_limits`` table.
+    sql_by_id: str = ""
 
     def of(self, ident: str) -> tuple[tuple[int, int], ...]:
         return self.by_id.get(ident, self.limits)
@@ -342,6 +364,44 @@ def _sums(
     return rows, left_out
 
 
+def _with_sql_limits(
+    conn: Connection, limits: RateLimits, found: dict[str, set[str]], notes: list[str]
+) -> RateLimits:
+    """``limits`` with the per-ID limits of the ``rate_limits`` table (sql_limits_by_id).
+
+    The daemon runs sql_limits_by_id for each sender and, when it returns a row, that row's
+    Python-literal list replaces the sender's limits (ahead of the YAML's limits_by_id). Its
+    documented query reads ``rate_limits`` (id, limits); that table is read whole here, since
+    a query per sender could not find the senders whose own limit is the low one.
+    """
+    import ast  # noqa: PLC0415 (only with sql_limits_by_id)
+
+    if "rate_limits" not in limits.sql_by_id.lower():
+        notes.append("sql_limits_by_id does not read rate_limits: its per-ID limits are not used")
+        return limits
+    if not {"id", "limits"} <= found.get("rate_limits", set()):
+        notes.append("sql_limits_by_id is set but there is no rate_limits (id, limits) table")
+        return limits
+    by_id = dict(limits.by_id)
+    bad: list[str] = []
+    for ident, text in conn.query("SELECT id, limits FROM rate_limits", ()):
+        try:
+            value = ast.literal_eval(str(text))
+            pairs = tuple((int(m), int(s)) for m, s in value)
+            if any(m < 0 or s < 0 for m, s in pairs) or any(
+                isinstance(x, bool) or not isinstance(x, int) for pair in value for x in pair
+            ):
+                raise ValueError(text)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            bad.append(str(ident))
+            continue
+        by_id[str(ident)] = pairs
+    if bad:
+        shown = ", ".join(bad[:5]) + (", ..." if len(bad) > 5 else "")
+        notes.append(f"rate_limits: unreadable limits for {shown} (the daemon's own are used)")
+    return dataclasses.replace(limits, by_id=by_id)
+
+
 def policyd_rate_limit(
     conn: Connection,
     limits: RateLimits,
@@ -355,8 +415,10 @@ def policyd_rate_limit(
     sender whose sum is N or more is refused."""
     found = conn.columns()
     require(found, PRL_COLUMNS, "policyd-rate-limit")
-    windows = sorted({s for pairs in (limits.limits, *limits.by_id.values()) for _, s in pairs})
     report = Report()
+    if limits.sql_by_id:
+        limits = _with_sql_limits(conn, limits, found, report.notes)
+    windows = sorted({s for pairs in (limits.limits, *limits.by_id.values()) for _, s in pairs})
     if not windows:
         report.notes.append("no limit configured")
         return report

@@ -96,6 +96,29 @@ def test_config_yaml_limits_by_id(database: Database, tmp_path: Path) -> None:
     )
 
 
+def test_config_yaml_sql_limits_by_id(database: Database, tmp_path: Path) -> None:
+    fill_rate_limit(database)
+    database.insert("rate_limits", [{"id": 7, "limits": "[[2, 60]]"}])
+    database.many(
+        "mail_count",
+        ("id", "date", "recipient_count", "instance", "protocol_state"),
+        [("7", int(time.time()) - 5, 2, "x", "DATA")],
+    )
+    conf = tmp_path / "policyd-rate-limit.yaml"
+    conf.write_text(
+        'limits:\n  - [100, 60]\nsql_limits_by_id: "SELECT limits FROM rate_limits WHERE id = %s"\n'
+    )
+    args = ("-b", "policyd-rate-limit", "-d", database.url, "--config", str(conf))
+    done = run_script(SCRIPT, *args, env=database.env)
+    assert done.status.startswith("RATELIMIT_OFFENDERS CRITICAL - 1 offender: 7 (100%); ")
+    assert "offender 7: 2/2 recipients (100%) per 1m" in done.lines
+    conf.write_text("sql_limits_by_id: [1]\n")
+    done = run_script(SCRIPT, *args, env=database.env)
+    assert done.status == (
+        "RATELIMIT_OFFENDERS UNKNOWN - sql_limits_by_id is not an SQL query (see --help)"
+    )
+
+
 def test_wrong_schema_unknown(database: Database) -> None:
     database.create("policyd1")
     done = run_script(SCRIPT, "-b", "cluebringer", "-d", database.url, env=database.env)
