@@ -92,70 +92,75 @@ def policyd1(
     ``_abuse_cur`` when it does.
 
     ``throttle`` has no index but its unique ``_from`` (DATABASE.mysql), so a query is one
-    scan of the table; the aim is one scan per run. With ``top`` given, that scan sorts the
-    window's rows hot first (at or above --near, or flagged), then by usage, and keeps the
-    first HOT_ROWS + 1 (a top-N sort: flat memory): the hot rows, then the highest usage
-    among the others, so the highest usage of all is among the rows fetched. Only when more
-    than HOT_ROWS rows are hot does a second scan count them all.
+    scan of the table, and the aim is one scan per run. With ``top`` given, the scan ranks the
+    window's rows flagged first, then by usage, and keeps the first HOT_ROWS + 1 (a top-N
+    sort, flat memory): the hot rows (flagged, or at or above --near) come first, and the
+    highest usage of all is among the rows kept. Only when more than HOT_ROWS rows are hot
+    does a second scan count them all. The SQL does floating point arithmetic (MariaDB's
+    DECIMAL costs a third more) and no CASE in the window test; which rows are hot and which
+    are offenders is decided in Python, in integers, as the daemon does.
     """
     require(conn.columns(), POLICYD1_COLUMNS, "policyd v1")
     cm = f"(CASE WHEN _count_max = 0 THEN {int(defaults.msg)} ELSE _count_max END)"
     qm = f"(CASE WHEN _quota_max = 0 THEN {int(defaults.quota)} ELSE _quota_max END)"
     rm = f"(CASE WHEN _rcpt_max = 0 THEN {int(defaults.rcpt)} ELSE _rcpt_max END)"
     tl = f"(CASE WHEN _time_limit = 0 THEN {int(defaults.window)} ELSE _time_limit END)"
-    where = f"FROM throttle WHERE _date + {tl} >= ?{_not_in('_from', exclude)}"
-    offender = f"(_abuse_cur >= 1 OR _count_cur >= {cm} OR _quota_cur >= {qm} OR _rcpt_cur >= {rm})"
-    hot = (
-        f"(_abuse_cur >= 1 OR _count_cur * 100.0 >= ? * {cm} OR _quota_cur * 100.0 >= ? * {qm} "
-        f"OR _rcpt_cur * 100.0 >= ? * {rm})"
+    where = (
+        "FROM throttle WHERE (_time_limit <> 0 AND _date + _time_limit >= ? "
+        f"OR _time_limit = 0 AND _date >= ?){_not_in('_from', exclude)}"
     )
+    window = (now, now - int(defaults.window), *exclude)
     pct = _greatest(
         conn.kind,
-        f"_count_cur * 100.0 / {cm}",
-        f"_quota_cur * 100.0 / {qm}",
-        f"_rcpt_cur * 100.0 / {rm}",
+        f"_count_cur * 1e2 / {cm}",
+        f"_quota_cur * 1e2 / {qm}",
+        f"_rcpt_cur * 1e2 / {rm}",
     )
-    is_offender = f"(CASE WHEN {offender} THEN 1 ELSE 0 END)"
     columns = f"_from, _count_cur, {cm}, _quota_cur, {qm}, _rcpt_cur, {rm}, {tl}, _abuse_cur"
     totals: tuple[int, int] | None = None
-    value: Any = None
-    if top is None:  # every hot row, then the highest usage if none is hot
-        rows = conn.query(
-            f"SELECT {columns}, {is_offender}, {pct} {where} AND {hot} "
-            f"ORDER BY {is_offender} DESC, {pct} DESC, {_text_order(conn.kind, '_from')}",
-            (now, *exclude, near, near, near),
+    if top is None:  # every hot row, then the highest usage if none is at or above --near
+        hot = (
+            f"(_abuse_cur >= 1 OR _count_cur * 1e2 >= ? * {cm} OR _quota_cur * 1e2 >= ? * {qm} "
+            f"OR _rcpt_cur * 1e2 >= ? * {rm})"
         )
-        if not any(r[10] is not None and float(r[10]) >= near for r in rows):
-            value = conn.query(f"SELECT MAX({pct}) {where}", (now, *exclude))[0][0]
+        rows = conn.query(f"SELECT {columns}, {pct} {where} AND {hot}", (*window, *[near] * 3))
+        value = max((r[9] for r in rows if r[9] is not None), default=None)
+        if value is None or float(value) < near:
+            value = conn.query(f"SELECT MAX({pct}) {where}", window)[0][0]
     else:
         fetch = max(top, HOT_ROWS)
-        rows = conn.query(
-            f"SELECT {columns}, {is_offender} AS offender_flag, {pct} AS usage_pct, "
-            f"(CASE WHEN {hot} THEN 1 ELSE 0 END) AS hot_flag {where} "
-            f"ORDER BY hot_flag DESC, offender_flag DESC, usage_pct DESC, "
-            f"{_text_order(conn.kind, '_from')} LIMIT {int(fetch) + 1}",
-            (near, near, near, now, *exclude),
+        offender = (
+            f"(_abuse_cur >= 1 OR _count_cur >= {cm} OR _quota_cur >= {qm} OR _rcpt_cur >= {rm})"
         )
-        value = max((r[10] for r in rows if r[10] is not None), default=None)
-        if len(rows) > fetch and rows[-1][11]:  # more hot rows than fetched: count them all
-            # SUM() of 2**32 per offender and 1 per near-limit sender, so that the
-            # predicates are evaluated once per row.
+        # The report's own order: offenders first, then by usage (each below 1e9 %).
+        rank = f"{pct} + (CASE WHEN {offender} THEN 1e9 ELSE 0e0 END)"
+        rows = conn.query(
+            f"SELECT {columns}, {rank} AS rank_key {where} ORDER BY rank_key DESC, "
+            f"{_text_order(conn.kind, '_from')} LIMIT {int(fetch) + 1}",
+            window,
+        )
+        value = max((_policyd1_usage(r) for r in rows), default=None)
+        if len(rows) > fetch and _policyd1_hot(rows[fetch], near):
+            # More hot rows than fetched: count them all. SUM() of 2**32 per offender and 1
+            # per near-limit sender, so that the predicates are evaluated once per row.
+            hot = (
+                f"(_abuse_cur >= 1 OR _count_cur * 100 >= ? * {cm} "
+                f"OR _quota_cur * 100 >= ? * {qm} OR _rcpt_cur * 100 >= ? * {rm})"
+            )
             counted = conn.query(
-                f"SELECT SUM(CASE WHEN {hot} THEN (CASE WHEN {offender} THEN {1 << 32} ELSE 1 "
-                f"END) ELSE 0 END), MAX({pct}) {where}",
-                (near, near, near, now, *exclude),
+                f"SELECT SUM(CASE WHEN {hot} THEN (CASE WHEN {offender} THEN {1 << 32} "
+                f"ELSE 1 END) ELSE 0 END), MAX({pct}) {where}",
+                (near, near, near, *window),
             )
             total, value = counted[0] if counted else (0, None)
             totals = divmod(int(total or 0), 1 << 32)
-        rows = [r[:11] for r in rows[:fetch] if r[11]]
-    if top is not None:
-        totals = totals or (
-            sum(1 for r in rows if r[9]),
-            sum(1 for r in rows if not r[9]),
-        )
+        rows = [r for r in rows[:fetch] if _policyd1_hot(r, near)]
+        if totals is None:
+            offenders = sum(1 for r in rows if _policyd1_offender(r))
+            totals = (offenders, len(rows) - offenders)
     usages: list[Usage] = []
-    for ident, count, cmax, quota, qmax, rcpt, rmax, window, abuse, _, _ in rows:
-        span = human_seconds(int(window))
+    for ident, count, cmax, quota, qmax, rcpt, rmax, limit, abuse, _ in rows:
+        span = human_seconds(int(limit))
         items = [
             Usage(str(ident), int(count), int(cmax), "messages", span, int(count) >= int(cmax)),
             Usage(str(ident), int(quota), int(qmax), "bytes", span, int(quota) >= int(qmax)),
@@ -172,6 +177,29 @@ def policyd1(
     if top is not None:
         del report.senders[top:]
     return report
+
+
+def _policyd1_offender(row: Sequence[Any]) -> bool:
+    """The daemon's own test on a fetched throttle row (columns as :func:`policyd1` reads)."""
+    _, count, cmax, quota, qmax, rcpt, rmax, _, abuse, _ = row
+    return bool(
+        int(abuse or 0) >= 1
+        or int(count) >= int(cmax)
+        or int(quota) >= int(qmax)
+        or int(rcpt) >= int(rmax)
+    )
+
+
+def _policyd1_usage(row: Sequence[Any]) -> float:
+    """The row's highest usage in percent (the same arithmetic as Usage.percent)."""
+    _, count, cmax, quota, qmax, rcpt, rmax, _, _, _ = row
+    pairs = ((count, cmax), (quota, qmax), (rcpt, rmax))
+    return max(percent(int(used), int(limit)) for used, limit in pairs)
+
+
+def _policyd1_hot(row: Sequence[Any], near: float) -> bool:
+    """Flagged, or at or above ``near`` % of a limit."""
+    return int(row[8] or 0) >= 1 or _policyd1_usage(row) >= near
 
 
 # -- cluebringer (policyd v2) quotas ------------------------------------------------------
@@ -312,7 +340,8 @@ def _sums(
     1. the index alone (no row read) counts each sender's rows per window; a sender without
        a big row has at most count * SMALL_ROW recipients, so that bound ranks the senders
        and only the ``candidates`` highest are kept;
-    2. one pass over the window's rows (no grouping) finds the senders with a big row;
+    2. one pass over the window's rows (no grouping) finds the senders with a big row, at
+       the same time as 1, on a second connection;
     3. the exact sums of those senders, and of the ``limits_by_id`` ones, are read through
        the (id, date) index, one index range per sender.
 
@@ -333,24 +362,33 @@ def _sums(
     wanted = set(by_id)
     left_out: float | None = None
     if limits.limits:
-        bounds = [
-            f"SUM(CASE WHEN date >= ? THEN 1 ELSE 0 END) * {SMALL_ROW * 100.0 / mails!r}"
-            for mails, _ in limits.limits
-        ]
-        bound = bounds[0] if len(bounds) == 1 else _greatest(conn.kind, *bounds)
         window_of = dict(zip(windows, since))
-        ranked = conn.query(
+        bounds: list[str] = []
+        starts: list[int] = []
+        for mails, seconds in limits.limits:
+            if window_of[seconds] == oldest:  # the WHERE clause's own window: every row
+                bounds.append(f"COUNT(*) * {SMALL_ROW * 100.0 / mails!r}")
+            else:
+                bounds.append(
+                    f"SUM(CASE WHEN date >= ? THEN 1 ELSE 0 END) * {SMALL_ROW * 100.0 / mails!r}"
+                )
+                starts.append(window_of[seconds])
+        bound = bounds[0] if len(bounds) == 1 else _greatest(conn.kind, *bounds)
+        ranking = (
             f"SELECT id, {bound} AS bound FROM mail_count WHERE date >= ?{excluded}"
             f"{_not_in('id', by_id)} GROUP BY id ORDER BY bound DESC LIMIT {int(candidates)}",
-            (*(window_of[seconds] for _, seconds in limits.limits), oldest, *exclude, *by_id),
+            (*starts, oldest, *exclude, *by_id),
         )
-        wanted.update(str(row[0]) for row in ranked)
-        if len(ranked) >= candidates:
-            left_out = float(ranked[-1][1] or 0)
-        big = conn.query(
+        big_rows = (
+            # not DISTINCT: MariaDB would walk the (id, date) index and fetch every row
             f"SELECT id FROM mail_count WHERE date >= ? AND recipient_count > ?{excluded}",
             (oldest, SMALL_ROW, *exclude),
         )
+        # The index scan and the table scan run side by side, on two connections.
+        ranked, big = conn.both(ranking, big_rows)
+        wanted.update(str(row[0]) for row in ranked)
+        if len(ranked) >= candidates:
+            left_out = float(ranked[-1][1] or 0)
         wanted.update(str(row[0]) for row in big)
     rows = []
     ordered = sorted(wanted)

@@ -314,3 +314,33 @@ def test_policyd_rate_limit_reads_sql_limits_by_id(database: Database) -> None:
         "sql_limits_by_id does not read rate_limits: its per-ID limits are not used"
     ]
     assert [s.identity for s in report.senders] == ["1004", "1005"]
+
+
+def test_both_runs_two_queries_on_two_connections(database: Database) -> None:
+    database.create("policyd_rate_limit")
+    conn = connect(database)
+    opened: list[db.Connection] = []
+    assert conn.twin is not None
+    make_twin = conn.twin
+
+    def counting_twin() -> db.Connection:
+        opened.append(make_twin())
+        return opened[-1]
+
+    conn.twin = counting_twin
+    first, second = conn.both(("SELECT 1", ()), ("SELECT 2", ()))
+    assert (first, second, len(opened)) == ([(1,)], [(2,)], 1)
+    with pytest.raises(db.DbFailure, match="no_such_table"):
+        conn.both(("SELECT 1", ()), ("SELECT * FROM no_such_table", ()))
+
+
+def test_both_without_a_twin_runs_one_after_the_other(database: Database) -> None:
+    conn = connect(database)
+
+    def refused() -> db.Connection:
+        raise db.DbFailure("down", "too many connections")
+
+    conn.twin = refused
+    assert conn.both(("SELECT 1", ()), ("SELECT 2", ())) == ([(1,)], [(2,)])
+    conn.twin = None
+    assert conn.both(("SELECT 3", ()), ("SELECT 4", ())) == ([(3,)], [(4,)])
