@@ -2,7 +2,9 @@
 on SQLite and MariaDB (the query time, in-process, best of 3), and the --log scan against
 ``grep -c`` on the same warm 100+ MB mail log (MB/s, peak RSS).
 
-    .venv/bin/python benchmarks/bench_ratelimit.py [--rows 1000000] [--log-mb 128] [--no-mariadb] [--no-sqlite]
+    make bench-ratelimit
+    .venv/bin/python benchmarks/bench_ratelimit.py [--rows N] [--log-mb N] [--only db|log]
+        [--no-mariadb] [--no-sqlite]
 """
 
 from __future__ import annotations
