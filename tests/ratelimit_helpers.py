@@ -1,4 +1,5 @@
-"""Rate-limit test databases: the daemons' schemas on SQLite files and on a real MariaDB."""
+"""Rate-limit test databases: the daemons' schemas on SQLite files, a real MariaDB and a real
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ MYSQL = {
     "password": os.environ.get("RATELIMIT_MYSQL_PASSWORD", "rl-test-Pw7"),
     "database": os.environ.get("RATELIMIT_MYSQL_DB", "isp_ratelimit_test"),
 }
+POSTGRESQL = {
+    "host": os.environ.get("RATELIMIT_PG_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("RATELIMIT_PG_PORT", "5432")),
+    "user": os.environ.get("RATELIMIT_PG_USER", "isp_ratelimit"),
+    "password": os.environ.get("RATELIMIT_PG_PASSWORD", "rl-test-Pw7"),
+    "dbname": os.environ.get("RATELIMIT_PG_DB", "isp_ratelimit_test"),
+}
 TABLES = ("throttle", "mail_count", "limit_report", "rate_limits")
 CB_TABLES = ("quotas_tracking", "quotas_limits", "quotas", "policies")
 
@@ -29,7 +37,8 @@ def statements(path: Path) -> list[str]:
 
 
 class Database:
-    """One test database: ``kind`` is sqlite or mariadb; ``url`` is what --dsn gets."""
+    """One test database: ``kind`` is sqlite, mariadb or postgresql; ``url`` is what --dsn
+    gets."""
 
     def __init__(self, kind: str, tmp_path: Path) -> None:
         self.kind = kind
@@ -37,6 +46,13 @@ class Database:
             self.path = tmp_path / "policy.sqlite3"
             self.raw: Any = sqlite3.connect(self.path)
             self.url = f"sqlite://{self.path}"
+        elif kind == "postgresql":
+            import psycopg
+
+            self.raw = psycopg.connect(**POSTGRESQL, autocommit=True)  # type: ignore[arg-type]
+            pg = POSTGRESQL
+            self.url = f"postgresql://{pg['user']}@{pg['host']}:{pg['port']}/{pg['dbname']}"
+            self.drop_all()
         else:
             import pymysql
 
@@ -48,10 +64,17 @@ class Database:
 
     @property
     def env(self) -> dict[str, str]:
-        return {"RATELIMIT_DB_PASSWORD": MYSQL["password"]} if self.kind == "mariadb" else {}
+        if self.kind == "sqlite":
+            return {}
+        source = MYSQL if self.kind == "mariadb" else POSTGRESQL
+        return {"RATELIMIT_DB_PASSWORD": str(source["password"])}
+
+    @property
+    def password(self) -> str:
+        return self.env.get("RATELIMIT_DB_PASSWORD", "")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        if self.kind == "mariadb":
+        if self.kind != "sqlite":
             sql = sql.replace("?", "%s")
         cursor = self.raw.cursor()
         cursor.execute(sql, tuple(params))
@@ -61,10 +84,11 @@ class Database:
 
     def drop_all(self, prefix: str = "") -> None:
         for table in (*TABLES, *(prefix + t for t in CB_TABLES)):
-            self.execute(f"DROP TABLE IF EXISTS {table}")
+            cascade = " CASCADE" if self.kind == "postgresql" else ""
+            self.execute(f"DROP TABLE IF EXISTS {table}{cascade}")
 
     def create(self, schema: str, prefix: str = "") -> None:
-        dialect = "sqlite" if self.kind == "sqlite" else "mysql"
+        dialect = {"sqlite": "sqlite", "mariadb": "mysql"}.get(self.kind, self.kind)
         for statement in statements(SCHEMAS / f"{schema}.{dialect}.sql"):
             sql = statement
             if prefix:
@@ -83,7 +107,7 @@ class Database:
         marks = ", ".join("?" for _ in names)
         sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})"
         cursor = self.raw.cursor()
-        if self.kind == "mariadb":
+        if self.kind != "sqlite":
             sql = sql.replace("?", "%s")
         cursor.executemany(sql, rows)
         cursor.close()
@@ -91,7 +115,7 @@ class Database:
             self.raw.commit()
 
     def close(self) -> None:
-        if self.kind == "mariadb":
+        if self.kind != "sqlite":
             self.drop_all()
         self.raw.close()
 
@@ -107,14 +131,32 @@ def mariadb_reachable() -> str:
     return ""
 
 
+def postgresql_reachable() -> str:
+    """'' when the test PostgreSQL answers, else why not."""
+    try:
+        import psycopg
+
+        psycopg.connect(**POSTGRESQL, connect_timeout=3).close()  # type: ignore[arg-type]
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+SERVERS = {
+    "mariadb": ("MariaDB", "30-mariadb.sh", mariadb_reachable),
+    "postgresql": ("PostgreSQL", "35-postgresql.sh", postgresql_reachable),
+}
+
+
 def database_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     kind = request.param
-    if kind == "mariadb":
-        why = mariadb_reachable()
+    if kind in SERVERS:
+        name, setup, reachable = SERVERS[kind]
+        why = reachable()
         if why:
             if os.environ.get("ISP_PLUGINS_REQUIRE_SERVICES") == "1":
-                pytest.fail(f"MariaDB required (ISP_PLUGINS_REQUIRE_SERVICES=1) but: {why}")
-            pytest.skip(f"no test MariaDB (.ci/setup.d/30-mariadb.sh): {why}")
+                pytest.fail(f"{name} required (ISP_PLUGINS_REQUIRE_SERVICES=1) but: {why}")
+            pytest.skip(f"no test {name} (.ci/setup.d/{setup}): {why}")
     database = Database(kind, tmp_path)
     try:
         yield database

@@ -9,21 +9,21 @@ import pytest
 
 from ratelimit import backends, db, dsn
 from ratelimit.model import Report
-from tests.ratelimit_helpers import MYSQL, Database, database_fixture
+from tests.ratelimit_helpers import Database, database_fixture
 
 NOW = 1767225600
 DEFAULTS = backends.Policyd1Defaults(msg=100, rcpt=200, quota=1000000, window=3600)
 
 
-@pytest.fixture(params=["sqlite", "mariadb"])
+@pytest.fixture(params=["sqlite", "mariadb", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     yield from database_fixture(request, tmp_path)
 
 
 def connect(database: Database) -> db.Connection:
     target = dsn.parse(database.url)
-    if database.kind == "mariadb":
-        target = target.with_password(MYSQL["password"])
+    if database.password:
+        target = target.with_password(database.password)
     return db.connect(target, 10)
 
 

@@ -15,7 +15,7 @@ from tests.ratelimit_helpers import MYSQL, Database, database_fixture
 SCRIPT = "check_ratelimit_offenders"
 
 
-@pytest.fixture(params=["sqlite", "mariadb"])
+@pytest.fixture(params=["sqlite", "mariadb", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     yield from database_fixture(request, tmp_path)
 
@@ -190,6 +190,33 @@ def test_mariadb_auth_failure_and_down_are_critical_password_hidden(tmp_path: Pa
         "RATELIMIT_OFFENDERS CRITICAL - mysql://u@127.0.0.1:1/db: MySQL: Can't connect"
     )
     assert MYSQL["password"] not in done.stdout
+
+
+def test_postgresql_auth_failure_down_and_no_database(tmp_path: Path) -> None:
+    from tests.ratelimit_helpers import POSTGRESQL, postgresql_reachable
+
+    if postgresql_reachable() and os.environ.get("ISP_PLUGINS_REQUIRE_SERVICES") != "1":
+        pytest.skip("no test PostgreSQL")
+    pg = POSTGRESQL
+    url = f"postgresql://{pg['user']}:Wrong-Pw-42@{pg['host']}:{pg['port']}/{pg['dbname']}"
+    done = run_script(SCRIPT, "-b", "cluebringer", "-d", url, "-vvv")
+    assert (done.code, done.stderr) == (2, "")
+    assert done.status.startswith(
+        f"RATELIMIT_OFFENDERS CRITICAL - postgresql://{pg['user']}@{pg['host']}:{pg['port']}"
+        f"/{pg['dbname']}: PostgreSQL authentication failed: "
+    )
+    assert "Wrong-Pw-42" not in done.stdout
+    env = {"RATELIMIT_DB_PASSWORD": str(pg["password"])}
+    done = run_script(SCRIPT, "-b", "cluebringer", "-d", "postgresql://u@127.0.0.1:1/db", env=env)
+    assert done.code == 2
+    assert done.status.startswith(
+        "RATELIMIT_OFFENDERS CRITICAL - postgresql://u@127.0.0.1:1/db: PostgreSQL: "
+    )
+    url = f"postgresql://{pg['user']}@{pg['host']}:{pg['port']}/no_such_db"
+    done = run_script(SCRIPT, "-b", "cluebringer", "-d", url, env=env)
+    assert done.code == 3
+    assert 'database "no_such_db" does not exist' in done.status
+    assert str(pg["password"]) not in done.stdout
 
 
 def test_sqlite_missing_file_critical_and_usage_errors(tmp_path: Path) -> None:

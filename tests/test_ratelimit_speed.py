@@ -21,7 +21,7 @@ from tests.test_ratelimit_backends import DEFAULTS, NOW, connect, throttle
 MAIL_COUNT = ("id", "date", "recipient_count", "instance", "protocol_state")
 
 
-@pytest.fixture(params=["sqlite", "mariadb"])
+@pytest.fixture(params=["sqlite", "mariadb", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     yield from database_fixture(request, tmp_path)
 
