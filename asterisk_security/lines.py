@@ -89,9 +89,7 @@ _SYSLOG = re.compile(
     r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s"
 )
 _CLASSIC = re.compile(r"([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?$")
-_ISO = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$"
-)
+_ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$")
 _MONTHS = {
     name: number
     for number, name in enumerate(
@@ -145,10 +143,15 @@ def stamp_seconds(text: str, now: float | None = None) -> float | None:
             zone = match.group(8)
             if zone is None:
                 return _local(*parts) + _fraction(match.group(7))
-            offset = 0 if zone == "Z" else int(zone[0] + "1") * (
-                int(zone[1:3]) * 3600 + int(zone[-2:]) * 60
+            offset = (
+                0
+                if zone == "Z"
+                else int(zone[0] + "1") * (int(zone[1:3]) * 3600 + int(zone[-2:]) * 60)
             )
-            moment = datetime.datetime(*parts, tzinfo=datetime.timezone.utc)
+            year, month, day, hour, minute, second = parts
+            moment = datetime.datetime(
+                year, month, day, hour, minute, second, tzinfo=datetime.timezone.utc
+            )
             return moment.timestamp() - offset + _fraction(match.group(7))
         match = re.fullmatch(r"(\d{1,12})-(\d{1,6})", text)  # EventTV "%u-%u" (1.8 to 11)
         if match:

@@ -23,10 +23,10 @@ METRICS = ("attempts", "rate", "sources", "accounts", "top_source")
 Thresholds = dict[str, tuple[Optional[nagiosplugin.Range], Optional[nagiosplugin.Range]]]
 
 
-def sanitize(text: str) -> str:
+def sanitize(text: str, limit: int = 64) -> str:
     """Text from the log (attacker-chosen account names): one line, no '|', bounded."""
     flat = " ".join(text.replace("|", "/").split())
-    return flat if len(flat) <= 64 else flat[:61] + "..."
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def plural(count: int, word: str) -> str:
@@ -69,7 +69,9 @@ class SipAuth(nagiosplugin.Resource):  # type: ignore[misc]
                 min_failures=self.compromise_failures or 1,
             )
         except StateError as exc:
-            yield runtime.failure_metric(runtime.Failure(nagiosplugin.Unknown, sanitize(str(exc))))
+            yield runtime.failure_metric(
+                runtime.Failure(nagiosplugin.Unknown, sanitize(str(exc), 1000))
+            )
             return
         self.seconds = time.monotonic() - started
         self.report = scan
@@ -79,7 +81,9 @@ class SipAuth(nagiosplugin.Resource):  # type: ignore[misc]
         yield nagiosplugin.Metric("rate", round(scan.rate, 2), min=0, context="rate")
         yield nagiosplugin.Metric("sources", len(counts.per_source), min=0, context="sources")
         yield nagiosplugin.Metric("accounts", len(counts.accounts), min=0, context="accounts")
-        yield nagiosplugin.Metric("top_source", top[0][1] if top else 0, min=0, context="top_source")
+        yield nagiosplugin.Metric(
+            "top_source", top[0][1] if top else 0, min=0, context="top_source"
+        )
         if self.compromise_failures is not None:
             yield nagiosplugin.Metric(
                 "compromises", len(scan.tally.compromises), context="compromises"
@@ -133,7 +137,8 @@ class SipAuth(nagiosplugin.Resource):  # type: ignore[misc]
             rest = len(accounts) - ACCOUNTS_SHOWN
             lines.append(
                 f"{sanitize(source)}: {plural(count, 'failure')} on "
-                f"{plural(len(accounts), 'account')}: {shown}" + (f", ... (+{rest})" if rest > 0 else "")
+                f"{plural(len(accounts), 'account')}: {shown}"
+                + (f", ... (+{rest})" if rest > 0 else "")
             )
         others = len(counts.per_source) - min(self.top_n, len(counts.per_source))
         if others > 0:

@@ -1,0 +1,87 @@
+"""Property-based tests: the Asterisk log parsers return events or None, never raise; the
+counting of a log cut anywhere equals the counting of its lines."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+
+from asterisk_security import lines, tally
+from logtail import search
+from tests.conftest import FUZZ_SEED, ROOT
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
+fuzz = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FIXTURE_LINES = [
+    line
+    for path in sorted((ROOT / "fixtures" / "asterisk_security").glob("*.log"))
+    for line in path.read_text().splitlines()
+]
+fixture_lines = st.sampled_from(FIXTURE_LINES)
+
+
+def parsed(line: str) -> lines.AuthEvent | None:
+    found = lines.parse_line(line, now=1735000000.0)
+    assert found is None or isinstance(found, lines.AuthEvent)
+    return found
+
+
+@seed(FUZZ_SEED)
+@fuzz
+@given(st.text(max_size=300))
+def test_parse_line_on_arbitrary_text(text: str) -> None:
+    parsed(text)
+
+
+@seed(FUZZ_SEED)
+@fuzz
+@given(fixture_lines, st.integers(min_value=0, max_value=400), st.text(max_size=20))
+def test_parse_line_on_cut_and_spliced_fixture_lines(line: str, cut: int, junk: str) -> None:
+    parsed(line[:cut])
+    parsed(line[:cut] + junk + line[cut:])
+    parsed(line.replace("'", junk).replace('"', junk))
+
+
+@seed(FUZZ_SEED)
+@fuzz
+@given(
+    st.sampled_from(
+        [
+            "Registration from '{a}' failed for '{b}' - Wrong password",
+            "Request '{a}' from '{a}' failed for '{b}' (callid: {a}) - Failed to authenticate",
+            'SecurityEvent="InvalidPassword",EventTV="{a}",Service="SIP",AccountID="{a}",'
+            'RemoteAddress="{b}"',
+            "[{a}] {b}",
+            "{a} x",
+        ]
+    ),
+    st.text(max_size=60),
+    st.text(alphabet="0123456789abcdef:.[]/%IPV4UDP- ", max_size=60),
+)
+def test_parse_line_on_hostile_fields(form: str, a: str, b: str) -> None:
+    parsed(form.format(a=a, b=b))
+    lines.stamp_seconds(a)
+    lines.stamp_seconds(b)
+
+
+@seed(FUZZ_SEED)
+@settings(max_examples=max(EXAMPLES // 5, 20), deadline=None)
+@given(st.lists(fixture_lines, min_size=1, max_size=40), st.integers(min_value=1, max_value=300))
+def test_block_search_finds_every_event_line(picked: list[str], block: int) -> None:
+    text = ("\n".join(picked) + "\n").encode()
+    path = Path(tempfile.gettempdir()) / f"sipauth-fuzz-{os.getpid()}.log"
+    path.write_bytes(text)
+    try:
+        got = list(search.file_lines(str(path), 0, len(text), lines.FINGERPRINTS, block=block))
+        want = [
+            line.encode() for line in picked if any(f in line.encode() for f in lines.FINGERPRINTS)
+        ]
+        assert got == want
+        events = [e for e in (parsed(line) for line in picked) if e is not None]
+        assert list(tally.events_in(str(path), 0, len(text), 1735000000.0)) == events
+    finally:
+        path.unlink()
