@@ -102,11 +102,11 @@ def default_state_dir() -> str:
     return os.path.join(base, "isp-plugins")
 
 
-def load_state(path: str) -> dict[str, Any] | None:
-    """The saved position (inode, device, offset, head, extra), or None on a first run.
+def read_json(path: str) -> Any:
+    """A state file's JSON, None when it does not exist or is not JSON.
 
-    A state file that another user owns, or a symlink, is refused: in a shared directory it
-    could hide lines from us.
+    A state file that another user owns, or a symlink, is refused (StateError): in a shared
+    directory it could make us skip what we should see.
     """
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -119,9 +119,35 @@ def load_state(path: str) -> dict[str, Any] | None:
         if owner != os.geteuid():
             raise StateError(f"state {path} belongs to uid {owner}, not to us: refused")
         try:
-            data = json.load(handle)
+            return json.load(handle)
         except ValueError:
-            return None  # unreadable state: start again from the beginning
+            return None
+
+
+def write_json(path: str, data: Any) -> None:
+    """Replace the state file at path atomically (the directory made private if new)."""
+    directory = os.path.dirname(path)
+    prefix = "." + os.path.basename(path).split(".", 1)[0] + "."
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        # An unpredictable name, created exclusively: safe in a shared directory too.
+        fd, temp = tempfile.mkstemp(prefix=prefix, dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+        os.replace(temp, path)
+    except OSError as exc:
+        raise StateError(f"cannot write state {path}: {exc.strerror}") from None
+
+
+def load_state(path: str) -> dict[str, Any] | None:
+    """The saved position (inode, device, offset, head, extra), or None on a first run.
+
+    A state file that another user owns, or a symlink, is refused: in a shared directory it
+    could hide lines from us.
+    """
+    data = read_json(path)
+    if not isinstance(data, dict):
+        return None  # none, or unreadable: start again from the beginning
     try:
         state: dict[str, Any] = {k: int(data[k]) for k in ("inode", "device", "offset")}
     except (ValueError, KeyError, TypeError):
@@ -135,25 +161,15 @@ def load_state(path: str) -> dict[str, Any] | None:
 def save_state(
     path: str, info: os.stat_result, offset: int, head: str, extra: dict[str, Any] | None = None
 ) -> None:
-    directory = os.path.dirname(path)
-    prefix = "." + os.path.basename(path).split(".", 1)[0] + "."
-    try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        # An unpredictable name, created exclusively: safe in a shared directory too.
-        fd, temp = tempfile.mkstemp(prefix=prefix, dir=directory)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            state: dict[str, Any] = {
-                "inode": info.st_ino,
-                "device": info.st_dev,
-                "offset": offset,
-                "head": head,
-            }
-            if extra:
-                state["extra"] = extra
-            json.dump(state, handle)
-        os.replace(temp, path)
-    except OSError as exc:
-        raise StateError(f"cannot write state {path}: {exc.strerror}") from None
+    state: dict[str, Any] = {
+        "inode": info.st_ino,
+        "device": info.st_dev,
+        "offset": offset,
+        "head": head,
+    }
+    if extra:
+        state["extra"] = extra
+    write_json(path, state)
 
 
 def rotated_candidates(log: str) -> list[str]:
