@@ -35,6 +35,11 @@ class Network(click.ParamType):  # type: ignore[type-arg]  # generic from click 
             self.fail(f"{value!r} is not a network like 192.0.2.0/24 or 2001:db8::/32", param, ctx)
 
 
+#: A phone with a wrong password retries every 20 to 60 s (1 to 3 a minute); a brute-force
+#: tool sends tens to thousands a second.
+DEFAULTS = {("rate", "warning"): "10", ("rate", "critical"): "100"}
+
+
 def threshold_options(metric: str, what: str) -> list[Any]:
     """--METRIC-warning and --METRIC-critical, ranges without a default."""
     return [
@@ -51,11 +56,6 @@ def threshold_options(metric: str, what: str) -> list[Any]:
             ("critical", DEFAULTS.get((metric, "critical"))),
         )
     ]
-
-
-#: A phone with a wrong password retries every 20 to 60 s (1 to 3 a minute); a brute-force
-#: tool sends tens to thousands a second.
-DEFAULTS = {("rate", "warning"): "10", ("rate", "critical"): "100"}
 
 
 @click.command(cls=common.PluginCommand, check_name=NAME.upper())
@@ -91,11 +91,10 @@ DEFAULTS = {("rate", "warning"): "10", ("rate", "critical"): "100"}
     "provisioning systems). Repeatable.",
 )
 @click.option(
-    "--compromise-check/--no-compromise-check",
-    default=True,
-    show_default=True,
-    help="CRITICAL when an account authenticates (SuccessfulAuth) from an address that "
-    "failed --compromise-failures times before.",
+    "--no-compromise-check",
+    is_flag=True,
+    help="Do not turn CRITICAL when an account authenticates (SuccessfulAuth) from an address "
+    "that failed --compromise-failures times before (the default does).",
 )
 @click.option(
     "--compromise-failures",
@@ -134,7 +133,7 @@ def main(
     top_source_warning: nagiosplugin.Range | None,
     top_source_critical: nagiosplugin.Range | None,
     ignore: tuple[Any, ...],
-    compromise_check: bool,
+    no_compromise_check: bool,
     compromise_failures: int,
     top_n: int,
     timeout: float,
@@ -193,7 +192,7 @@ def main(
         state_dir or default_state_dir(),
         thresholds,
         tuple(ignore),
-        compromise_failures if compromise_check else None,
+        None if no_compromise_check else compromise_failures,
         top_n,
         verbose,
     )
