@@ -34,6 +34,7 @@ Line prefixes: the logger's ``[Mar  1 10:00:00]`` (default ``dateformat``, no ye
 from __future__ import annotations
 
 import datetime
+import functools
 import ipaddress
 import re
 import time
@@ -118,6 +119,19 @@ class AuthEvent:
 
 
 def stamp_seconds(text: str, now: float | None = None) -> float | None:
+    """Seconds since the epoch of a logger or EventTV stamp, or None (see :func:`_stamp`)."""
+    if now is None:
+        return _stamp(text, None)
+    # A log repeats its stamps (many lines a second under attack): read each once per run.
+    return _cached_stamp(text, now)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_stamp(text: str, now: float) -> float | None:
+    return _stamp(text, now)
+
+
+def _stamp(text: str, now: float | None = None) -> float | None:
     """Seconds since the epoch of a logger or EventTV stamp, or None.
 
     Year-less stamps (``Mar  1 10:00:00``) take the year of ``now`` (or the one before when
@@ -177,6 +191,7 @@ def line_stamp(line: str, now: float | None = None) -> float | None:
     return stamp_seconds(match.group(1), now) if match else None
 
 
+@functools.lru_cache(maxsize=4096)
 def normal_address(text: str, with_port: bool) -> str:
     """The IP of ``1.2.3.4``, ``1.2.3.4:5060``, ``[2001:db8::1]:5060``, ``2001:db8::1:5060``.
 

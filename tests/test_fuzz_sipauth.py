@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from asterisk_security import lines, tally
+from asterisk_security.lines import FINGERPRINTS
 from logtail import search
 from tests.conftest import FUZZ_SEED, ROOT
 
@@ -85,3 +86,31 @@ def test_block_search_finds_every_event_line(picked: list[str], block: int) -> N
         assert list(tally.events_in(str(path), 0, len(text), 1735000000.0)) == events
     finally:
         path.unlink()
+
+
+@seed(FUZZ_SEED)
+@fuzz
+@given(
+    st.lists(
+        st.sampled_from([b"' failed for '", b"' failed for", b"'", b"\n", b"x", b"failed "]),
+        max_size=60,
+    ),
+)
+def test_needle_modes_find_the_same_lines(pieces: list[bytes]) -> None:
+    """The anchor-byte search and the whole-text search (for a common anchor) agree."""
+    data = b"".join(pieces)
+    text = FINGERPRINTS[0]
+    by_anchor: set[int] = set()
+    by_text: set[int] = set()
+    for at in range(len(text)):
+        by_anchor.clear()
+        search.Needle(text, at).lines(data, 0, len(data), by_anchor)
+        search.Needle(text, at, whole=True).lines(data, 0, len(data), by_text)
+        assert by_anchor == by_text
+    naive = set()
+    start = 0
+    for line in data.split(b"\n"):
+        if text in line:
+            naive.add(start)
+        start += len(line) + 1
+    assert by_text == naive
