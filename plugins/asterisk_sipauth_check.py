@@ -25,7 +25,7 @@ Thresholds = dict[str, tuple[Optional[nagiosplugin.Range], Optional[nagiosplugin
 
 def sanitize(text: str, limit: int = 64) -> str:
     """Text from the log (attacker-chosen account names): one line, no '|', bounded."""
-    flat = " ".join(text.replace("|", "/").split())
+    flat = " ".join(re.sub(r"[\x00-\x1f\x7f]", "?", text.replace("|", "/")).split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 

@@ -25,7 +25,8 @@ Thresholds = dict[str, tuple[Optional[nagiosplugin.Range], Optional[nagiosplugin
 
 
 def sanitize(text: str) -> str:
-    return " ".join(str(text).replace("|", "/").split())
+    """One line, no '|' and no control characters."""
+    return " ".join(re.sub(r"[\x00-\x1f\x7f]", "?", str(text).replace("|", "/")).split())
 
 
 def label(jail: str) -> str:

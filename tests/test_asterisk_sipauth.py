@@ -326,3 +326,15 @@ def test_corrupt_state_memory_is_ignored(tmp_path: Path) -> None:
     log.write_text(log.read_text() + notice(2, "2", "203.0.113.5"))
     code, out = run(log, state)
     assert code == 0 and "1 failed SIP authentication since the last run" in out[0]
+
+
+def test_hostile_account_names_stay_on_one_line(tmp_path: Path) -> None:
+    log = tmp_path / "full"
+    log.write_text(
+        "[2024-03-10 10:00:00] NOTICE[1]: chan_sip.c:1 handle_request_register: Registration "
+        "from '<sip:a|b\x1b[31m\x00" + "x" * 200 + "@192.0.2.10>' failed for '203.0.113.5:5060' "
+        "- Wrong password\n"
+    )
+    code, out = run(log, tmp_path / "st")
+    assert code == 0
+    assert out[1] == "203.0.113.5: 1 failure on 1 account: a/b?[31m?" + "x" * 52 + "..."
