@@ -397,3 +397,19 @@ def test_parse_jail_status_forms() -> None:
         f2b.parse_jail_status("j", [("Filter", [("Currently failed", "x")])])
     assert f2b.parse_jail_list([("Number of jail", 2), ("Jail list", "a, b")]) == ["a", "b"]
     assert f2b.parse_jail_list([("Number of jail", 0), ("Jail list", "")]) == []
+
+
+def test_server_without_jails_is_critical(short_dir: Path) -> None:
+    reply = pickle.dumps((0, [("Number of jail", 0), ("Jail list", "")])) + f2b.END
+    fake = FakeServer(short_dir / "s", reply)
+    try:
+        done = run_script(SCRIPT, "-s", str(short_dir / "s"), "--state-dir", str(short_dir))
+    finally:
+        fake.close()
+    assert (done.code, done.lines) == (
+        2,
+        [
+            "FAIL2BAN CRITICAL - fail2ban runs no jail (protection is off)",
+            "first run: failed growth counted from now",
+        ],
+    )
