@@ -156,9 +156,15 @@ def count_events(events: Iterable[AuthEvent], tally: Tally) -> Tally:
     return tally
 
 
-def events_in(path: str, start: int, end: int, now: float | None = None) -> Iterable[AuthEvent]:
+def events_in(
+    path: str,
+    start: int,
+    end: int,
+    now: float | None = None,
+    budget: search.Budget | None = None,
+) -> Iterable[AuthEvent]:
     """The authentication events in bytes [start, end) of path, in order."""
-    for raw in search.file_lines(path, start, end, FINGERPRINTS):
+    for raw in search.file_lines(path, start, end, FINGERPRINTS, budget=budget):
         event = parse_line(raw.decode("utf-8", "replace"), now)
         if event is not None:
             yield event
@@ -183,19 +189,35 @@ def scan_log(
     min_failures: int = 1,
     update: bool = True,
     now: float | None = None,
+    deadline: float | None = None,
 ) -> Scan:
-    """Count the authentication events written since the previous run (see the module doc)."""
+    """Count the authentication events written since the previous run (see the module doc).
+
+    With a ``deadline`` (time.monotonic()), a log too big to read in time is read in part:
+    the position saved is where the read stopped, and the next run goes on from there.
+    """
     current = time.time() if now is None else now
     todo = logtail.plan(log, state_dir, STATE_PREFIX)
     extra: dict[str, Any] = todo.extra
     memory = extra.get("failed") if isinstance(extra.get("failed"), dict) else {}
     tally = Tally(memory=_clean_memory(memory), min_failures=min_failures, ignore=tuple(ignore))
     scan = Scan(tally=tally, notes=list(todo.notes), first_run=todo.first_run)
+    budget = search.Budget(deadline)
+    stopped: tuple[str, int] | None = None
     try:
         for segment in todo.segments:
-            count_events(events_in(segment.path, segment.start, segment.end, current), tally)
+            events = events_in(segment.path, segment.start, segment.end, current, budget)
+            count_events(events, tally)
+            if budget.stopped_at is not None:
+                stopped = segment.path, budget.stopped_at
+                scan.bytes_read += budget.stopped_at - segment.start
+                scan.notes.append(
+                    f"time limit: {segment.path} read up to byte {budget.stopped_at} of "
+                    f"{segment.end}, the rest next run"
+                )
+                break
             scan.bytes_read += segment.size
-        end_time = last_line_stamp(log, todo.end, current)
+        end_time = None if stopped else last_line_stamp(log, todo.end, current)
     except OSError as exc:
         raise logtail.StateError(f"cannot read {log}: {exc.strerror}") from None
     if end_time is None:
@@ -211,7 +233,7 @@ def scan_log(
         log_time = end_time if end_time is not None else previous
         if isinstance(log_time, (int, float)):
             saved["log_time"] = log_time
-        logtail.commit(todo, saved)
+        logtail.commit(todo, saved, stopped)
     return scan
 
 

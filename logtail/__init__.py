@@ -232,11 +232,22 @@ def plan(log: str, state_dir: str, prefix: str) -> Plan:
     return result
 
 
-def commit(done: Plan, extra: dict[str, Any] | None = None) -> None:
-    """Save the position reached (the end of the live log's complete lines) and ``extra``."""
+def commit(
+    done: Plan, extra: dict[str, Any] | None = None, stopped: tuple[str, int] | None = None
+) -> None:
+    """Save the position reached and ``extra``: the end of the live log's complete lines, or
+    ``stopped`` (path, offset) when the read ran out of time there.
+
+    Stopped in a rotated file, the state names that file's inode: the next run finds it
+    among the rotated candidates, reads its rest, then the live log from its start.
+    """
     assert done.info is not None
+    path, offset, info = done.log, done.end, done.info
     try:
-        head = head_of(done.log, min(done.end, HEAD))
+        if stopped is not None:
+            path, offset = stopped
+            info = done.info if path == done.log else os.stat(path)
+        head = head_of(path, min(offset, HEAD))
     except OSError as exc:
-        raise StateError(f"cannot read {done.log}: {exc.strerror}") from None
-    save_state(done.state_file, done.info, done.end, head, extra)
+        raise StateError(f"cannot read {path}: {exc.strerror}") from None
+    save_state(done.state_file, info, offset, head, extra)

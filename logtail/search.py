@@ -10,6 +10,7 @@ flat: one block at a time.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -104,6 +105,33 @@ def _lines(data: bytes, heads: set[int], end: int) -> Iterator[bytes]:
         yield data[head : tail if tail >= 0 else end]
 
 
+def _lines_at(data: bytes, heads: set[int], end: int, base: int) -> Iterator[tuple[bytes, int]]:
+    """Like _lines, with the file offset just after each line (data starts at ``base``)."""
+    for head in sorted(heads):
+        tail = data.find(b"\n", head, end)
+        stop = tail if tail >= 0 else end
+        yield data[head:stop], base + min(stop + 1, end)
+
+
+class Budget:
+    """A time limit for reading (a time.monotonic() deadline); where the read stopped.
+
+    A read that runs out of time stops after a line it handed over (the time the caller
+    spends on the lines counts), or between two blocks; ``stopped_at`` is then the offset
+    just after the last complete line dealt with, where the next run goes on.
+    """
+
+    #: Lines handed over between two looks at the clock.
+    EVERY = 64
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.stopped_at: int | None = None
+
+    def spent(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+
 def matching_lines(
     handle: BinaryIO,
     start: int,
@@ -111,12 +139,16 @@ def matching_lines(
     fingerprints: Sequence[Needle],
     extra: re.Pattern[bytes] | None = None,
     block: int = BLOCK,
+    budget: Budget | None = None,
 ) -> Iterator[bytes]:
     """Whole lines of [start, end) holding a fingerprint or matching ``extra``, in order.
 
     Blocks are searched in place (no copy); only the line that straddles two blocks is
-    joined.
+    joined. With a ``budget``, the read stops once it is spent (see :class:`Budget`).
     """
+    if budget is not None and budget.deadline is not None:
+        yield from _budgeted_lines(handle, start, end, fingerprints, extra, block, budget)
+        return
     handle.seek(start)
     position, carry = start, b""
     while position < end:
@@ -140,6 +172,51 @@ def matching_lines(
         yield from _lines(carry, _heads(carry, 0, len(carry), fingerprints, extra), len(carry))
 
 
+def _budgeted_lines(
+    handle: BinaryIO,
+    start: int,
+    end: int,
+    fingerprints: Sequence[Needle],
+    extra: re.Pattern[bytes] | None,
+    block: int,
+    budget: Budget,
+) -> Iterator[bytes]:
+    """matching_lines under a time limit: the same lines, up to where the budget ran out."""
+    handle.seek(start)
+    position, carry, handed = start, b"", 0
+    while position < end:
+        if position - len(carry) > start and budget.spent():  # always a line further
+            budget.stopped_at = position - len(carry)
+            return
+        chunk = handle.read(min(block, end - position))
+        if not chunk:
+            break
+        base = position - len(carry)
+        position += len(chunk)
+        last = len(chunk) if position >= end else chunk.rfind(b"\n") + 1
+        if last == 0:  # no newline in a whole block: one very long line
+            carry += chunk
+            continue
+        first = chunk.find(b"\n") + 1 if carry else 0
+        parts = []
+        if carry:
+            joined = carry + chunk[:first]
+            heads = _heads(joined, 0, len(joined), fingerprints, extra)
+            parts.append(_lines_at(joined, heads, len(joined), base))
+        heads = _heads(chunk, first, last, fingerprints, extra)
+        parts.append(_lines_at(chunk, heads, last, position - len(chunk)))
+        for part in parts:
+            for line, after in part:
+                yield line
+                handed += 1
+                if handed % Budget.EVERY == 0 and after < end and budget.spent():
+                    budget.stopped_at = after
+                    return
+        carry = chunk[last:]
+    if carry:
+        yield from _lines(carry, _heads(carry, 0, len(carry), fingerprints, extra), len(carry))
+
+
 def file_lines(
     path: str,
     start: int,
@@ -147,9 +224,10 @@ def file_lines(
     fingerprints: Sequence[bytes],
     extra: re.Pattern[bytes] | None = None,
     block: int = BLOCK,
+    budget: Budget | None = None,
 ) -> Iterator[bytes]:
     """The lines of path's [start, end) holding a fingerprint (anchors picked from a sample)."""
     with open(path, "rb", buffering=0) as handle:
         handle.seek(start)
         found = needles(fingerprints, handle.read(min(SAMPLE, max(0, end - start))))
-        yield from matching_lines(handle, start, end, found, extra, block)
+        yield from matching_lines(handle, start, end, found, extra, block, budget)

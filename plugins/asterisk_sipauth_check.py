@@ -13,7 +13,7 @@ from typing import Any, Optional
 import nagiosplugin
 
 from asterisk_security import tally as tally_module
-from isp_plugins import runtime
+from isp_plugins import common, runtime
 from logtail import StateError
 
 NAME = "asterisk_sipauth"
@@ -46,7 +46,9 @@ class SipAuth(nagiosplugin.Resource):  # type: ignore[misc]
         ignore: Sequence[tally_module.Network],
         compromise_failures: int | None,
         top_n: int,
+        timeout: float = 10.0,
     ) -> None:
+        self.timeout = timeout
         self.log_file = log_file
         self.state_dir = state_dir
         self.ignore = tuple(ignore)
@@ -67,6 +69,8 @@ class SipAuth(nagiosplugin.Resource):  # type: ignore[misc]
                 self.state_dir,
                 self.ignore,
                 min_failures=self.compromise_failures or 1,
+                # Leave the -t backstop room: a huge log is read in part, the rest next run.
+                deadline=started + common.session_deadline(self.timeout) * 0.8,
             )
         except StateError as exc:
             yield runtime.failure_metric(
@@ -172,8 +176,9 @@ def build_check(
     compromise_failures: int | None,
     top_n: int,
     verbose: int,
+    timeout: float = 10.0,
 ) -> nagiosplugin.Check:
-    resource = SipAuth(log_file, state_dir, ignore, compromise_failures, top_n)
+    resource = SipAuth(log_file, state_dir, ignore, compromise_failures, top_n, timeout)
     contexts = [
         nagiosplugin.ScalarContext(metric, *thresholds.get(metric, (None, None)))
         for metric in METRICS

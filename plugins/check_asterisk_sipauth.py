@@ -150,6 +150,10 @@ def main(
     PJSIP services. When a file holds both a failure's NOTICE line and its security event,
     the security events are counted.
 
+    A log too big to read within -t (a first run on years of log) is read in part: the
+    position saved is where the read stopped, the next runs go on from there, and the
+    long output says so.
+
     The rate is per minute over the log time from where the previous run stopped (the
     stamp of the last line it read) to the last line read now; on a first run, from the
     first failure read. A window under a minute counts as a minute.
@@ -195,6 +199,7 @@ def main(
         None if no_compromise_check else compromise_failures,
         top_n,
         verbose,
+        timeout,
     )
     runtime.run_check(check, verbose, timeout, loggers=("asterisk_security",))
 

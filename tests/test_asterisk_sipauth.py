@@ -338,3 +338,23 @@ def test_hostile_account_names_stay_on_one_line(tmp_path: Path) -> None:
     code, out = run(log, tmp_path / "st")
     assert code == 0
     assert out[1] == "203.0.113.5: 1 failure on 1 account: a/b?[31m?" + "x" * 52 + "..."
+
+
+def test_a_log_too_big_for_the_time_limit_is_read_over_several_runs(tmp_path: Path) -> None:
+    """Out of time, the scan saves where it stopped; the next runs go on, nothing twice."""
+    log, state = tmp_path / "full", tmp_path / "state"
+    lines_ = [notice(n % 60, str(n), f"203.0.113.{n % 7}") for n in range(1000)]
+    log.write_text("".join(lines_[:600]))
+    counted, runs = 0, 0
+    while True:
+        runs += 1
+        scan = tally.scan_log(str(log), str(state), now=NOW, deadline=0.0)  # always spent
+        counted += scan.tally.counts.attempts
+        if runs == 3:  # rotated in the middle of it: the rest of full.1, then the new file
+            os.rename(log, tmp_path / "full.1")
+            log.write_text("".join(lines_[600:]))
+        if not any(note.startswith("time limit: ") for note in scan.notes) and runs > 3:
+            break
+        assert runs < 100
+    assert counted == 1000
+    assert runs >= 1000 // 64

@@ -114,3 +114,37 @@ def test_needle_modes_find_the_same_lines(pieces: list[bytes]) -> None:
             naive.add(start)
         start += len(line) + 1
     assert by_text == naive
+
+
+@seed(FUZZ_SEED)
+@settings(max_examples=max(EXAMPLES // 5, 20), deadline=None)
+@given(st.lists(fixture_lines, min_size=1, max_size=300), st.integers(min_value=1, max_value=400))
+def test_budgeted_reads_resume_without_loss_or_repeat(picked: list[str], block: int) -> None:
+    """Reads that run out of time, each resumed where the last stopped, see every line once."""
+    text = ("\n".join(picked) + "\n").encode()
+    path = Path(tempfile.gettempdir()) / f"sipauth-budget-{os.getpid()}.log"
+    path.write_bytes(text)
+    try:
+        whole = list(search.file_lines(str(path), 0, len(text), lines.FINGERPRINTS, block=block))
+        roomy = search.Budget(deadline=float("inf"))
+        assert (
+            list(
+                search.file_lines(str(path), 0, len(text), FINGERPRINTS, block=block, budget=roomy)
+            )
+            == whole
+        )
+        got: list[bytes] = []
+        start = 0
+        while True:
+            spent = search.Budget(deadline=0.0)
+            got += search.file_lines(
+                str(path), start, len(text), FINGERPRINTS, block=block, budget=spent
+            )
+            if spent.stopped_at is None:
+                break
+            assert start < spent.stopped_at <= len(text)
+            assert spent.stopped_at == 0 or text[spent.stopped_at - 1 : spent.stopped_at] == b"\n"
+            start = spent.stopped_at
+        assert got == whole
+    finally:
+        path.unlink()
