@@ -151,7 +151,7 @@ def main(
             raise click.UsageError(f"--jail {jail!r} is not a jail name")
     check = fail2ban_check.build_check(
         socket_path,
-        jails,
+        tuple(dict.fromkeys(jails)),  # a jail named twice is checked once
         {
             "banned": (warning, critical),
             "failed_growth": (failed_warning, failed_critical),

@@ -104,8 +104,12 @@ class Fail2ban(nagiosplugin.Resource):  # type: ignore[misc]
         self.report = report
         yield nagiosplugin.Metric("missing", tuple(status.missing), context="missing")
         yield nagiosplugin.Metric("no_jail", int(not status.all_jails), context="no_jail")
+        used: set[str] = set()
         for jail in status.jails:
             prefix = label(jail.name)
+            while prefix in used:  # "a-b" and "a_b" both exist: keep the labels apart
+                prefix += "_"
+            used.add(prefix)
             yield nagiosplugin.Metric(
                 f"{prefix}_banned", jail.currently_banned, min=0, context="banned"
             )
