@@ -49,7 +49,7 @@ def threshold_options(metric: str, what: str) -> list[Any]:
             metavar="RANGE",
             default=default,
             show_default=default is not None,
-            help=f"{level.upper()} when {what} is outside RANGE.",
+            help=f"{level.upper()} when {what} outside RANGE.",
         )
         for level, default in (
             ("warning", DEFAULTS.get((metric, "warning"))),
@@ -76,11 +76,11 @@ def threshold_options(metric: str, what: str) -> list[Any]:
     "$XDG_STATE_HOME/isp-plugins or ~/.local/state/isp-plugins (private to the user).",
 )
 @common.apply_options(
-    *threshold_options("attempts", "the number of failed authentications since the last run"),
-    *threshold_options("rate", "failed authentications per minute"),
-    *threshold_options("sources", "the number of addresses that failed"),
-    *threshold_options("accounts", "the number of accounts tried"),
-    *threshold_options("top-source", "the failures of the busiest address"),
+    *threshold_options("attempts", "the number of failed authentications since the last run is"),
+    *threshold_options("rate", "failed authentications per minute are"),
+    *threshold_options("sources", "the number of addresses that failed is"),
+    *threshold_options("accounts", "the number of accounts tried is"),
+    *threshold_options("top-source", "the failures of the busiest address are"),
 )
 @click.option(
     "--ignore",
