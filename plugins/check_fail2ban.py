@@ -95,7 +95,7 @@ class Duration(click.ParamType):  # type: ignore[type-arg]  # generic from click
 @common.apply_options(
     *common.run_options(
         "Seconds for the whole check; on expiry the state is UNKNOWN.",
-        "-v adds the socket, the server's jail list and each log file's age.",
+        "-v adds the socket and the server's jail list.",
     )
 )
 def main(

@@ -21,6 +21,8 @@ NAME = "fail2ban"
 STATE_PREFIX = "check_fail2ban"
 #: Banned addresses named per jail in the long output.
 BANNED_SHOWN = 10
+#: Log files listed per jail in the long output.
+FILES_SHOWN = 10
 Thresholds = dict[str, tuple[Optional[nagiosplugin.Range], Optional[nagiosplugin.Range]]]
 
 
@@ -187,14 +189,19 @@ class Fail2ban(nagiosplugin.Resource):  # type: ignore[misc]
             )
             if jail.files is None:
                 lines.append(f"{sanitize(jail.name)} reads the systemd journal")
-            for log in report.files.get(jail.name, []):
+            files = report.files.get(jail.name, [])
+            # the problems first, then the others; a jail on a glob may read hundreds
+            files = sorted(files, key=lambda f: (f.exists, -(f.age or 0)))
+            for log in files[:FILES_SHOWN]:
                 if not log.exists:
                     lines.append(f"{sanitize(jail.name)} log {sanitize(log.path)}: does not exist")
-                elif verbose >= 1 or (self.stale and (log.age or 0) > self.stale):
+                else:
                     lines.append(
                         f"{sanitize(jail.name)} log {sanitize(log.path)}: written "
                         f"{age_text(log.age or 0)} ago"
                     )
+            if len(files) > FILES_SHOWN:
+                lines.append(f"... and {len(files) - FILES_SHOWN} more log files")
         if report.first_run:
             lines.append("first run: failed growth counted from now")
         return lines

@@ -358,3 +358,32 @@ def test_a_log_too_big_for_the_time_limit_is_read_over_several_runs(tmp_path: Pa
         assert runs < 100
     assert counted == 1000
     assert runs >= 1000 // 64
+
+
+def test_rotation_and_half_line_fixtures(tmp_path: Path) -> None:
+    """fixtures/asterisk_security/rotation: lines before, lines appended to the old file just
+    before logrotate moved it, the new file, then a write cut in the middle of a line."""
+    rotation = FIXTURES / "rotation"
+    log, state = tmp_path / "full", tmp_path / "state"
+    shutil.copy(rotation / "full.before", log)
+    code, out = run(log, state)
+    assert "2 failed SIP authentications since the last run" in out[0]
+    with log.open("a") as handle:
+        handle.write((rotation / "full.appended").read_text())
+    os.rename(log, tmp_path / "full.1")
+    shutil.copy(rotation / "full.new", log)
+    code, out = run(log, state)
+    assert out[0].startswith(
+        "ASTERISK_SIPAUTH OK - 3 failed SIP authentications since the last run (1.5/min) from "
+        "2 sources on 3 accounts - top 203.0.113.5 (2) | "
+    )  # 23:58:02 -> 00:00:01: 3 in 119 s, 1.5 a minute
+    assert out[-1] == f"log rotated: rest of {tmp_path}/full.1 read, then the new log"
+    with log.open("a") as handle:
+        handle.write((rotation / "full.half").read_text())
+    code, out = run(log, state)
+    assert "1 failed SIP authentication since the last run" in out[0]  # 205; 206 waits
+    with log.open("a") as handle:
+        handle.write("5:5060' - Wrong password\n")
+    code, out = run(log, state)
+    assert "1 failed SIP authentication since the last run" in out[0]
+    assert out[1] == "203.0.113.5: 1 failure on 1 account: 206"
