@@ -367,12 +367,14 @@ def test_rotation_and_half_line_fixtures(tmp_path: Path) -> None:
     log, state = tmp_path / "full", tmp_path / "state"
     shutil.copy(rotation / "full.before", log)
     code, out = run(log, state)
+    assert code == 0
     assert "2 failed SIP authentications since the last run" in out[0]
     with log.open("a") as handle:
         handle.write((rotation / "full.appended").read_text())
     os.rename(log, tmp_path / "full.1")
     shutil.copy(rotation / "full.new", log)
     code, out = run(log, state)
+    assert code == 0
     assert out[0].startswith(
         "ASTERISK_SIPAUTH OK - 3 failed SIP authentications since the last run (1.5/min) from "
         "2 sources on 3 accounts - top 203.0.113.5 (2) | "
@@ -381,9 +383,11 @@ def test_rotation_and_half_line_fixtures(tmp_path: Path) -> None:
     with log.open("a") as handle:
         handle.write((rotation / "full.half").read_text())
     code, out = run(log, state)
+    assert code == 0
     assert "1 failed SIP authentication since the last run" in out[0]  # 205; 206 waits
     with log.open("a") as handle:
         handle.write("5:5060' - Wrong password\n")
     code, out = run(log, state)
+    assert code == 0
     assert "1 failed SIP authentication since the last run" in out[0]
     assert out[1] == "203.0.113.5: 1 failure on 1 account: 206"
