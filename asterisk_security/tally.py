@@ -17,7 +17,7 @@ import ipaddress
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
 import logtail
@@ -29,6 +29,8 @@ STATE_PREFIX = "check_asterisk_sipauth"
 MEMORY_SOURCES = 5000
 MEMORY_SECONDS = 86400.0
 MINUTE = 60.0
+#: Compromises remembered between runs, at most.
+MEMORY_COMPROMISES = 100
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
@@ -57,6 +59,8 @@ class Compromise:
     source: str
     failures: int
     when: float | None
+    #: When a run found it (wall clock): a compromise stays reported for the hold time.
+    found: float = 0.0
 
 
 @dataclass
@@ -67,6 +71,8 @@ class Tally:
     notice: Counts = field(default_factory=Counts)
     successes: int = 0
     compromises: list[Compromise] = field(default_factory=list)
+    #: Compromises found by earlier runs, still within the hold time.
+    held: list[Compromise] = field(default_factory=list)
     ignored: int = 0
     first_time: float | None = None
     last_time: float | None = None
@@ -190,11 +196,15 @@ def scan_log(
     update: bool = True,
     now: float | None = None,
     deadline: float | None = None,
+    hold: float = 0.0,
 ) -> Scan:
     """Count the authentication events written since the previous run (see the module doc).
 
     With a ``deadline`` (time.monotonic()), a log too big to read in time is read in part:
     the position saved is where the read stopped, and the next run goes on from there.
+
+    A compromise found by an earlier run is reported again (``tally.held``) for ``hold``
+    seconds after it was found: a single run's CRITICAL would stay a soft state in Nagios.
     """
     current = time.time() if now is None else now
     todo = logtail.plan(log, state_dir, STATE_PREFIX)
@@ -228,13 +238,43 @@ def scan_log(
         start_time = float(previous)
     if start_time is not None and end_time is not None:
         scan.window = max(0.0, end_time - start_time)
+    tally.compromises = [replace(c, found=current) for c in tally.compromises]
+    found = {(c.account, c.source) for c in tally.compromises}
+    tally.held = [
+        c
+        for c in _load_compromises(extra.get("compromises"))
+        if 0 <= current - c.found <= hold and (c.account, c.source) not in found
+    ]
     if update:
         saved: dict[str, Any] = {"failed": tally.remembered(current)}
+        kept = (tally.compromises + tally.held)[:MEMORY_COMPROMISES]
+        if kept:
+            saved["compromises"] = [
+                [c.account, c.source, c.failures, c.when, c.found] for c in kept
+            ]
         log_time = end_time if end_time is not None else previous
         if isinstance(log_time, (int, float)):
             saved["log_time"] = log_time
         logtail.commit(todo, saved, stopped)
     return scan
+
+
+def _load_compromises(saved: Any) -> list[Compromise]:
+    """The compromises an earlier run saved, whatever the state file held."""
+    found = []
+    for item in saved if isinstance(saved, list) else []:
+        if not (isinstance(item, list) and len(item) == 5):
+            continue
+        account, source, failures, when, at = item
+        if (
+            isinstance(account, str)
+            and isinstance(source, str)
+            and isinstance(failures, int)
+            and isinstance(when, (int, float, type(None)))
+            and isinstance(at, (int, float))
+        ):
+            found.append(Compromise(account, source, failures, when, float(at)))
+    return found
 
 
 def _clean_memory(memory: Any) -> dict[str, list[float]]:

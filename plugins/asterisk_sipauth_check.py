@@ -47,8 +47,10 @@ class SipAuth(nagiosplugin.Resource):  # type: ignore[misc]
         compromise_failures: int | None,
         top_n: int,
         timeout: float = 10.0,
+        hold: float = 0.0,
     ) -> None:
         self.timeout = timeout
+        self.hold = hold
         self.log_file = log_file
         self.state_dir = state_dir
         self.ignore = tuple(ignore)
@@ -71,6 +73,7 @@ class SipAuth(nagiosplugin.Resource):  # type: ignore[misc]
                 min_failures=self.compromise_failures or 1,
                 # Leave the -t backstop room: a huge log is read in part, the rest next run.
                 deadline=started + common.session_deadline(self.timeout) * 0.8,
+                hold=self.hold,
             )
         except StateError as exc:
             yield runtime.failure_metric(
@@ -89,21 +92,21 @@ class SipAuth(nagiosplugin.Resource):  # type: ignore[misc]
             "top_source", top[0][1] if top else 0, min=0, context="top_source"
         )
         if self.compromise_failures is not None:
-            yield nagiosplugin.Metric(
-                "compromises", len(scan.tally.compromises), context="compromises"
-            )
+            found = len(scan.tally.compromises) + len(scan.tally.held)
+            yield nagiosplugin.Metric("compromises", found, context="compromises")
 
     def summary_text(self) -> str:
         assert self.report is not None
         scan = self.report
         counts = scan.tally.counts
         clauses = []
-        if self.compromise_failures is not None and scan.tally.compromises:
-            first = scan.tally.compromises[0]
-            more = len(scan.tally.compromises) - 1
+        found = scan.tally.compromises + scan.tally.held
+        if self.compromise_failures is not None and found:
+            first, more = found[0], len(found) - 1
             clauses.append(
                 f"likely compromise: account {sanitize(first.account)} authenticated from "
                 f"{sanitize(first.source)} after {plural(first.failures, 'failure')}"
+                + self.ago(first)
                 + (f" (and {more} more)" if more else "")
             )
         if not counts.attempts:
@@ -117,6 +120,14 @@ class SipAuth(nagiosplugin.Resource):  # type: ignore[misc]
             source, count = counts.per_source.most_common(1)[0]
             clauses.append(f"top {sanitize(source)} ({count})")
         return " - ".join(clauses)
+
+    def ago(self, compromise: tally_module.Compromise) -> str:
+        """'' for a compromise found now; ' (found 12 min ago)' for one held from before."""
+        assert self.report is not None
+        if compromise in self.report.tally.compromises:
+            return ""
+        minutes = max(0.0, time.time() - compromise.found) / 60
+        return f" (found {minutes:.0f} min ago)"
 
     def long_output(self, verbose: int) -> list[str]:
         assert self.report is not None
@@ -133,7 +144,8 @@ class SipAuth(nagiosplugin.Resource):  # type: ignore[misc]
             lines += [
                 f"likely compromise: account {sanitize(c.account)} authenticated from "
                 f"{sanitize(c.source)} after {plural(c.failures, 'failure')} from that address"
-                for c in tally.compromises
+                + self.ago(c)
+                for c in tally.compromises + tally.held
             ]
         for source, count in counts.per_source.most_common(self.top_n):
             accounts = sorted(counts.accounts_of.get(source, ()), key=account_order)
@@ -177,8 +189,9 @@ def build_check(
     top_n: int,
     verbose: int,
     timeout: float = 10.0,
+    hold: float = 0.0,
 ) -> nagiosplugin.Check:
-    resource = SipAuth(log_file, state_dir, ignore, compromise_failures, top_n, timeout)
+    resource = SipAuth(log_file, state_dir, ignore, compromise_failures, top_n, timeout, hold)
     contexts = [
         nagiosplugin.ScalarContext(metric, *thresholds.get(metric, (None, None)))
         for metric in METRICS

@@ -105,6 +105,15 @@ def threshold_options(metric: str, what: str) -> list[Any]:
     help="Failures (this run and the last 24 hours' runs) that make an address an attacker.",
 )
 @click.option(
+    "--compromise-hold",
+    type=common.Duration(),
+    default="1h",
+    show_default=True,
+    metavar="AGE",
+    help="Keep reporting a likely compromise for AGE after the run that found it (a one-run "
+    "CRITICAL stays a soft state in Nagios); 0: that run only.",
+)
+@click.option(
     "--top",
     "top_n",
     type=click.IntRange(0, 100),
@@ -135,6 +144,7 @@ def main(
     ignore: tuple[Any, ...],
     no_compromise_check: bool,
     compromise_failures: int,
+    compromise_hold: float,
     top_n: int,
     timeout: float,
     verbose: int,
@@ -164,7 +174,8 @@ def main(
       WARNING   a metric outside its --*-warning range
       CRITICAL  a metric outside its --*-critical range; an account authenticated
                 (SuccessfulAuth, res_security_log) from an address that had failed
-                --compromise-failures times: a likely compromise
+                --compromise-failures times: a likely compromise (reported
+                again for --compromise-hold)
       UNKNOWN   bad options; an unreadable log or state directory; the -t timeout
 
     \b
@@ -200,6 +211,7 @@ def main(
         top_n,
         verbose,
         timeout,
+        compromise_hold,
     )
     runtime.run_check(check, verbose, timeout, loggers=("asterisk_security",))
 

@@ -6,7 +6,7 @@ nagiosplugin load after the options are parsed, so ``--help`` stays fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -17,20 +17,6 @@ if TYPE_CHECKING:
 
 NAME = "fail2ban"
 DEFAULT_SOCKET = "/var/run/fail2ban/fail2ban.sock"
-
-
-class Duration(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
-    """90, 90s, 30m, 2h, 1d as seconds; 0 turns the check off."""
-
-    name = "AGE"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> float:
-        if isinstance(value, (int, float)):
-            return float(value)
-        try:
-            return common.duration_seconds(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 @click.command(cls=common.PluginCommand, check_name=NAME.upper())
@@ -79,7 +65,7 @@ class Duration(click.ParamType):  # type: ignore[type-arg]  # generic from click
 )
 @click.option(
     "--stale",
-    type=Duration(),
+    type=common.Duration(),
     default="1d",
     show_default=True,
     metavar="AGE",

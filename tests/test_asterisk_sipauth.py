@@ -321,7 +321,11 @@ def test_corrupt_state_memory_is_ignored(tmp_path: Path) -> None:
     log.write_text(notice(1, "1", "203.0.113.5"))
     assert run(log, state)[0] == 0
     (saved,) = state.glob("check_asterisk_sipauth.*.json")
-    text = saved.read_text().replace('"failed": {', '"failed": {"x": "y", "1.2.3.4": [1, "z"], ')
+    text = saved.read_text().replace(
+        '"failed": {',
+        '"compromises": [1, ["a"], ["a", "b", 1, null, "x"], ["a", "b", 1, null, 1e99]], '
+        '"failed": {"x": "y", "1.2.3.4": [1, "z"], ',
+    )
     saved.write_text(text)
     log.write_text(log.read_text() + notice(2, "2", "203.0.113.5"))
     code, out = run(log, state)
@@ -391,3 +395,31 @@ def test_rotation_and_half_line_fixtures(tmp_path: Path) -> None:
     assert code == 0
     assert "1 failed SIP authentication since the last run" in out[0]
     assert out[1] == "203.0.113.5: 1 failure on 1 account: 206"
+
+
+def test_a_compromise_is_held_for_the_hold_time(tmp_path: Path) -> None:
+    """One run's CRITICAL would stay a soft state in Nagios: the next runs report it again."""
+    log, state = tmp_path / "security", tmp_path / "state"
+    shutil.copy(FIXTURES / "security-18-pjsip.log", log)
+    assert run(log, state)[0] == 2
+    code, out = run(log, state)
+    assert code == 2
+    assert out[0] == (
+        "ASTERISK_SIPAUTH CRITICAL - likely compromise: account 6001 authenticated from "
+        "203.0.113.5 after 4 failures (found 0 min ago) - no failed SIP authentication since "
+        "the last run | accounts=0;;;0 attempts=0;;;0 rate=0.0;10;100;0 sources=0;;;0 "
+        "top_source=0;;;0"
+    )
+    assert out[1] == (
+        "likely compromise: account 6001 authenticated from 203.0.113.5 after 4 failures from "
+        "that address (found 0 min ago)"
+    )
+    # the hold is over (0): OK again, and the memory of it is gone
+    assert run(log, state, "--compromise-hold", "0")[0] == 0
+    assert run(log, state)[0] == 0
+    # once only
+    other = tmp_path / "other"
+    assert run(log, other, "--compromise-hold", "0")[0] == 2
+    assert run(log, other, "--compromise-hold", "0")[0] == 0
+    code, out = run(log, other, "--compromise-hold", "soon")
+    assert code == 3 and "'soon' is not a duration" in out[0]
