@@ -2,7 +2,9 @@
 on SQLite and MariaDB (the query time, in-process, best of 3), and the --log scan against
 ``grep -c`` on the same warm 100+ MB mail log (MB/s, peak RSS).
 
-    .venv/bin/python benchmarks/bench_ratelimit.py [--rows 1000000] [--log-mb 128] [--no-mariadb]
+    make bench-ratelimit
+    .venv/bin/python benchmarks/bench_ratelimit.py [--rows N] [--log-mb N] [--only db|log]
+        [--no-mariadb] [--no-sqlite]
 """
 
 from __future__ import annotations
@@ -259,6 +261,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--log-mb", type=int, default=128)
     parser.add_argument("--no-mariadb", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--only", choices=["db", "log"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
@@ -266,7 +269,8 @@ def main() -> None:
         if args.only != "db":
             bench_log(args.log_mb, tmp)
         if args.only != "log":
-            bench_db("sqlite", args.rows, tmp)
+            if not args.no_sqlite:
+                bench_db("sqlite", args.rows, tmp)
             if not args.no_mariadb:
                 why = mariadb_reachable()
                 print(f"mariadb: skipped ({why})") if why else bench_db("mariadb", args.rows, tmp)

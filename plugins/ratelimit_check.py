@@ -171,7 +171,8 @@ class Offenders(nagiosplugin.Resource):  # type: ignore[misc]
         else:
             head = "no offender"
         near = f"{report.near_count} near limit (>= {self.near:g}%)"
-        return f"{head}; {near}; max usage {report.max_usage:.0f}%"
+        # " - ", not "; ": Nagios 4 turns ";" in plugin output into ":"
+        return f"{head} - {near} - max usage {report.max_usage:.0f}%"
 
     def long_output(self, verbose: int) -> list[str]:
         assert self.report is not None
@@ -199,7 +200,7 @@ def sender_line(sender: Sender) -> str:
         f"{worst.unit} ({worst.percent:.0f}%) per {worst.window}"
     )
     notes = [n for n in (worst.note,) if n]
-    return text + (f"; {sanitize('; '.join(notes))}" if notes else "")
+    return text + (f" - {sanitize(' - '.join(notes))}" if notes else "")
 
 
 def backend_runner(

@@ -6,6 +6,7 @@ offender decision on those rows repeats the daemon's arithmetic exactly.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,61 +91,76 @@ def policyd1(
     ``_rcpt_cur >= _rcpt_max`` (0 in a row means the policyd.conf default), and sets
     ``_abuse_cur`` when it does.
 
-    ``throttle`` has no index but its unique ``_from`` (DATABASE.mysql), so each query is one
-    scan of the table, and Python sees only the rows at or above --near. The first scan
-    fetches those, worst first, up to HOT_ROWS of them; when there are more, a second scan
-    counts them all. The highest usage of all is the first row's when that is at or above
-    --near (every other row is below); otherwise (nobody near a limit) a scan takes MAX().
+    ``throttle`` has no index but its unique ``_from`` (DATABASE.mysql), so a query is one
+    scan of the table, and the aim is one scan per run. With ``top`` given, the scan ranks the
+    window's rows flagged first, then by usage, and keeps the first HOT_ROWS + 1 (a top-N
+    sort, flat memory): the hot rows (flagged, or at or above --near) come first, and the
+    highest usage of all is among the rows kept. Only when more than HOT_ROWS rows are hot
+    does a second scan count them all. The SQL does floating point arithmetic (MariaDB's
+    DECIMAL costs a third more) and no CASE in the window test; which rows are hot and which
+    are offenders is decided in Python, in integers, as the daemon does.
     """
     require(conn.columns(), POLICYD1_COLUMNS, "policyd v1")
     cm = f"(CASE WHEN _count_max = 0 THEN {int(defaults.msg)} ELSE _count_max END)"
     qm = f"(CASE WHEN _quota_max = 0 THEN {int(defaults.quota)} ELSE _quota_max END)"
     rm = f"(CASE WHEN _rcpt_max = 0 THEN {int(defaults.rcpt)} ELSE _rcpt_max END)"
     tl = f"(CASE WHEN _time_limit = 0 THEN {int(defaults.window)} ELSE _time_limit END)"
-    where = f"FROM throttle WHERE _date + {tl} >= ?{_not_in('_from', exclude)}"
-    offender = f"(_abuse_cur >= 1 OR _count_cur >= {cm} OR _quota_cur >= {qm} OR _rcpt_cur >= {rm})"
-    hot = (
-        f"(_abuse_cur >= 1 OR _count_cur * 100.0 >= ? * {cm} OR _quota_cur * 100.0 >= ? * {qm} "
-        f"OR _rcpt_cur * 100.0 >= ? * {rm})"
+    where = (
+        "FROM throttle WHERE (_time_limit <> 0 AND _date + _time_limit >= ? "
+        f"OR _time_limit = 0 AND _date >= ?){_not_in('_from', exclude)}"
     )
+    window = (now, now - int(defaults.window), *exclude)
     pct = _greatest(
         conn.kind,
-        f"_count_cur * 100.0 / {cm}",
-        f"_quota_cur * 100.0 / {qm}",
-        f"_rcpt_cur * 100.0 / {rm}",
+        f"_count_cur * 1e2 / {cm}",
+        f"_quota_cur * 1e2 / {qm}",
+        f"_rcpt_cur * 1e2 / {rm}",
     )
-    is_offender = f"(CASE WHEN {offender} THEN 1 ELSE 0 END)"
-    fetch = None if top is None else max(top, HOT_ROWS)
-    limit = "" if fetch is None else f" LIMIT {int(fetch) + 1}"
-    rows = conn.query(
-        f"SELECT _from, _count_cur, {cm}, _quota_cur, {qm}, _rcpt_cur, {rm}, {tl}, "
-        f"_abuse_cur, {is_offender}, {pct} {where} AND {hot} "
-        f"ORDER BY {is_offender} DESC, {pct} DESC, {_text_order(conn.kind, '_from')}{limit}",
-        (now, *exclude, near, near, near),
-    )
+    columns = f"_from, _count_cur, {cm}, _quota_cur, {qm}, _rcpt_cur, {rm}, {tl}, _abuse_cur"
     totals: tuple[int, int] | None = None
-    value: Any = None
-    if fetch is not None and len(rows) > fetch:
-        # Counted in SQL: SUM() of 2**32 per offender and 1 per near-limit sender, so that
-        # the predicates are evaluated once per row.
-        counted = conn.query(
-            f"SELECT SUM(CASE WHEN {hot} THEN (CASE WHEN {offender} THEN {1 << 32} ELSE 1 END) "
-            f"ELSE 0 END), MAX({pct}) {where}",
-            (near, near, near, now, *exclude),
+    if top is None:  # every hot row, then the highest usage if none is at or above --near
+        hot = (
+            f"(_abuse_cur >= 1 OR _count_cur * 1e2 >= ? * {cm} OR _quota_cur * 1e2 >= ? * {qm} "
+            f"OR _rcpt_cur * 1e2 >= ? * {rm})"
         )
-        total, value = counted[0] if counted else (0, None)
-        totals = divmod(int(total or 0), 1 << 32)
-        del rows[fetch:]
-    elif not any(r[10] is not None and float(r[10]) >= near for r in rows):
-        value = conn.query(f"SELECT MAX({pct}) {where}", (now, *exclude))[0][0]
-    if top is not None:
-        totals = totals or (
-            sum(1 for r in rows if r[9]),
-            sum(1 for r in rows if not r[9]),
+        rows = conn.query(f"SELECT {columns}, {pct} {where} AND {hot}", (*window, *[near] * 3))
+        value = max((r[9] for r in rows if r[9] is not None), default=None)
+        if value is None or float(value) < near:
+            value = conn.query(f"SELECT MAX({pct}) {where}", window)[0][0]
+    else:
+        fetch = max(top, HOT_ROWS)
+        offender = (
+            f"(_abuse_cur >= 1 OR _count_cur >= {cm} OR _quota_cur >= {qm} OR _rcpt_cur >= {rm})"
         )
+        # The report's own order: offenders first, then by usage (each below 1e9 %).
+        rank = f"{pct} + (CASE WHEN {offender} THEN 1e9 ELSE 0e0 END)"
+        rows = conn.query(
+            f"SELECT {columns}, {rank} AS rank_key {where} ORDER BY rank_key DESC, "
+            f"{_text_order(conn.kind, '_from')} LIMIT {int(fetch) + 1}",
+            window,
+        )
+        value = max((_policyd1_usage(r) for r in rows), default=None)
+        if len(rows) > fetch and _policyd1_hot(rows[fetch], near):
+            # More hot rows than fetched: count them all. SUM() of 2**32 per offender and 1
+            # per near-limit sender, so that the predicates are evaluated once per row.
+            hot = (
+                f"(_abuse_cur >= 1 OR _count_cur * 100 >= ? * {cm} "
+                f"OR _quota_cur * 100 >= ? * {qm} OR _rcpt_cur * 100 >= ? * {rm})"
+            )
+            counted = conn.query(
+                f"SELECT SUM(CASE WHEN {hot} THEN (CASE WHEN {offender} THEN {1 << 32} "
+                f"ELSE 1 END) ELSE 0 END), MAX({pct}) {where}",
+                (near, near, near, *window),
+            )
+            total, value = counted[0] if counted else (0, None)
+            totals = divmod(int(total or 0), 1 << 32)
+        rows = [r for r in rows[:fetch] if _policyd1_hot(r, near)]
+        if totals is None:
+            offenders = sum(1 for r in rows if _policyd1_offender(r))
+            totals = (offenders, len(rows) - offenders)
     usages: list[Usage] = []
-    for ident, count, cmax, quota, qmax, rcpt, rmax, window, abuse, _, _ in rows:
-        span = human_seconds(int(window))
+    for ident, count, cmax, quota, qmax, rcpt, rmax, limit, abuse, _ in rows:
+        span = human_seconds(int(limit))
         items = [
             Usage(str(ident), int(count), int(cmax), "messages", span, int(count) >= int(cmax)),
             Usage(str(ident), int(quota), int(qmax), "bytes", span, int(quota) >= int(qmax)),
@@ -161,6 +177,29 @@ def policyd1(
     if top is not None:
         del report.senders[top:]
     return report
+
+
+def _policyd1_offender(row: Sequence[Any]) -> bool:
+    """The daemon's own test on a fetched throttle row (columns as :func:`policyd1` reads)."""
+    _, count, cmax, quota, qmax, rcpt, rmax, _, abuse, _ = row
+    return bool(
+        int(abuse or 0) >= 1
+        or int(count) >= int(cmax)
+        or int(quota) >= int(qmax)
+        or int(rcpt) >= int(rmax)
+    )
+
+
+def _policyd1_usage(row: Sequence[Any]) -> float:
+    """The row's highest usage in percent (the same arithmetic as Usage.percent)."""
+    _, count, cmax, quota, qmax, rcpt, rmax, _, _, _ = row
+    pairs = ((count, cmax), (quota, qmax), (rcpt, rmax))
+    return max(percent(int(used), int(limit)) for used, limit in pairs)
+
+
+def _policyd1_hot(row: Sequence[Any], near: float) -> bool:
+    """Flagged, or at or above ``near`` % of a limit."""
+    return int(row[8] or 0) >= 1 or _policyd1_usage(row) >= near
 
 
 # -- cluebringer (policyd v2) quotas ------------------------------------------------------
@@ -202,9 +241,18 @@ def cluebringer(
     top: int | None = None,
 ) -> Report:
     """Linear decay over ``Period``; a sender is refused when the decayed counter is strictly
-    greater than ``CounterLimit``. Disabled quotas and limits are skipped."""
-    require(conn.columns(), cluebringer_columns(prefix), "cluebringer")
+    greater than ``CounterLimit``. Disabled quotas and limits are skipped, and so are the
+    quotas of a disabled policy (the policy engine never reaches them)."""
+    found = conn.columns()
+    require(found, cluebringer_columns(prefix), "cluebringer")
     q, lim, t = f"{prefix}quotas", f"{prefix}quotas_limits", f"{prefix}quotas_tracking"
+    policies = f"{prefix}policies"
+    in_policy = in_policy_where = ""
+    if {"id", "disabled"} <= found.get(policies.lower(), set()) and "policyid" in found.get(
+        q.lower(), set()
+    ):
+        in_policy = f"LEFT JOIN {policies} p ON p.ID = q.PolicyID "
+        in_policy_where = " AND (p.Disabled IS NULL OR p.Disabled = 0)"
     periods = conn.query(f"SELECT MAX(Period) FROM {q} WHERE Disabled = 0 AND Period > 0")
     longest = periods[0][0] if periods and periods[0][0] is not None else None
     if longest is None:
@@ -214,9 +262,9 @@ def cluebringer(
     current = f"(t.Counter * (1 - {elapsed} * 1.0 / q.Period))"
     base = (
         f"FROM {t} t JOIN {lim} l ON l.ID = t.QuotasLimitsID "
-        f"JOIN {q} q ON q.ID = l.QuotasID "
+        f"JOIN {q} q ON q.ID = l.QuotasID {in_policy}"
         "WHERE t.LastUpdate >= ? AND l.Disabled = 0 AND q.Disabled = 0 AND q.Period > 0 "
-        f"AND t.LastUpdate >= ? - q.Period{_not_in('t.TrackKey', keys)}"
+        f"AND t.LastUpdate >= ? - q.Period{in_policy_where}{_not_in('t.TrackKey', keys)}"
     )
     since = now - int(longest)
     params = (since, now, *keys)
@@ -256,6 +304,8 @@ class RateLimits:
 
     limits: tuple[tuple[int, int], ...] = ((10, 60), (150, 86400))
     by_id: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    #: The YAML's sql_limits_by_id query: per-ID limits kept in the ``rate_limits`` table.
+    sql_by_id: str = ""
 
     def of(self, ident: str) -> tuple[tuple[int, int], ...]:
         return self.by_id.get(ident, self.limits)
@@ -290,7 +340,8 @@ def _sums(
     1. the index alone (no row read) counts each sender's rows per window; a sender without
        a big row has at most count * SMALL_ROW recipients, so that bound ranks the senders
        and only the ``candidates`` highest are kept;
-    2. one pass over the window's rows (no grouping) finds the senders with a big row;
+    2. one pass over the window's rows (no grouping) finds the senders with a big row, at
+       the same time as 1, on a second connection;
     3. the exact sums of those senders, and of the ``limits_by_id`` ones, are read through
        the (id, date) index, one index range per sender.
 
@@ -311,24 +362,33 @@ def _sums(
     wanted = set(by_id)
     left_out: float | None = None
     if limits.limits:
-        bounds = [
-            f"SUM(CASE WHEN date >= ? THEN 1 ELSE 0 END) * {SMALL_ROW * 100.0 / mails!r}"
-            for mails, _ in limits.limits
-        ]
-        bound = bounds[0] if len(bounds) == 1 else _greatest(conn.kind, *bounds)
         window_of = dict(zip(windows, since))
-        ranked = conn.query(
+        bounds: list[str] = []
+        starts: list[int] = []
+        for mails, seconds in limits.limits:
+            if window_of[seconds] == oldest:  # the WHERE clause's own window: every row
+                bounds.append(f"COUNT(*) * {SMALL_ROW * 100.0 / mails!r}")
+            else:
+                bounds.append(
+                    f"SUM(CASE WHEN date >= ? THEN 1 ELSE 0 END) * {SMALL_ROW * 100.0 / mails!r}"
+                )
+                starts.append(window_of[seconds])
+        bound = bounds[0] if len(bounds) == 1 else _greatest(conn.kind, *bounds)
+        ranking = (
             f"SELECT id, {bound} AS bound FROM mail_count WHERE date >= ?{excluded}"
             f"{_not_in('id', by_id)} GROUP BY id ORDER BY bound DESC LIMIT {int(candidates)}",
-            (*(window_of[seconds] for _, seconds in limits.limits), oldest, *exclude, *by_id),
+            (*starts, oldest, *exclude, *by_id),
         )
-        wanted.update(str(row[0]) for row in ranked)
-        if len(ranked) >= candidates:
-            left_out = float(ranked[-1][1] or 0)
-        big = conn.query(
+        big_rows = (
+            # not DISTINCT: MariaDB would walk the (id, date) index and fetch every row
             f"SELECT id FROM mail_count WHERE date >= ? AND recipient_count > ?{excluded}",
             (oldest, SMALL_ROW, *exclude),
         )
+        # The index scan and the table scan run side by side, on two connections.
+        ranked, big = conn.both(ranking, big_rows)
+        wanted.update(str(row[0]) for row in ranked)
+        if len(ranked) >= candidates:
+            left_out = float(ranked[-1][1] or 0)
         wanted.update(str(row[0]) for row in big)
     rows = []
     ordered = sorted(wanted)
@@ -340,6 +400,44 @@ def _sums(
             (*since, *chunk, oldest),
         )
     return rows, left_out
+
+
+def _with_sql_limits(
+    conn: Connection, limits: RateLimits, found: dict[str, set[str]], notes: list[str]
+) -> RateLimits:
+    """``limits`` with the per-ID limits of the ``rate_limits`` table (sql_limits_by_id).
+
+    The daemon runs sql_limits_by_id for each sender and, when it returns a row, that row's
+    Python-literal list replaces the sender's limits (ahead of the YAML's limits_by_id). Its
+    documented query reads ``rate_limits`` (id, limits); that table is read whole here, since
+    a query per sender could not find the senders whose own limit is the low one.
+    """
+    import ast  # noqa: PLC0415 (only with sql_limits_by_id)
+
+    if "rate_limits" not in limits.sql_by_id.lower():
+        notes.append("sql_limits_by_id does not read rate_limits: its per-ID limits are not used")
+        return limits
+    if not {"id", "limits"} <= found.get("rate_limits", set()):
+        notes.append("sql_limits_by_id is set but there is no rate_limits (id, limits) table")
+        return limits
+    by_id = dict(limits.by_id)
+    bad: list[str] = []
+    for ident, text in conn.query("SELECT id, limits FROM rate_limits", ()):
+        try:
+            value = ast.literal_eval(str(text))
+            pairs = tuple((int(m), int(s)) for m, s in value)
+            if any(m < 0 or s < 0 for m, s in pairs) or any(
+                isinstance(x, bool) or not isinstance(x, int) for pair in value for x in pair
+            ):
+                raise ValueError(text)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            bad.append(str(ident))
+            continue
+        by_id[str(ident)] = pairs
+    if bad:
+        shown = ", ".join(bad[:5]) + (", ..." if len(bad) > 5 else "")
+        notes.append(f"rate_limits: unreadable limits for {shown} (the daemon's own are used)")
+    return dataclasses.replace(limits, by_id=by_id)
 
 
 def policyd_rate_limit(
@@ -355,8 +453,10 @@ def policyd_rate_limit(
     sender whose sum is N or more is refused."""
     found = conn.columns()
     require(found, PRL_COLUMNS, "policyd-rate-limit")
-    windows = sorted({s for pairs in (limits.limits, *limits.by_id.values()) for _, s in pairs})
     report = Report()
+    if limits.sql_by_id:
+        limits = _with_sql_limits(conn, limits, found, report.notes)
+    windows = sorted({s for pairs in (limits.limits, *limits.by_id.values()) for _, s in pairs})
     if not windows:
         report.notes.append("no limit configured")
         return report

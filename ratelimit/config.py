@@ -82,4 +82,7 @@ def rate_limits(text: str, path: str = "the YAML") -> RateLimits:
     if not isinstance(by_id_raw, dict):
         raise ConfigError("limits_by_id is not a mapping of id -> limits")
     by_id = {str(k): _pairs(v or [], f"limits_by_id {k}") for k, v in by_id_raw.items()}
-    return RateLimits(pairs, by_id)
+    sql = data.get("sql_limits_by_id") or ""
+    if not isinstance(sql, str):
+        raise ConfigError("sql_limits_by_id is not an SQL query")
+    return RateLimits(pairs, by_id, sql.strip())

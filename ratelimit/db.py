@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,8 @@ class Connection:
     raw: Any
     kind: str
     deadline: float  # time.monotonic() value
+    #: Opens a second connection to the same database (see :meth:`both`).
+    twin: Callable[[], Connection] | None = None
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run ``sql`` written with ``?`` placeholders; failures become :class:`DbFailure`."""
@@ -44,6 +46,44 @@ class Connection:
         finally:
             with contextlib.suppress(Exception):
                 cursor.close()
+
+    def both(
+        self, first: tuple[str, Sequence[Any]], second: tuple[str, Sequence[Any]]
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Two read queries at once, ``second`` on a twin connection in a thread.
+
+        For two table scans: the database server runs each on its own core (SQLite and the
+        drivers release the GIL while they wait), so the wall time is the longer scan, not
+        the sum. Without a twin (it could not connect) they run one after the other.
+        """
+        import threading  # noqa: PLC0415 (only for the scans that need it)
+
+        try:
+            other = self.twin() if self.twin is not None else None
+        except DbFailure:
+            other = None
+        if other is None:
+            return self.query(*first), self.query(*second)
+        outcome: list[Any] = []
+
+        def run_second() -> None:
+            try:
+                outcome.append(other.query(*second))
+            except BaseException as exc:  # re-raised in the caller's thread
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run_second, name="second-scan", daemon=True)
+        worker.start()
+        try:
+            rows = self.query(*first)
+        finally:
+            worker.join(max(0.0, self.deadline - time.monotonic()) + 1.0)
+            other.close()
+        if not outcome:
+            raise DbFailure("timeout", "the second scan did not end in time")
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return rows, outcome[0]
 
     def columns(self) -> dict[str, set[str]]:
         """Every table of the database (lower case) with its columns (lower case)."""
@@ -94,10 +134,17 @@ def connect(dsn: Dsn, timeout: float) -> Connection:
     """Open the database read-only where the driver allows, with ``timeout`` for everything."""
     deadline = time.monotonic() + timeout
     if dsn.kind == "sqlite":
-        return Connection(_sqlite(dsn, deadline), "sqlite", deadline)
-    if dsn.kind == "mysql":
-        return Connection(_mysql(dsn, timeout), "mysql", deadline)
-    return Connection(_postgresql(dsn, timeout), "postgresql", deadline)
+        conn = Connection(_sqlite(dsn, deadline), "sqlite", deadline)
+    elif dsn.kind == "mysql":
+        conn = Connection(_mysql(dsn, timeout), "mysql", deadline)
+    else:
+        conn = Connection(_postgresql(dsn, timeout), "postgresql", deadline)
+
+    def twin() -> Connection:
+        return connect(dsn, max(0.1, deadline - time.monotonic()))
+
+    conn.twin = twin
+    return conn
 
 
 def _sqlite(dsn: Dsn, deadline: float) -> Any:
@@ -112,6 +159,7 @@ def _sqlite(dsn: Dsn, deadline: float) -> Any:
             f"file:{quote(dsn.database)}?mode=ro",
             uri=True,
             timeout=max(0.1, deadline - time.monotonic()),
+            check_same_thread=False,  # a twin runs its one query in a thread (Connection.both)
         )
     except sqlite3.Error as exc:
         raise DbFailure("down", f"cannot open {dsn.database}: {exc}") from None

@@ -21,7 +21,7 @@ MYSQL = {
     "database": os.environ.get("RATELIMIT_MYSQL_DB", "isp_ratelimit_test"),
 }
 TABLES = ("throttle", "mail_count", "limit_report", "rate_limits")
-CB_TABLES = ("quotas_tracking", "quotas_limits", "quotas")
+CB_TABLES = ("quotas_tracking", "quotas_limits", "quotas", "policies")
 
 
 def statements(path: Path) -> list[str]:

@@ -240,3 +240,107 @@ def test_missing_column_is_named(database: Database) -> None:
     assert str(caught.value) == (
         "not a policyd-rate-limit schema: missing column mail_count.recipient_count"
     )
+
+
+def test_cluebringer_skips_the_quotas_of_a_disabled_policy(database: Database) -> None:
+    database.create("cluebringer")
+    database.insert(
+        "policies",
+        [
+            {"ID": 1, "Name": "customers", "Priority": 50},
+            {"ID": 2, "Name": "retired", "Priority": 60, "Disabled": 1},
+        ],
+    )
+    database.insert(
+        "quotas",
+        [
+            {"ID": 1, "PolicyID": 1, "Name": "live", "Track": "SASLUsername", "Period": 60},
+            {"ID": 2, "PolicyID": 2, "Name": "dead", "Track": "SASLUsername", "Period": 60},
+            {"ID": 3, "PolicyID": None, "Name": "no policy", "Track": "Sender", "Period": 60},
+        ],
+    )
+    database.insert(
+        "quotas_limits",
+        [
+            {"ID": 1, "QuotasID": 1, "Type": "MessageCount", "CounterLimit": 10},
+            {"ID": 2, "QuotasID": 2, "Type": "MessageCount", "CounterLimit": 10},
+            {"ID": 3, "QuotasID": 3, "Type": "MessageCount", "CounterLimit": 10},
+        ],
+    )
+    database.insert(
+        "quotas_tracking",
+        [
+            {"QuotasLimitsID": 1, "TrackKey": "SASLUsername:a", "LastUpdate": NOW, "Counter": 11},
+            {"QuotasLimitsID": 2, "TrackKey": "SASLUsername:b", "LastUpdate": NOW, "Counter": 99},
+            {"QuotasLimitsID": 3, "TrackKey": "Sender:c@d", "LastUpdate": NOW, "Counter": 9},
+        ],
+    )
+    report = backends.cluebringer(connect(database), "", 80, NOW, [])
+    assert summary(report) == (
+        [("SASLUsername:a", True, "11/10"), ("Sender:c@d", False, "9/10")],
+        110.0,
+    )
+
+
+def test_policyd_rate_limit_reads_sql_limits_by_id(database: Database) -> None:
+    database.create("policyd_rate_limit")
+    rows = [("1001", NOW - 10, 6), ("1002", NOW - 10, 6), ("1003", NOW - 10, 6)]
+    rows += [("1004", NOW - 10, 50), ("1005", NOW - 10, 9)]
+    database.many(
+        "mail_count",
+        ("id", "date", "recipient_count", "instance", "protocol_state"),
+        [(i, d, n, "inst", "DATA") for i, d, n in rows],
+    )
+    database.insert(
+        "rate_limits",
+        [
+            {"id": 1001, "limits": "[[5, 60]]"},  # over its own, lower limit
+            {"id": 1002, "limits": "[[100, 60], [6, 3600]]"},  # SQL wins over limits_by_id
+            {"id": 1004, "limits": "[]"},  # unlimited
+            {"id": 1005, "limits": "[[10, 60], 'x']"},  # unreadable: the daemon's limits
+        ],
+    )
+    sql = "SELECT limits FROM rate_limits WHERE id = %s"
+    limits = backends.RateLimits(((10, 60),), {"1002": ((100, 60),)}, sql)
+    report = backends.policyd_rate_limit(connect(database), limits, 80, NOW, [])
+    assert summary(report) == (
+        [("1001", True, "6/5"), ("1002", True, "6/6"), ("1005", False, "9/10")],
+        120.0,
+    )
+    assert report.notes == ["rate_limits: unreadable limits for 1005 (the daemon's own are used)"]
+    other = backends.RateLimits(((10, 60),), {}, "SELECT l FROM custom WHERE u = %s")
+    report = backends.policyd_rate_limit(connect(database), other, 80, NOW, [])
+    assert report.notes == [
+        "sql_limits_by_id does not read rate_limits: its per-ID limits are not used"
+    ]
+    assert [s.identity for s in report.senders] == ["1004", "1005"]
+
+
+def test_both_runs_two_queries_on_two_connections(database: Database) -> None:
+    database.create("policyd_rate_limit")
+    conn = connect(database)
+    opened: list[db.Connection] = []
+    assert conn.twin is not None
+    make_twin = conn.twin
+
+    def counting_twin() -> db.Connection:
+        opened.append(make_twin())
+        return opened[-1]
+
+    conn.twin = counting_twin
+    first, second = conn.both(("SELECT 1", ()), ("SELECT 2", ()))
+    assert (first, second, len(opened)) == ([(1,)], [(2,)], 1)
+    with pytest.raises(db.DbFailure, match="no_such_table"):
+        conn.both(("SELECT 1", ()), ("SELECT * FROM no_such_table", ()))
+
+
+def test_both_without_a_twin_runs_one_after_the_other(database: Database) -> None:
+    conn = connect(database)
+
+    def refused() -> db.Connection:
+        raise db.DbFailure("down", "too many connections")
+
+    conn.twin = refused
+    assert conn.both(("SELECT 1", ()), ("SELECT 2", ())) == ([(1,)], [(2,)])
+    conn.twin = None
+    assert conn.both(("SELECT 3", ()), ("SELECT 4", ())) == ([(3,)], [(4,)])

@@ -35,7 +35,7 @@ def test_offender_critical_with_long_output(database: Database) -> None:
     fill_rate_limit(database)
     done = run_script(SCRIPT, "-b", "policyd-rate-limit", "-d", database.url, env=database.env)
     assert done.lines == [
-        "RATELIMIT_OFFENDERS CRITICAL - 1 offender: bob (100%); 1 near limit (>= 80%); "
+        "RATELIMIT_OFFENDERS CRITICAL - 1 offender: bob (100%) - 1 near limit (>= 80%) - "
         "max usage 100% | max_usage=100.0%;;;0 near_limit=1;0;;0 offenders=1;;0;0",
         "offender bob: 10/10 recipients (100%) per 1m",
         "near alice: 8/10 recipients (80%) per 1m",
@@ -48,13 +48,13 @@ def test_thresholds_exclude_and_near(database: Database) -> None:
     args = ("-b", "policyd-rate-limit", "-d", database.url, "--exclude", "bob")
     done = run_script(SCRIPT, *args, env=database.env)
     assert done.status == (
-        "RATELIMIT_OFFENDERS WARNING - no offender; 1 near limit (>= 80%); max usage 80% "
+        "RATELIMIT_OFFENDERS WARNING - no offender - 1 near limit (>= 80%) - max usage 80% "
         "| max_usage=80.0%;;;0 near_limit=1;0;;0 offenders=0;;0;0"
     )
     assert done.code == 1
     done = run_script(SCRIPT, *args, "--near", "90", "-w", "5", env=database.env)
     assert done.status == (
-        "RATELIMIT_OFFENDERS OK - no offender; 0 near limit (>= 90%); max usage 80% "
+        "RATELIMIT_OFFENDERS OK - no offender - 0 near limit (>= 90%) - max usage 80% "
         "| max_usage=80.0%;;;0 near_limit=0;5;;0 offenders=0;;0;0"
     )
     assert (done.code, done.lines[1:]) == (0, [])
@@ -72,7 +72,7 @@ def test_thresholds_exclude_and_near(database: Database) -> None:
         "20/1m",
         env=database.env,
     )
-    assert done.status.startswith("RATELIMIT_OFFENDERS OK - no offender; 0 near limit")
+    assert done.status.startswith("RATELIMIT_OFFENDERS OK - no offender - 0 near limit")
     assert done.code == 0
 
 
@@ -91,8 +91,31 @@ def test_config_yaml_limits_by_id(database: Database, tmp_path: Path) -> None:
         env=database.env,
     )
     assert done.status == (
-        "RATELIMIT_OFFENDERS OK - no offender; 0 near limit (>= 80%); max usage 20% "
+        "RATELIMIT_OFFENDERS OK - no offender - 0 near limit (>= 80%) - max usage 20% "
         "| max_usage=20.0%;;;0 near_limit=0;0;;0 offenders=0;;0;0"
+    )
+
+
+def test_config_yaml_sql_limits_by_id(database: Database, tmp_path: Path) -> None:
+    fill_rate_limit(database)
+    database.insert("rate_limits", [{"id": 7, "limits": "[[2, 60]]"}])
+    database.many(
+        "mail_count",
+        ("id", "date", "recipient_count", "instance", "protocol_state"),
+        [("7", int(time.time()) - 5, 2, "x", "DATA")],
+    )
+    conf = tmp_path / "policyd-rate-limit.yaml"
+    conf.write_text(
+        'limits:\n  - [100, 60]\nsql_limits_by_id: "SELECT limits FROM rate_limits WHERE id = %s"\n'
+    )
+    args = ("-b", "policyd-rate-limit", "-d", database.url, "--config", str(conf))
+    done = run_script(SCRIPT, *args, env=database.env)
+    assert done.status.startswith("RATELIMIT_OFFENDERS CRITICAL - 1 offender: 7 (100%) - ")
+    assert "offender 7: 2/2 recipients (100%) per 1m" in done.lines
+    conf.write_text("sql_limits_by_id: [1]\n")
+    done = run_script(SCRIPT, *args, env=database.env)
+    assert done.status == (
+        "RATELIMIT_OFFENDERS UNKNOWN - sql_limits_by_id is not an SQL query (see --help)"
     )
 
 
@@ -140,7 +163,7 @@ def test_policyd1_defaults_from_conf(database: Database, tmp_path: Path) -> None
         "50s",
         env=database.env,
     )
-    assert done.status.startswith("RATELIMIT_OFFENDERS OK - no offender; 0 near limit")
+    assert done.status.startswith("RATELIMIT_OFFENDERS OK - no offender - 0 near limit")
 
 
 def test_mariadb_auth_failure_and_down_are_critical_password_hidden(tmp_path: Path) -> None:

@@ -177,7 +177,7 @@ def test_top_lists_few_counts_all(database: Database) -> None:
     done = run_script("check_ratelimit_offenders", *args, env=database.env)
     assert done.lines == [
         "RATELIMIT_OFFENDERS CRITICAL - 5 offenders: off4 (140%), off3 (130%), off2 (120%), "
-        "...; 3 near limit (>= 80%); max usage 140% "
+        "... - 3 near limit (>= 80%) - max usage 140% "
         "| max_usage=140.0%;;;0 near_limit=3;0;;0 offenders=5;;0;0",
         "offender off4: 14/10 messages (140%) per 1h",
         "... and 7 more senders",
