@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -412,4 +413,40 @@ def test_server_without_jails_is_critical(short_dir: Path) -> None:
             "FAIL2BAN CRITICAL - fail2ban runs no jail (protection is off)",
             "first run: failed growth counted from now",
         ],
+    )
+
+
+def test_no_permission_on_the_socket_is_unknown(short_dir: Path) -> None:
+    """fail2ban's socket is root's: a plugin run as another user is misconfigured, not down."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv to run the plugin as nobody")
+    private = short_dir / "run"
+    private.mkdir(mode=0o700)
+    short_dir.chmod(0o755)
+    fake = FakeServer(private / "s", pickle.dumps((0, "pong")) + f2b.END)
+    script = Path(sys.executable).with_name(SCRIPT)
+    try:
+        done = subprocess.run(
+            [
+                setpriv,
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                str(script),
+                "-s",
+                str(private / "s"),
+                "--state-dir",
+                str(short_dir / "nobody"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        fake.close()
+    assert (done.returncode, done.stdout) == (
+        3,
+        f"FAIL2BAN UNKNOWN - no permission to use {private / 's'} (run as root or through sudo)\n",
     )
