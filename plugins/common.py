@@ -176,6 +176,20 @@ def duration_seconds(text: str) -> float:
     return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
 
 
+class Duration(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+    """``90``, ``90s``, ``30m``, ``2h``, ``1d`` as seconds (0 allowed: "never", "off")."""
+
+    name = "AGE"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            return duration_seconds(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 class DurationRange(click.ParamType):  # type: ignore[type-arg]
     """A range whose ends may carry s/m/h/d/w: ``30m`` alerts above 1800 s, ``@1h:2h`` inside."""
 

@@ -41,8 +41,14 @@ PLUGINS = {
     "check_asterisk_dahdi": "asterisk_dahdi",
     "check_postfix_queue": "postfix_queue",
     "check_ratelimit_offenders": "ratelimit_offenders",
+    "check_asterisk_sipauth": "asterisk_sipauth",
+    "check_fail2ban": "fail2ban",
 }
-AMI_PLUGINS = [name for name in PLUGINS if name.startswith("check_asterisk_")]
+#: The plugins that read the PBX itself (its log, its fail2ban): NRPE or the agent runs them.
+PBX_HOST_PLUGINS = ["check_asterisk_sipauth", "check_fail2ban"]
+AMI_PLUGINS = [
+    name for name in PLUGINS if name.startswith("check_asterisk_") and name not in PBX_HOST_PLUGINS
+]
 #: The plugins that read the relay itself: NRPE or the Icinga 2 agent runs them there.
 RELAY_PLUGINS = ["check_postfix_queue", "check_ratelimit_offenders"]
 

@@ -35,6 +35,7 @@ from tests.nagios_helpers import (
     NAGIOS_COMMANDS,
     NAGIOS_EXAMPLES,
     NRPE,
+    PBX_HOST_PLUGINS,
     PLUGINS,
     RELAY_PLUGINS,
     ROOT,
@@ -161,7 +162,7 @@ def test_nrpe_commands_run_the_relay_side_plugins_with_real_options(options) -> 
     assert {"check_ratelimit_offenders", "check_ratelimit_offenders_db"} <= set(commands)
     for name, line in commands.items():
         script, words = plugin_words(line)
-        assert script in RELAY_PLUGINS, name
+        assert script in RELAY_PLUGINS + PBX_HOST_PLUGINS, name
         assert_known_options(words, options[script], f"NRPE command[{name}]")
         # Arguments from the network only in the command meant for dont_blame_nrpe=1.
         assert ("$ARG" in line) == name.endswith("_args"), name

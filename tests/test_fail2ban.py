@@ -1,0 +1,452 @@
+"""check_fail2ban against a real fail2ban-server (Debian's package, .ci/setup.d/40-fail2ban.sh)
+that really bans, then stopped; and against fake servers that misbehave.
+
+The real server is our own instance: a private configuration directory (the stock asterisk
+filter, a jail on a test log, polling backend, an action that writes to a file instead of
+touching a firewall), its own socket, pidfile and log. Skipped without fail2ban, unless
+ISP_PLUGINS_REQUIRE_SERVICES=1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import fail2ban_status as f2b
+from tests.conftest import run_script, wait_for
+
+SCRIPT = "check_fail2ban"
+JAIL = "asterisk-test"
+STOCK_FILTERS = Path("/etc/fail2ban/filter.d")
+
+
+def failed_registration(account: str, address: str) -> str:
+    """chan_sip's line (1.8+ form), stamped now: fail2ban only counts recent failures."""
+    stamp = time.strftime("%b %e %H:%M:%S")
+    return (
+        f"[{stamp}] NOTICE[4567]: chan_sip.c:28390 handle_request_register: Registration "
+        f"from '<sip:{account}@192.0.2.10>' failed for '{address}:5060' - Wrong password\n"
+    )
+
+
+@dataclass
+class Server:
+    """Our own fail2ban-server: its files, and how to stop it."""
+
+    root: Path
+    conf: Path
+    socket: Path
+    log: Path
+    bans: Path
+    state: Path
+
+    def client(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["fail2ban-client", "-c", str(self.conf), "-s", str(self.socket), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def banned(self) -> set[str]:
+        if not self.bans.exists():
+            return set()
+        return {line.split()[1] for line in self.bans.read_text().splitlines() if "ban " in line}
+
+    def fail(self, address: str, times: int) -> None:
+        with self.log.open("a") as handle:
+            for n in range(times):
+                handle.write(failed_registration(str(200 + n), address))
+
+    def check(self, *args: str) -> tuple[int, list[str]]:
+        done = run_script(
+            SCRIPT, "--socket", str(self.socket), "--state-dir", str(self.state), *args
+        )
+        assert done.stderr == ""
+        return done.code, done.lines
+
+    def status(self) -> f2b.JailStatus:
+        (jail,) = f2b.read_status(str(self.socket), [JAIL], 5).jails
+        return jail
+
+    def stop(self) -> None:
+        self.client("stop")
+        pidfile = self.root / "f2b.pid"
+        if not pidfile.exists():
+            return
+        # Still there: kill the server we started, and only it (its command line names our
+        # private socket).
+        with contextlib.suppress(ValueError, OSError):
+            pid = int(pidfile.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if str(self.socket).encode() in cmdline or str(self.conf).encode() in cmdline:
+                os.kill(pid, 9)
+
+
+def need_fail2ban() -> None:
+    if shutil.which("fail2ban-server") and (STOCK_FILTERS / "asterisk.conf").exists():
+        return
+    reason = "fail2ban is not installed (Debian: .ci/setup.d/40-fail2ban.sh)"
+    if os.environ.get("ISP_PLUGINS_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason}, and ISP_PLUGINS_REQUIRE_SERVICES=1", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    need_fail2ban()
+    # A short path: a Unix socket's path is limited to 107 bytes.
+    root = Path(tempfile.mkdtemp(prefix="f2b-"))
+    conf = root / "conf"
+    (conf / "filter.d").mkdir(parents=True)
+    (conf / "action.d").mkdir()
+    for name in ("asterisk.conf", "common.conf"):
+        shutil.copy(STOCK_FILTERS / name, conf / "filter.d" / name)
+    srv = Server(root, conf, root / "f2b.sock", root / "asterisk.log", root / "bans", root / "st")
+    (conf / "fail2ban.conf").write_text(
+        "[Definition]\nloglevel = INFO\n"
+        f"logtarget = {root / 'server.log'}\nsocket = {srv.socket}\n"
+        f"pidfile = {root / 'f2b.pid'}\ndbfile = :memory:\nsyslogsocket = auto\n"
+        "allowipv6 = auto\ndbpurgeage = 1d\n"
+    )
+    (conf / "action.d" / "isp-test.conf").write_text(
+        "[Definition]\nactionstart =\nactionstop =\nactioncheck =\n"
+        f"actionban = echo ban <ip> >> {srv.bans}\nactionunban = echo unban <ip> >> {srv.bans}\n"
+    )
+    (conf / "jail.conf").write_text(
+        "[DEFAULT]\nbackend = polling\nbanaction = isp-test\nmaxretry = 3\nfindtime = 600\n"
+        f"bantime = 600\n\n[{JAIL}]\nenabled = true\nfilter = asterisk\nlogpath = {srv.log}\n"
+        "action = isp-test\n"
+    )
+    srv.log.write_text("")
+    started = srv.client("start")
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_real_fail2ban_bans_then_stops(server: Server) -> None:
+    code, out = server.check()
+    assert code == 0
+    assert out[:2] == [
+        f"FAIL2BAN OK - {JAIL}: 0 banned, 0 failing, +0 failed | asterisk_test_banned=0;;;0 "
+        "asterisk_test_failed=0;;;0 asterisk_test_failed_growth=0;;;0 "
+        "asterisk_test_total_banned=0c;;;0 asterisk_test_total_failed=0c;;;0",
+        f"{JAIL}: 0 banned (0 in total), 0 failing, 0 failed in total (+0 since the last run)",
+    ]
+    assert re.fullmatch(rf"{JAIL} log {server.log}: written \d+s ago", out[2])
+    assert out[3:] == ["first run: failed growth counted from now"]
+    # an attack: 3 wrong passwords from one address, maxretry 3: banned
+    server.fail("203.0.113.5", 3)
+    assert wait_for(lambda: "203.0.113.5" in server.banned(), 20), server.bans
+    code, out = server.check("-w", "0", "-j", JAIL)
+    assert code == 1, out
+    assert out[0] == (
+        f"FAIL2BAN WARNING - {JAIL}: 1 banned, 0 failing, +3 failed | "
+        "asterisk_test_banned=1;0;;0 asterisk_test_failed=0;;;0 "
+        "asterisk_test_failed_growth=3;;;0 asterisk_test_total_banned=1c;;;0 "
+        "asterisk_test_total_failed=3c;;;0"
+    )
+    assert out[1] == (
+        f"{JAIL}: 1 banned (1 in total), 0 failing, 3 failed in total (+3 since the last run); "
+        "banned: 203.0.113.5"
+    )
+    # a second wave: failed growth thresholds; one failure not banned yet
+    server.fail("203.0.113.6", 3)
+    server.fail("198.51.100.7", 1)
+    assert wait_for(lambda: "203.0.113.6" in server.banned(), 20)
+    assert wait_for(lambda: server.status().currently_failed == 1, 10)
+    code, out = server.check("--failed-critical", "3", "-v")
+    assert code == 2
+    assert out[0].startswith(f"FAIL2BAN CRITICAL - {JAIL}: 2 banned, 1 failing, +4 failed | ")
+    assert out[1:3] == [
+        f"socket: {server.socket}, jails on the server: {JAIL}",
+        f"{JAIL}: 2 banned (2 in total), 1 failing, 7 failed in total (+4 since the last run); "
+        "banned: 203.0.113.5, 203.0.113.6",
+    ]
+    assert out[3].startswith(f"{JAIL} log {server.log}: written ")
+    # a jail that does not exist: protection is off
+    code, out = server.check("-j", JAIL, "-j", "asterisk")
+    assert code == 2
+    assert out[0].startswith(
+        f"FAIL2BAN CRITICAL - jail 'asterisk' does not exist (protection is off) - {JAIL}: "
+        "2 banned, 1 failing, +0 failed | "
+    )
+    # the jail's log not written for a day, then gone
+    old = time.time() - 2 * 86400
+    os.utime(server.log, (old, old))
+    code, out = server.check()
+    assert code == 1
+    assert out[0].startswith(
+        f"FAIL2BAN WARNING - jail {JAIL} watches nothing: {server.log} not written for 2d - "
+    )
+    assert (
+        run_script(
+            SCRIPT, "-s", str(server.socket), "--stale", "0", "--state-dir", str(server.state)
+        ).code
+        == 0
+    )
+    server.log.unlink()
+    code, out = server.check()
+    assert code == 1
+    assert out[0].startswith(
+        f"FAIL2BAN WARNING - jail {JAIL} watches nothing: {server.log} does not exist - "
+    )
+    assert f"{JAIL} log {server.log}: does not exist" in out
+    # stopped: CRITICAL
+    server.stop()
+    assert wait_for(lambda: not server.socket.exists(), 10)
+    code, out = server.check()
+    assert (code, out) == (
+        2,
+        [
+            f"FAIL2BAN CRITICAL - fail2ban is not running: no socket {server.socket} "
+            "(protection is off)"
+        ],
+    )
+
+
+def test_sipauth_counts_what_fail2ban_banned(server: Server) -> None:
+    """The two plugins read the same attack: the log check names the source fail2ban bans."""
+    server.fail("203.0.113.9", 5)
+    assert wait_for(lambda: "203.0.113.9" in server.banned(), 20)
+    done = run_script(
+        "check_asterisk_sipauth", "--log", str(server.log), "--state-dir", str(server.state)
+    )
+    assert done.code == 0, done.stdout
+    assert "5 failed SIP authentications since the last run" in done.status
+    assert "top 203.0.113.9 (5)" in done.status
+
+
+# -- fake servers that misbehave ----------------------------------------------------------
+class FakeServer:
+    """A Unix socket server answering every command with ``reply`` (None: never answers)."""
+
+    def __init__(self, path: Path, reply: bytes | None) -> None:
+        self.path = path
+        self.reply = reply
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(path))
+        self.listener.listen(5)
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+            data = b""
+            while not data.endswith(f2b.END):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            if self.reply is not None:
+                conn.sendall(self.reply)
+                conn.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.connections:
+            conn.close()
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="f2bfake-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+class Evil:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize(
+    ("reply", "state", "text"),
+    [
+        (b"garbage" + f2b.END, "UNKNOWN", "unreadable reply from fail2ban (UnpicklingError)"),
+        (pickle.dumps([1, 2]) + f2b.END, "UNKNOWN", "unexpected reply to 'status': not fail2ban's"),
+        (pickle.dumps((0, "x")) + f2b.END, "UNKNOWN", "unexpected server status from fail2ban"),
+        (b"", "CRITICAL", "closed the connection without an answer (protection is off)"),
+    ],
+)
+def test_misbehaving_servers(short_dir: Path, reply: bytes, state: str, text: str) -> None:
+    fake = FakeServer(short_dir / "s", reply)
+    try:
+        done = run_script(SCRIPT, "-s", str(short_dir / "s"), "--state-dir", str(short_dir))
+    finally:
+        fake.close()
+    assert done.stderr == ""
+    assert done.code == {"UNKNOWN": 3, "CRITICAL": 2}[state]
+    assert done.lines == [f"FAIL2BAN {state} - " + done.status.split(" - ", 1)[1]]
+    assert done.status.startswith(f"FAIL2BAN {state} - ") and done.status.endswith(text)
+
+
+def test_hostile_pickle_runs_nothing(short_dir: Path) -> None:
+    marker = short_dir / "pwned"
+    reply = pickle.dumps((0, Evil(marker))) + f2b.END
+    fake = FakeServer(short_dir / "s", reply)
+    try:
+        done = run_script(SCRIPT, "-s", str(short_dir / "s"), "--state-dir", str(short_dir))
+    finally:
+        fake.close()
+    assert not marker.exists()
+    assert done.code == 3 and done.status.startswith("FAIL2BAN UNKNOWN - unexpected server status")
+
+
+def test_silent_server_is_unknown_within_the_timeout(short_dir: Path) -> None:
+    fake = FakeServer(short_dir / "s", None)
+    try:
+        done = run_script(
+            SCRIPT, "-s", str(short_dir / "s"), "--state-dir", str(short_dir), "-t", "2"
+        )
+    finally:
+        fake.close()
+    assert done.code == 3
+    assert done.lines == [
+        f"FAIL2BAN UNKNOWN - no answer from fail2ban at {short_dir / 's'} within 2s"
+    ]
+    assert done.seconds < 4
+
+
+def test_stale_socket_file_is_critical(short_dir: Path) -> None:
+    path = short_dir / "s"
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(path))
+    dead.close()  # the file stays, nobody listens: a crashed server
+    done = run_script(SCRIPT, "-s", str(path), "--state-dir", str(short_dir))
+    assert (done.code, done.lines) == (
+        2,
+        [
+            f"FAIL2BAN CRITICAL - fail2ban is not running: {path} refuses connections "
+            "(protection is off)"
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-w", "x"], "'x' is not a range"),
+        (["--stale", "soon"], "'soon' is not a duration"),
+        (["-j", "a,b"], "is not a jail name"),
+    ],
+)
+def test_bad_options_are_unknown(args: list[str], message: str) -> None:
+    done = run_script(SCRIPT, *args)
+    assert done.code == 3 and len(done.lines) == 1
+    assert done.status.startswith("FAIL2BAN UNKNOWN - ") and message in done.status
+
+
+# -- the protocol, unit by unit ---------------------------------------------------------
+def test_safe_loads_keeps_foreign_objects_inert() -> None:
+    class UnknownJailException(Exception):
+        pass
+
+    UnknownJailException.__module__ = "fail2ban.exceptions"
+    # pickled by reference to fail2ban's class, as the server does
+    data = pickle.dumps((1, KeyError("x")))
+    assert f2b.safe_loads(data)[0] == 1
+    found = f2b.safe_loads(
+        b"\x80\x05\x95?\x00\x00\x00\x00\x00\x00\x00K\x01\x8c\x13fail2ban.exceptions\x94\x8c"
+        b"\x14UnknownJailException\x94\x93\x94\x8c\x04nope\x94\x85\x94R\x94\x86\x94."
+    )
+    assert found[0] == 1
+    assert type(found[1]).__name__ == "UnknownJailException" and str(found[1]) == "nope"
+    assert isinstance(found[1], f2b.Foreign)
+
+
+def test_parse_jail_status_forms() -> None:
+    reply = [
+        ("Filter", [("Currently failed", 1), ("Total failed", 9), ("File list", ["/a", "/b"])]),
+        ("Actions", [("Currently banned", 2), ("Total banned", 3), ("Banned IP list", ["x"])]),
+    ]
+    status = f2b.parse_jail_status("j", reply)
+    assert (status.currently_failed, status.total_failed, status.files) == (1, 9, ("/a", "/b"))
+    journal = [
+        ("Filter", [("Currently failed", 0), ("Total failed", 0), ("Journal matches", ["x"])]),
+        ("Actions", [("Currently banned", 0), ("Total banned", 0), ("Banned IP list", [])]),
+    ]
+    assert f2b.parse_jail_status("j", journal).files is None
+    with pytest.raises(f2b.Fail2banError):
+        f2b.parse_jail_status("j", [("Filter", [("Currently failed", "x")])])
+    assert f2b.parse_jail_list([("Number of jail", 2), ("Jail list", "a, b")]) == ["a", "b"]
+    assert f2b.parse_jail_list([("Number of jail", 0), ("Jail list", "")]) == []
+
+
+def test_server_without_jails_is_critical(short_dir: Path) -> None:
+    reply = pickle.dumps((0, [("Number of jail", 0), ("Jail list", "")])) + f2b.END
+    fake = FakeServer(short_dir / "s", reply)
+    try:
+        done = run_script(SCRIPT, "-s", str(short_dir / "s"), "--state-dir", str(short_dir))
+    finally:
+        fake.close()
+    assert (done.code, done.lines) == (
+        2,
+        [
+            "FAIL2BAN CRITICAL - fail2ban runs no jail (protection is off)",
+            "first run: failed growth counted from now",
+        ],
+    )
+
+
+def test_no_permission_on_the_socket_is_unknown(short_dir: Path) -> None:
+    """fail2ban's socket is root's: a plugin run as another user is misconfigured, not down."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv to run the plugin as nobody")
+    private = short_dir / "run"
+    private.mkdir(mode=0o700)
+    short_dir.chmod(0o755)
+    fake = FakeServer(private / "s", pickle.dumps((0, "pong")) + f2b.END)
+    script = Path(sys.executable).with_name(SCRIPT)
+    try:
+        done = subprocess.run(
+            [
+                setpriv,
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                str(script),
+                "-s",
+                str(private / "s"),
+                "--state-dir",
+                str(short_dir / "nobody"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        fake.close()
+    assert (done.returncode, done.stdout) == (
+        3,
+        f"FAIL2BAN UNKNOWN - no permission to use {private / 's'} (run as root or through sudo)\n",
+    )
