@@ -21,9 +21,11 @@ import pytest
 from tests.conftest import SECRET
 from tests.nagios_helpers import (
     CONFIG,
+    ICINGA2,
     NAGIOS_EXAMPLES,
     icinga2_constants,
     icinga2_daemon,
+    icinga2_objects,
     icinga2_validate,
     nagios_main_config,
     parse_nagios_objects,
@@ -176,7 +178,8 @@ def test_a_span_alarm_reaches_nagios_status_dat_in_seconds(tmp_path, simulator) 
     assert SECRET not in log + nagios_log
 
 
-def test_the_shipped_watch_config_and_nagios_example_name_the_same_services() -> None:
+def shipped_watched_services() -> set[tuple[str, str]]:
+    """(host name, service name) of every service in the shipped asterisk-watch.ini."""
     ini = (CONFIG / "asterisk-watch.ini").read_text(encoding="utf-8")
     watched: set[tuple[str, str]] = set()
     host = ""
@@ -190,6 +193,11 @@ def test_the_shipped_watch_config_and_nagios_example_name_the_same_services() ->
         service = re.match(r"^service (.+?) = ", line)
         if service:
             watched.add((host, service[1]))
+    return watched
+
+
+def test_the_shipped_watch_config_and_nagios_example_name_the_same_services() -> None:
+    watched = shipped_watched_services()
     text = (NAGIOS_EXAMPLES / "asterisk-watch.cfg").read_text(encoding="utf-8")
     passive = {
         (fields["host_name"], fields["service_description"])
@@ -346,3 +354,31 @@ def test_a_wrong_icinga_password_is_logged(tmp_path, simulator, icinga) -> None:
         log = daemon.log
     assert f"ERROR cannot report pbx1/PRI spans: Icinga 2 API {icinga['url']}: HTTP 401" in log
     assert "wrong-pw" not in log
+
+
+def test_the_icinga2_example_validates_and_names_the_watched_services(tmp_path) -> None:
+    """icinga2/asterisk-watch.conf with commands.conf and conf.d/, as the README installs it."""
+    icinga2 = require("icinga2")
+    (tmp_path / "constants.conf").write_text(icinga2_constants())
+    main = tmp_path / "icinga2.conf"
+    main.write_text(
+        'include "constants.conf"\ninclude <itl>\ninclude <plugins>\n'
+        f'include "{ICINGA2 / "commands.conf"}"\n'
+        f'include_recursive "{ICINGA2 / "conf.d"}"\n'
+        f'include "{ICINGA2 / "asterisk-watch.conf"}"\n'
+    )
+    done = icinga2_validate(icinga2, main, tmp_path / "cache")
+    report = done.stdout + done.stderr
+    assert done.returncode == 0, report
+    assert not re.search(r"\b(warning|critical)/", report), report
+    services = {
+        o["properties"]["__name"]: o["properties"]
+        for o in icinga2_objects(tmp_path / "cache")
+        if o["type"] == "Service" and o["properties"]["host_name"] in ("pbx3", "pbx4")
+    }
+    assert {tuple(name.split("!")) for name in services} == shipped_watched_services()
+    for service in services.values():
+        assert service["check_interval"] == 300  # above the 240 s heartbeat
+        assert service["enable_active_checks"] is True  # the fallback to polling
+        assert service["check_command"].startswith("asterisk_")
+    assert services["pbx3!PRI spans"]["vars"]["asterisk_pri_expected"] == 4
