@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-postfix clean
+.PHONY: demo test lint bench bench-postfix bench-watch clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ bench: $(STAMP)
 # Root only: fills the local Postfix queue (see .ci/setup.d/10-postfix.sh), then empties it.
 bench-postfix: $(STAMP)
 	$(BIN)/python benchmarks/bench_postfix_queue.py --sizes 2000,20000
+
+# Needs nagios4 (.ci/setup.d/20-nagios-icinga.sh): latency from a PBX change to status.dat.
+bench-watch: $(STAMP)
+	$(BIN)/python benchmarks/bench_watch.py
 
 clean:
 	rm -rf .venv .venv-* *.egg-info build dist .pytest_cache .mypy_cache .ruff_cache

@@ -11,10 +11,8 @@ import base64
 import json
 import re
 import ssl
-import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -27,108 +25,21 @@ from tests.nagios_helpers import (
     icinga2_daemon,
     icinga2_objects,
     icinga2_validate,
-    nagios_main_config,
     parse_nagios_objects,
-    parse_status_dat,
     require,
     stop,
     wait_until,
 )
-from tests.watch_helpers import Daemon, watch_config
+from tests.watch_helpers import Daemon, Nagios, watch_config
 
 SPAN3_ALARM = {"Event": "SpanAlarm", "Span": "3", "Alarm": "Red Alarm"}
 WARNING_LINE = "ASTERISK_PRI WARNING - 3 of 4 spans up - in alarm: 3"
 WARNING_PERFDATA = "spans_alarm=1;;;0;4 spans_down=1;;;0;4 spans_up=3;4:;2:;0;4"
 
-PASSIVE_OBJECTS = """\
-define command {
-    command_name    isp-test-stale
-    command_line    /bin/false
-}
-
-define host {
-    host_name               pbx1
-    address                 127.0.0.1
-    max_check_attempts      1
-    check_period            24x7
-    active_checks_enabled   0
-    contact_groups          admins
-    notification_period     24x7
-}
-
-define service {
-    host_name               pbx1
-    service_description     %s
-    check_command           isp-test-stale
-    active_checks_enabled   0
-    passive_checks_enabled  1
-    check_freshness         0
-    max_check_attempts      1
-    check_interval          5
-    retry_interval          1
-    check_period            24x7
-    contact_groups          admins
-    notification_period     24x7
-    notifications_enabled   0
-}
-"""
-
-
-class Nagios:
-    """A private Nagios 4 daemon (4.4 handles external commands as they arrive)."""
-
-    def __init__(self, directory: Path, services: list[str]) -> None:
-        self.nagios = require("nagios4")
-        objects = directory / "watched.cfg"
-        objects.write_text(_objects(services))
-        self.main = nagios_main_config(
-            directory,
-            cfg_files=[objects],
-            settings={
-                "check_external_commands": "1",
-                "status_update_interval": "1",
-                "retain_state_information": "0",
-                "execute_host_checks": "0",
-                "check_service_freshness": "0",
-            },
-        )
-        self.command_file = directory / "nagios.cmd"
-        self.status = directory / "status.dat"
-        self.out = open(directory / "nagios.out", "w")  # noqa: SIM115 (closed in stop)
-        verify = subprocess.run(
-            [self.nagios, "-v", str(self.main)], capture_output=True, text=True, check=False
-        )
-        assert verify.returncode == 0, verify.stdout
-        self.process = subprocess.Popen(
-            [self.nagios, str(self.main)],
-            stdout=self.out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        assert wait_until(self.command_file.exists, 15), "Nagios made no command file"
-
-    def service(self, name: str) -> dict[str, str]:
-        if not self.status.exists():
-            return {}
-        text = self.status.read_text(encoding="utf-8", errors="replace")
-        for kind, fields in parse_status_dat(text):
-            if kind == "servicestatus" and fields.get("service_description") == name:
-                return fields
-        return {}
-
-    def stop(self) -> None:
-        stop(self.process)
-        self.out.close()
-
-
-def _objects(services: list[str]) -> str:
-    head, _, service = PASSIVE_OBJECTS.partition("define service {")
-    return head + "".join(f"define service {{{service % name}" for name in services)
-
 
 def test_a_span_alarm_reaches_nagios_status_dat_in_seconds(tmp_path, simulator) -> None:
     sim = simulator("18", "pri_all_up")
-    nagios = Nagios(tmp_path, ["PRI spans"])
+    nagios = Nagios(require("nagios4"), tmp_path, ["PRI spans"])
     try:
         config = watch_config(
             tmp_path,

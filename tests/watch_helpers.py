@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from tests.nagios_helpers import nagios_main_config, parse_status_dat, stop, wait_until
+
 WATCH = Path(sys.executable).with_name("asterisk-watch")
 _RESULT = re.compile(r"^\[(\d+)\] PROCESS_SERVICE_CHECK_RESULT;([^;]*);([^;]*);(\d);(.*)$")
 
@@ -115,3 +117,90 @@ class Daemon:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# -- a private Nagios 4 for passive results ------------------------------------------
+PASSIVE_OBJECTS = """\
+define command {
+    command_name    isp-test-stale
+    command_line    /bin/false
+}
+
+define host {
+    host_name               pbx1
+    address                 127.0.0.1
+    max_check_attempts      1
+    check_period            24x7
+    active_checks_enabled   0
+    contact_groups          admins
+    notification_period     24x7
+}
+
+define service {
+    host_name               pbx1
+    service_description     %s
+    check_command           isp-test-stale
+    active_checks_enabled   0
+    passive_checks_enabled  1
+    check_freshness         0
+    max_check_attempts      1
+    check_interval          5
+    retry_interval          1
+    check_period            24x7
+    contact_groups          admins
+    notification_period     24x7
+    notifications_enabled   0
+}
+"""
+
+
+class Nagios:
+    """A private Nagios 4 daemon (4.4 handles external commands as they arrive)."""
+
+    def __init__(self, binary: str, directory: Path, services: list[str]) -> None:
+        self.nagios = binary
+        objects = directory / "watched.cfg"
+        objects.write_text(_objects(services))
+        self.main = nagios_main_config(
+            directory,
+            cfg_files=[objects],
+            settings={
+                "check_external_commands": "1",
+                "status_update_interval": "1",
+                "retain_state_information": "0",
+                "execute_host_checks": "0",
+                "check_service_freshness": "0",
+            },
+        )
+        self.command_file = directory / "nagios.cmd"
+        self.status = directory / "status.dat"
+        self.out = open(directory / "nagios.out", "w")  # noqa: SIM115 (closed in stop)
+        verify = subprocess.run(
+            [self.nagios, "-v", str(self.main)], capture_output=True, text=True, check=False
+        )
+        assert verify.returncode == 0, verify.stdout
+        self.process = subprocess.Popen(
+            [self.nagios, str(self.main)],
+            stdout=self.out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        assert wait_until(self.command_file.exists, 15), "Nagios made no command file"
+
+    def service(self, name: str) -> dict[str, str]:
+        if not self.status.exists():
+            return {}
+        text = self.status.read_text(encoding="utf-8", errors="replace")
+        for kind, fields in parse_status_dat(text):
+            if kind == "servicestatus" and fields.get("service_description") == name:
+                return fields
+        return {}
+
+    def stop(self) -> None:
+        stop(self.process)  # the module's stop(): SIGTERM, then the process group
+        self.out.close()
+
+
+def _objects(services: list[str]) -> str:
+    head, _, service = PASSIVE_OBJECTS.partition("define service {")
+    return head + "".join(f"define service {{{service % name}" for name in services)
