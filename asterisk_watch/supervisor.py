@@ -98,8 +98,10 @@ class PbxWatcher:
         self.target: Target = target_of(pbx)
         self.services = [prepare(pbx, s) for s in pbx.services]
         self.session: Session | None = None
-        self.lost_since = time.monotonic()
-        self.lost_reason = "not connected yet"
+        #: Since when no evaluation has succeeded (None while they do): the stale clock. A
+        #: session that logs in but never answers is as lost as one that is refused.
+        self.lost_since: float | None = time.monotonic()
+        self.lost_reason = "no result yet since start-up"
         self.last_auth_failure: float | None = None
         self.dirty: set[str] = set()  # plugins to evaluate at once
         self.wake = asyncio.Event()
@@ -151,7 +153,6 @@ class PbxWatcher:
                     self.session = None
                     await self._close(session)
                 if not self.stopping.is_set():
-                    self.lost_since = time.monotonic()
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX)
         finally:
@@ -191,6 +192,8 @@ class PbxWatcher:
 
     def _lost(self, reason: str, level: int = logging.WARNING, prefix: str = "") -> None:
         self.lost_reason = reason
+        if self.lost_since is None:
+            self.lost_since = time.monotonic()
         log.log(level, "%s: %s%s", self.pbx.name, prefix, reason)
 
     async def _close(self, session: Session) -> None:
@@ -252,6 +255,7 @@ class PbxWatcher:
                 reason = broken[0] if broken else "the server closed the connection"
                 self._lost(str(reason), prefix="session lost: ")
                 return False
+            self.lost_since = None
             await self._publish(service, outcome)
         return True
 
@@ -291,7 +295,8 @@ class PbxWatcher:
         while True:
             await asyncio.sleep(1)
             now = time.time()
-            if self.session is None and time.monotonic() - self.lost_since >= self.settings.stale:
+            lost_since = self.lost_since
+            if lost_since is not None and time.monotonic() - lost_since >= self.settings.stale:
                 for service in self.services:
                     text = f"AMI session lost: {self.lost_reason}"
                     await self._publish(service, service.unknown(text), now)
@@ -309,11 +314,13 @@ class Supervisor:
         self,
         settings: WatchConfig,
         outputs: Callable[[WatchConfig], list[Output]],
-        workers: int = 4,
     ) -> None:
         self.make_outputs = outputs
         self.settings = settings
         self.publisher = Publisher(outputs(settings), settings.heartbeat)
+        # An evaluation holds a thread while it waits for its PBX: enough for every PBX
+        # to be evaluated at once, and room for the ones a reload may add.
+        workers = min(64, max(4, 2 * len(settings.pbxs) + 2))
         self.executor = concurrent.futures.ThreadPoolExecutor(workers, "asterisk-watch")
         self.watchers: dict[str, PbxWatcher] = {}
 

@@ -354,3 +354,42 @@ def test_the_simulator_sends_events_of_the_classes_asked_for(simulator, events, 
     asyncio.run(session())
     assert seen == expected
     assert sim.actions("Login")[0]["events"] == events
+
+
+def test_the_systemd_unit_runs_the_watcher_in_the_foreground_and_reloads_with_sighup() -> None:
+    import configparser
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    path = Path(__file__).resolve().parent.parent / "nagios-config" / "asterisk-watch.service"
+    unit.read(path)
+    service = unit["Service"]
+    assert service["Type"] == "simple"  # foreground: no fork, no PID file
+    assert service["ExecStart"].split()[1:] == [
+        "--config",
+        "/etc/asterisk-watch/asterisk-watch.ini",
+    ]
+    assert service["ExecStartPre"].split()[1] == "--check-config"
+    assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    assert service["KillSignal"] == "SIGTERM"
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_a_pbx_that_stops_answering_is_dropped_retried_and_unknown(tmp_path, simulator) -> None:
+    sim = simulator("18", "pri_all_up", failure="stall")  # logs in, then never answers
+    watch = {"interval": "1", "stale": "1"}
+    config = watch_config(tmp_path, sim.port, {"PRI": "check_asterisk_pri -t 2"}, SECRET, watch)
+    results = Results(tmp_path / "results.cmd")
+    with Daemon(config) as daemon:
+        got = results.wait_for("PRI", lambda c, t: "no answer" in t, seconds=10)
+        deadline = time.monotonic() + 10
+        while sim.connections < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        log = daemon.log
+    assert got == (
+        3,
+        "ASTERISK_PRI UNKNOWN - AMI session lost: no answer from AMI within 1.8s "
+        "(waiting for the reply to 'pri show spans')",
+    ), log
+    assert sim.connections >= 2  # a hung session is closed and a new one opened
+    assert "Traceback" not in log
