@@ -393,3 +393,40 @@ def test_a_pbx_that_stops_answering_is_dropped_retried_and_unknown(tmp_path, sim
     ), log
     assert sim.connections >= 2  # a hung session is closed and a new one opened
     assert "Traceback" not in log
+
+
+@pytest.mark.parametrize(
+    ("event", "headers", "evaluated"),
+    [
+        ("Reload", {"Module": "chan_dahdi.so"}, {"PRI", "FXO"}),
+        ("Alarm", {"DAHDIChannel": "2", "Alarm": "Red Alarm"}, {"PRI", "FXO"}),
+        ("SpanAlarmClear", {"Span": "3"}, {"PRI"}),
+        ("Newchannel", {"Channel": "DAHDI/1-1"}, set()),
+    ],
+)
+def test_each_event_re_evaluates_the_services_it_affects(
+    tmp_path, simulator, event, headers, evaluated
+) -> None:
+    sim = simulator("18", "fxo_ok")
+    services = {"PRI": "check_asterisk_pri", "FXO": "check_asterisk_fxo"}
+    config = watch_config(tmp_path, sim.port, services, SECRET, {"interval": "600"})
+    results = Results(tmp_path / "results.cmd")
+    with Daemon(config) as daemon:
+        assert results.wait_for("PRI", lambda c, t: True)
+        assert results.wait_for("FXO", lambda c, t: True)
+        time.sleep(0.3)
+        before = {a.get("command") or a["action"] for a in sim.received}
+        count = len(sim.received)
+        sim.scenario = "fxo_no_battery"  # FXO line 2 loses its battery; PRI unchanged
+        sim.emit(event, **headers)
+        time.sleep(1)
+        asked = {a.get("command") or a["action"] for a in sim.received[count:]}
+        log = daemon.log
+    assert asked <= before
+    wanted = set()
+    if "PRI" in evaluated:
+        wanted.add("pri show spans")
+    if "FXO" in evaluated:
+        wanted.add("DAHDIShowChannels")
+    assert asked == wanted, log
+    assert (results.last("FXO") or (0, ""))[0] == (1 if "FXO" in evaluated else 0)
