@@ -79,7 +79,9 @@ class Service:
             output.add(check)
             return Outcome(int(check.exitcode), str(output).rstrip("\n"))
         except Exception as exc:  # a bug of ours: still a status line, never a traceback
-            logging.getLogger("asterisk_watch").exception("%s: evaluation failed", self.name)
+            log = logging.getLogger("asterisk_watch")
+            log.error("%s/%s: evaluation failed: %r", self.host_name, self.name, exc)
+            log.debug("the failed evaluation", exc_info=True)  # --log-level debug only
             return self.unknown(f"internal error: {type(exc).__name__}: {exc}")
 
     def unknown(self, text: str) -> Outcome:

@@ -27,6 +27,8 @@ BACKOFF_MAX = 60.0
 AUTH_RETRY = 60.0
 #: How long connect + login may take.
 LOGIN_TIMEOUT = 10.0
+#: How long SIGTERM waits for a watcher busy logging in or evaluating before cancelling it.
+STOP_GRACE = 3.0
 ALL = frozenset(
     {"check_asterisk_pri", "check_asterisk_bri", "check_asterisk_fxo", "check_asterisk_dahdi"}
 )
@@ -114,11 +116,16 @@ class PbxWatcher:
         self.task = asyncio.ensure_future(self.run())
 
     async def stop(self) -> None:
+        """Log off and end; a login still under way is abandoned after a few seconds."""
         self.stopping.set()
         self.wake.set()
-        if self.task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+        if self.task is None:
+            return
+        done, _ = await asyncio.wait({self.task}, timeout=STOP_GRACE)
+        if not done:
+            self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
 
     def update(self, pbx: PbxConfig, settings: WatchConfig, publisher: Publisher) -> None:
         """New services or settings, same session (the connection did not change)."""
