@@ -430,3 +430,33 @@ def test_each_event_re_evaluates_the_services_it_affects(
         wanted.add("DAHDIShowChannels")
     assert asked == wanted, log
     assert (results.last("FXO") or (0, ""))[0] == (1 if "FXO" in evaluated else 0)
+
+
+@pytest.mark.parametrize(("trusted", "code"), [(True, 0), (False, 3)])
+def test_tls_sessions_verify_the_pbx_certificate(tmp_path, simulator, trusted, code) -> None:
+    import ssl
+
+    import trustme
+
+    ca, other = trustme.CA(), trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    sim = simulator("18", "pri_all_up", tls=context)
+    ca_file = tmp_path / "ca.pem"
+    (ca if trusted else other).cert_pem.write_to_path(str(ca_file))
+    pbx = {"host": "localhost", "tls": "yes", "ca_file": str(ca_file)}
+    watch = {"stale": "1"}
+    config = watch_config(tmp_path, sim.port, {"PRI": "check_asterisk_pri"}, SECRET, watch, pbx)
+    results = Results(tmp_path / "results.cmd")
+    with Daemon(config) as daemon:
+        got = results.wait_for("PRI", lambda c, t: True, seconds=8)
+        log = daemon.log
+    assert got is not None and got[0] == code, log
+    if trusted:
+        assert got[1].startswith("ASTERISK_PRI OK - 4 of 4 spans up"), log
+    else:
+        assert got[1].startswith(
+            f"ASTERISK_PRI UNKNOWN - AMI session lost: TLS certificate of localhost:{sim.port} "
+            "rejected"
+        ), got
+    assert len(sim.actions("Login")) == (1 if trusted else 0)  # no secret to an untrusted peer
