@@ -169,7 +169,7 @@ def test_a_span_alarm_event_is_reported_at_once(tmp_path, simulator) -> None:
         "ASTERISK_PRI WARNING - 3 of 4 spans up - in alarm: 3 | spans_alarm=1;;;0;4 "
         "spans_down=1;;;0;4 spans_up=3;4:;1:;0;4",
     )
-    assert latency < 1.0, latency
+    assert latency < 2.0, latency  # the median target; about 0.1 s on a quiet machine
     assert "pbx1: event SpanAlarm (Privilege: system,all, Span: 3, Alarm: Red)" in log
 
 
@@ -460,3 +460,24 @@ def test_tls_sessions_verify_the_pbx_certificate(tmp_path, simulator, trusted, c
             "rejected"
         ), got
     assert len(sim.actions("Login")) == (1 if trusted else 0)  # no secret to an untrusted peer
+
+
+def test_sighup_with_a_changed_connection_logs_off_and_opens_a_new_session(
+    tmp_path, simulator
+) -> None:
+    first = simulator("18", "pri_all_up")
+    second = simulator("18", "pri_span3_alarm")
+    config = watch_config(tmp_path, first.port, {"PRI": "check_asterisk_pri -n 4"}, SECRET)
+    results = Results(tmp_path / "results.cmd")
+    with Daemon(config) as daemon:
+        assert results.wait_for("PRI", lambda c, t: c == 0)
+        config.write_text(
+            config.read_text().replace(f"port = {first.port}", f"port = {second.port}")
+        )
+        daemon.signal(signal.SIGHUP)
+        got = results.wait_for("PRI", lambda c, t: c == 1, seconds=8)
+        log = daemon.log
+    assert got is not None and got[0] == 1, log
+    assert len(first.actions("Logoff")) == 1  # the old session ended cleanly
+    assert len(second.actions("Login")) == 1
+    assert "pbx1: connection changed" in log
