@@ -7,7 +7,6 @@ results to Nagios/Naemon (external command file) and Icinga 2 (REST API).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import signal
@@ -71,6 +70,8 @@ def _outputs(settings: Any) -> list[Any]:
 
 
 async def _serve(path: str, settings: Any, overrides: dict[str, float | None]) -> None:
+    import asyncio  # noqa: PLC0415 (--help stays light: tests/test_imports.py)
+
     from asterisk_watch.config import ConfigError  # noqa: PLC0415
     from asterisk_watch.supervisor import Supervisor  # noqa: PLC0415
 
@@ -174,6 +175,8 @@ def main(
             f"reporting to {' and '.join(outputs)}"
         )
         return
+    import asyncio  # noqa: PLC0415
+
     with contextlib.suppress(KeyboardInterrupt):  # SIGINT is handled by the loop
         asyncio.run(_serve(path, settings, overrides))
 
