@@ -109,7 +109,6 @@ class PbxWatcher:
         self.wake = asyncio.Event()
         self.stopping = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
-        self.logins = 0
 
     # -- control ------------------------------------------------------------------------
     def start(self) -> None:
@@ -173,7 +172,6 @@ class PbxWatcher:
 
     async def _login(self) -> Session | None:
         session = Session(self.target, events=self.pbx.events, on_event=self._on_event)
-        self.logins += 1
         try:
             await asyncio.wait_for(self._connect(session), LOGIN_TIMEOUT)
         except asyncio.TimeoutError:
