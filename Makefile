@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-postfix bench-ratelimit clean
+.PHONY: demo test lint bench bench-postfix bench-ratelimit bench-watch clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench-postfix: $(STAMP)
 # and the --log scan against grep -c on a 128 MB mail log.
 bench-ratelimit: $(STAMP)
 	$(BIN)/python benchmarks/bench_ratelimit.py
+
+# Needs nagios4 (.ci/setup.d/20-nagios-icinga.sh): latency from a PBX change to status.dat.
+bench-watch: $(STAMP)
+	$(BIN)/python benchmarks/bench_watch.py
 
 clean:
 	rm -rf .venv .venv-* *.egg-info build dist .pytest_cache .mypy_cache .ruff_cache

@@ -109,11 +109,22 @@ def _tls_failure(exc: ssl.SSLError, address: str) -> TlsError:
 
 
 class Session:
-    """An AMI session used once. Drive it with :func:`run`; it never reconnects or retries."""
+    """An AMI session used once. Drive it with :func:`run`; it never reconnects or retries.
 
-    def __init__(self, target: Target, events: str = "off") -> None:
+    A long-lived user (asterisk-watch) logs in with ``events`` such as ``"system"`` and gets
+    each unsolicited event through ``on_event``; :meth:`wait_lost` tells it when the session
+    ended. Reconnecting is the caller's business.
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        events: str = "off",
+        on_event: Callable[[Mapping[str, Any]], None] | None = None,
+    ) -> None:
         self.target = target
         self.events = events
+        self.on_event = on_event
         self.phase = "starting"
         self.greeting = ""
         self.logged_in = False
@@ -136,6 +147,9 @@ class Session:
         for family, _, proto, _, sockaddr in addresses:
             self.phase = f"connecting to {target.address}"
             manager = OneShotManager(self._on_failure, host=sockaddr[0], port=sockaddr[1])
+            if self.on_event is not None:
+                deliver = self.on_event
+                manager.register_event("*", lambda _manager, event, d=deliver: d(event))
             try:
                 _, protocol = await loop.create_connection(
                     lambda m=manager: OneShotProtocol(m, self._on_failure),  # type: ignore[misc]
@@ -232,6 +246,15 @@ class Session:
         events = [m for m in messages[1:] if not str(m.get("Event", "")).endswith("Complete")]
         log.info("%s: %d events", name, len(events))
         return events
+
+    async def wait_lost(self) -> AmiError:
+        """Wait until the session ends (closed, reset, Shutdown, unreadable); return why."""
+        assert self._failure is not None, "connect() first"
+        return await asyncio.shield(self._failure)
+
+    @property
+    def lost(self) -> bool:
+        return self._failure is not None and self._failure.done()
 
     # -- logoff -------------------------------------------------------------------------
     async def logoff(self, grace: float) -> None:

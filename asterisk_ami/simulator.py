@@ -4,6 +4,11 @@ It serves CLI output from fixture files (``<fixtures>/<version>/<scenario>/<word
 and replies to other actions from ``action_<Name>.txt``;
 a missing file is a command that is not registered) and can misbehave on purpose.
 
+Sessions that logged in with events on receive the events a test makes happen
+(:meth:`Simulator.emit`, :meth:`Simulator.set_scenario`, :meth:`Simulator.restart`), filtered
+by the classes of their ``Events:`` header as Asterisk does. Out of process, ``--control
+PATH`` takes the same orders, one line each, on a Unix socket (see :meth:`Simulator.control`).
+
     python -m asterisk_ami.simulator --asterisk 18 --scenario pri_all_up --port 5038
 """
 
@@ -18,8 +23,10 @@ import random
 import ssl
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 CRLF = "\r\n"
 #: What the "garbage" failure answers: binary noise in an AMI-sized frame (fixed, so tests
@@ -111,6 +118,8 @@ class Simulator:
     tls: ssl.SSLContext | None = None  # serve AMI over TLS with this server context
     received: list[dict[str, str]] = field(default_factory=list)
     connections: int = 0
+    #: What each test-made change did and when (time.time()), for the latency benchmark.
+    changes: list[tuple[float, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.asterisk not in PROFILES:
@@ -122,6 +131,9 @@ class Simulator:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._background: set[asyncio.Future[None]] = set()
+        #: Connected clients; after login, the event classes they asked for.
+        self._clients: dict[asyncio.StreamWriter, frozenset[str]] = {}
+        self._host = "127.0.0.1"
         self.port = 0
 
     # -- fixtures -----------------------------------------------------------------------
@@ -198,11 +210,13 @@ class Simulator:
     # -- one client ---------------------------------------------------------------------
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self._clients[writer] = frozenset()
         try:
             await self._converse(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            self._clients.pop(writer, None)
             writer.close()
 
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -250,8 +264,9 @@ class Simulator:
                 await self._send(
                     writer, self.response(aid, "Success", Message="Authentication accepted")
                 )
-                events = action.get("events", "on").lower() not in ("off", "no", "false", "0")
-                if events or self.profile.fullybooted_always:
+                mask = event_mask(action.get("events", "on"))
+                self._clients[writer] = mask
+                if mask & {"all", "system"} or self.profile.fullybooted_always:
                     await self._send(
                         writer,
                         f"Event: FullyBooted{CRLF}Privilege: system,all{CRLF}"
@@ -342,8 +357,120 @@ class Simulator:
             action[key.strip().lower()] = value.strip()
         return action
 
+    # -- events and changes made by a test ------------------------------------------------
+    async def _emit(self, event: str, privilege: str, headers: dict[str, str]) -> int:
+        classes = {c.strip().lower() for c in privilege.split(",")} - {"all"}
+        lines = [f"Event: {event}", f"Privilege: {privilege}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        text = CRLF.join(lines) + CRLF + CRLF
+        sent = 0
+        for writer, mask in list(self._clients.items()):
+            if "all" in mask or classes & mask:
+                await self._send(writer, text)
+                with contextlib.suppress(ConnectionError):
+                    await writer.drain()
+                sent += 1
+        return sent
+
+    async def _restart(self, down: float) -> None:
+        """Shutdown event, every connection closed, no listener for ``down`` s, then back."""
+        await self._emit("Shutdown", "system,all", {"Shutdown": "Cleanly", "Restart": "True"})
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._clients):
+            writer.close()
+        await asyncio.sleep(down)
+        self._server = await asyncio.start_server(
+            self.handle, self._host, self.port, ssl=self.tls, reuse_address=True
+        )
+        self.changes.append((time.time(), "restarted"))
+
+    def _call(self, coro: Any) -> Any:
+        """Run a coroutine on the server's loop, from its thread or from any other."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the simulator is not running")
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            return asyncio.ensure_future(coro)
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(30)
+
+    def emit(self, event: str, privilege: str = "system,all", **headers: str) -> Any:
+        """Send an event to every session whose Events classes cover ``privilege``."""
+        self.changes.append((time.time(), f"event {event}"))
+        return self._call(self._emit(event, privilege, dict(headers)))
+
+    def set_scenario(self, scenario: str, *events: dict[str, str]) -> None:
+        """Serve another fixture directory from now on (a span fails, a line comes back),
+        then send ``events`` (each a dict with ``Event`` and its headers), as Asterisk would."""
+        if not (self.fixtures / self.asterisk / scenario).is_dir():
+            raise ValueError(f"no fixtures at {self.fixtures / self.asterisk / scenario}")
+        self.scenario = scenario
+        self.changes.append((time.time(), f"scenario {scenario}"))
+        for event in events:
+            headers = dict(event)
+            name = headers.pop("Event")
+            privilege = headers.pop("Privilege", "system,all")
+            self._call(self._emit(name, privilege, headers))
+
+    def restart(self, down: float = 0.5) -> Any:
+        """Behave as an Asterisk restart: Shutdown event, connections closed, back after
+        ``down`` seconds on the same port."""
+        return self._call(self._restart(down))
+
+    def control(self, line: str) -> str:
+        """One order from the control socket: ``scenario NAME [EVENT [KEY=VALUE...]]``,
+        ``emit EVENT [KEY=VALUE...]``, ``restart [SECONDS]``, ``logins``. Returns the answer."""
+        words = line.split()
+        if not words:
+            return "error: empty order"
+        order, args = words[0].lower(), words[1:]
+        try:
+            if order == "scenario" and args:
+                events = []
+                if len(args) > 1:
+                    headers = dict(a.split("=", 1) for a in args[2:] if "=" in a)
+                    events.append({"Event": args[1], **headers})
+                self.set_scenario(args[0], *events)
+            elif order == "emit" and args:
+                headers = dict(a.split("=", 1) for a in args[1:] if "=" in a)
+                self.emit(args[0], **headers)
+            elif order == "restart":
+                self.restart(float(args[0]) if args else 0.5)
+            elif order == "logins":
+                return f"ok {len(self.actions('Login'))}"
+            else:
+                return f"error: unknown order {line.strip()!r}"
+        except (ValueError, RuntimeError) as exc:
+            return f"error: {exc}"
+        return "ok"
+
+    async def serve_control(self, path: str) -> asyncio.AbstractServer:
+        """Take :meth:`control` orders on a Unix socket at ``path``."""
+
+        async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while line := await reader.readline():
+                    answer = await self._control_async(line.decode("utf-8", "replace"))
+                    writer.write((answer + "\n").encode())
+                    await writer.drain()
+            finally:
+                writer.close()
+
+        return await asyncio.start_unix_server(client, path)
+
+    async def _control_async(self, line: str) -> str:
+        answer = self.control(line)
+        await asyncio.sleep(0)  # let the events scheduled by the order go out
+        return answer
+
     # -- running ------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        self._loop = asyncio.get_running_loop()
+        self._host = host
         self._server = await asyncio.start_server(self.handle, host, port, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
@@ -353,11 +480,11 @@ class Simulator:
         ready = threading.Event()
 
         def serve() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(self.start(host, port))
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(self.start(host, port))
             ready.set()
-            self._loop.run_forever()
-            self._loop.close()
+            loop.run_forever()
+            loop.close()
 
         self._thread = threading.Thread(target=serve, name="ami-simulator", daemon=True)
         self._thread.start()
@@ -367,10 +494,11 @@ class Simulator:
     def stop(self) -> None:
         if self._loop is None or self._server is None:
             return
-        loop, server = self._loop, self._server
+        loop = self._loop
 
         async def shutdown() -> None:
-            server.close()
+            if self._server is not None:
+                self._server.close()
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
@@ -384,6 +512,16 @@ class Simulator:
     def actions(self, name: str) -> list[dict[str, str]]:
         """The received actions called ``name`` (case-insensitive)."""
         return [a for a in self.received if a.get("action", "").lower() == name.lower()]
+
+
+def event_mask(value: str) -> frozenset[str]:
+    """The event classes an ``Events:`` login header asks for (``all`` for on or a number)."""
+    text = value.strip().lower()
+    if text in ("off", "no", "false", "0", ""):
+        return frozenset()
+    if text in ("on", "yes", "true") or text.isdigit():
+        return frozenset({"all"})
+    return frozenset(c.strip() for c in text.split(",") if c.strip())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -403,6 +541,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auth-delay", type=float, default=1.0)
     parser.add_argument("--tls-cert", type=Path, help="serve TLS with this PEM certificate chain")
     parser.add_argument("--tls-key", type=Path, help="private key of --tls-cert")
+    parser.add_argument(
+        "--control",
+        metavar="PATH",
+        help="take orders on this Unix socket (scenario NAME [EVENT [K=V...]], emit EVENT "
+        "[K=V...], restart [SECONDS], logins), one line each, answered ok or error",
+    )
     args = parser.parse_args(argv)
     context = None
     if args.tls_cert:
@@ -423,6 +567,10 @@ def main(argv: list[str] | None = None) -> int:
 
     async def serve() -> None:
         port = await sim.start(args.host, args.port)
+        if args.control:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(args.control)
+            await sim.serve_control(args.control)
         print(
             f"AMI simulator: Asterisk {sim.profile.release} ({args.scenario}, fail={args.fail})"
             f" listening on {args.host}:{port}",

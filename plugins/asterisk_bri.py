@@ -317,13 +317,13 @@ class BriPorts(runtime.CountResource):
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
         from asterisk_ami.errors import AmiError  # noqa: PLC0415 (keeps asyncio out of --help)
-        from asterisk_ami.session import run  # noqa: PLC0415
 
         async def work(session: Session) -> Gathered:
             return await gather(session, self.source)
 
         try:
-            gathered = self.gathered = run(self.target, common.session_deadline(self.timeout), work)
+            deadline = common.session_deadline(self.timeout)
+            gathered = self.gathered = self.run_session(work, deadline)
         except AmiError as error:
             hint = NOT_FOUND.get(self.source, "")
             yield runtime.failure_metric(runtime.classify(error, self.target, self.timeout, hint))

@@ -141,7 +141,7 @@ def clean(text: str) -> str:
 
 
 # -- nagiosplugin glue ------------------------------------------------------------------
-class DahdiSpans(nagiosplugin.Resource):
+class DahdiSpans(runtime.AmiResource):
     """Logs in to AMI, runs ``dahdi show status`` (or 1.4's ``zap show status``) and
     measures the spans."""
 
@@ -167,11 +167,10 @@ class DahdiSpans(nagiosplugin.Resource):
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
         from asterisk_ami.errors import AmiError  # noqa: PLC0415 (keeps asyncio out of --help)
-        from asterisk_ami.session import run  # noqa: PLC0415
 
         try:
-            self.greeting, output = run(
-                self.target, common.session_deadline(self.timeout), _dahdi_show_status
+            self.greeting, output = self.run_session(
+                _dahdi_show_status, common.session_deadline(self.timeout)
             )
             status = _parse(output)
         except AmiError as error:

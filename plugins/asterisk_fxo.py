@@ -143,8 +143,7 @@ class FxoLines(runtime.CountResource):
         self.greeting = ""
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
-        from asterisk_ami import session  # noqa: PLC0415 (keeps asyncio out of --help)
-        from asterisk_ami.errors import AmiError  # noqa: PLC0415
+        from asterisk_ami.errors import AmiError  # noqa: PLC0415 (keeps asyncio out of --help)
 
         async def work(ami: Session) -> tuple[list[DahdiChannel], str, str]:
             channels, source = await read_channels(ami, self.method, self.selected)
@@ -152,7 +151,7 @@ class FxoLines(runtime.CountResource):
 
         try:
             deadline = common.session_deadline(self.timeout)
-            channels, self.source, self.greeting = session.run(self.target, deadline, work)
+            channels, self.source, self.greeting = self.run_session(work, deadline)
         except AmiError as error:
             failure = runtime.classify(error, self.target, self.timeout, NOT_FOUND)
             yield runtime.failure_metric(failure)

@@ -158,13 +158,12 @@ class PriSpans(runtime.CountResource):
             return spans, None
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
-        from asterisk_ami import session  # noqa: PLC0415 (keeps asyncio out of --help)
-        from asterisk_ami.errors import AmiError  # noqa: PLC0415
+        from asterisk_ami.errors import AmiError  # noqa: PLC0415 (keeps asyncio out of --help)
         from asterisk_ami.parsers.pri import parse_pri_show_spans  # noqa: PLC0415
 
         try:
             deadline = common.session_deadline(self.timeout)
-            output, channels = session.run(self.target, deadline, self._exchange)
+            output, channels = self.run_session(self._exchange, deadline)
             spans = parse_pri_show_spans(output.lines)
             rows = None
             if channels is not None:  # --calls only: its parser is not loaded otherwise

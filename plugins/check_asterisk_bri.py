@@ -16,6 +16,8 @@ from isp_plugins import common
 if TYPE_CHECKING:
     import nagiosplugin
 
+    from asterisk_ami.session import Target
+
 
 class PortRef(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
     """A port: ``N`` (either source), ``misdn:N`` (mISDN port) or ``dahdi:N`` (DAHDI span)."""
@@ -109,10 +111,30 @@ def main(
       check_asterisk_bri -H pbx1 -U nagios --source misdn -w 1 -c 0
         chan_misdn only; WARNING at 1 or fewer up, CRITICAL at none
     """
-    from isp_plugins import asterisk_bri, runtime  # noqa: PLC0415 (after --help)
+    from isp_plugins import runtime  # noqa: PLC0415 (after --help)
 
     target = ami.target()
-    check = asterisk_bri.build_check(
+    check = make_check(
+        ami, target, warning, critical, expected, source, exclude_port, idle_ok, idle_ok_port
+    )
+    runtime.run_check(check, ami.verbose, ami.timeout, target.secret)
+
+
+def make_check(
+    ami: common.AmiOptions,
+    target: Target,
+    warning: nagiosplugin.Range | None,
+    critical: nagiosplugin.Range | None,
+    expected: int | None,
+    source: str,
+    exclude_port: tuple[tuple[str, int], ...],
+    idle_ok: bool,
+    idle_ok_port: tuple[tuple[str, int], ...],
+) -> nagiosplugin.Check:
+    """The check for the parsed options (asterisk-watch builds it the same way)."""
+    from isp_plugins import asterisk_bri  # noqa: PLC0415 (after --help)
+
+    return asterisk_bri.build_check(
         target,
         ami.timeout,
         source,
@@ -124,7 +146,6 @@ def main(
         idle_ok_port,
         ami.verbose,
     )
-    runtime.run_check(check, ami.verbose, ami.timeout, target.secret)
 
 
 if __name__ == "__main__":

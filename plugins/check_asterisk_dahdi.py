@@ -7,11 +7,16 @@ costly imports load after the options are parsed, so ``--help`` stays fast.
 from __future__ import annotations
 
 import re
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from isp_plugins import common
+
+if TYPE_CHECKING:
+    import nagiosplugin
+
+    from asterisk_ami.session import Target
 
 
 class Regex(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
@@ -97,14 +102,27 @@ def main(
       check_asterisk_dahdi -H pbx1 -U nagios --description 'T4XXP|TE[0-9]'
         the digital cards only, not the analog ones
     """
-    from isp_plugins import asterisk_dahdi, runtime  # noqa: PLC0415 (after --help)
+    from isp_plugins import runtime  # noqa: PLC0415 (after --help)
 
     target = ami.target()
+    check = make_check(ami, target, spans, description, unconfigured_critical)
+    runtime.run_check(check, ami.verbose, ami.timeout, target.secret)
+
+
+def make_check(
+    ami: common.AmiOptions,
+    target: Target,
+    spans: tuple[tuple[int, ...], ...],
+    description: re.Pattern[str] | None,
+    unconfigured_critical: bool,
+) -> nagiosplugin.Check:
+    """The check for the parsed options (asterisk-watch builds it the same way)."""
+    from isp_plugins import asterisk_dahdi  # noqa: PLC0415 (after --help)
+
     numbers = tuple(sorted({n for group in spans for n in group}))
-    check = asterisk_dahdi.build_check(
+    return asterisk_dahdi.build_check(
         target, ami.timeout, numbers, description, unconfigured_critical, ami.verbose
     )
-    runtime.run_check(check, ami.verbose, ami.timeout, target.secret)
 
 
 if __name__ == "__main__":

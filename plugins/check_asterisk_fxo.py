@@ -15,6 +15,8 @@ from isp_plugins import common
 if TYPE_CHECKING:
     import nagiosplugin
 
+    from asterisk_ami.session import Target
+
 
 @click.command(cls=common.PluginCommand, check_name="ASTERISK_FXO")
 @common.ami_options()
@@ -80,10 +82,27 @@ def main(
       check_asterisk_fxo -H pbx1 -U nagios --secret-file /etc/nagios/ami.secret --channel 1-4 -c 1
         only channels 1 to 4; CRITICAL at 1 line or fewer
     """
-    from isp_plugins import asterisk_fxo, runtime  # noqa: PLC0415 (after --help)
+    from isp_plugins import runtime  # noqa: PLC0415 (after --help)
 
     target = ami.target()
-    check = asterisk_fxo.build_check(
+    check = make_check(ami, target, warning, critical, expected, channel, include_fxs, method)
+    runtime.run_check(check, ami.verbose, ami.timeout, target.secret)
+
+
+def make_check(
+    ami: common.AmiOptions,
+    target: Target,
+    warning: nagiosplugin.Range | None,
+    critical: nagiosplugin.Range | None,
+    expected: int | None,
+    channel: tuple[int, ...] | None,
+    include_fxs: bool,
+    method: str,
+) -> nagiosplugin.Check:
+    """The check for the parsed options (asterisk-watch builds it the same way)."""
+    from isp_plugins import asterisk_fxo  # noqa: PLC0415 (after --help)
+
+    return asterisk_fxo.build_check(
         target,
         ami.timeout,
         warning,
@@ -94,7 +113,6 @@ def main(
         method,
         ami.verbose,
     )
-    runtime.run_check(check, ami.verbose, ami.timeout, target.secret)
 
 
 if __name__ == "__main__":

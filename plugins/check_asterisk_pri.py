@@ -15,6 +15,8 @@ from isp_plugins import common
 if TYPE_CHECKING:
     import nagiosplugin
 
+    from asterisk_ami.session import Target
+
 
 @click.command(cls=common.PluginCommand, check_name="ASTERISK_PRI")
 @common.ami_options()
@@ -91,10 +93,30 @@ def main(
       check_asterisk_pri -H pbx1 -U nagios -P secret -w 3: -c @0:1 -n 4
         the same thresholds written as ranges on the number of spans up
     """
-    from isp_plugins import asterisk_pri, runtime  # noqa: PLC0415 (after --help)
+    from isp_plugins import runtime  # noqa: PLC0415 (after --help)
 
     target = ami.target()
-    check = asterisk_pri.build_check(
+    check = make_check(
+        ami, target, warning, critical, expected, exclude_span, calls, calls_warning, calls_critical
+    )
+    runtime.run_check(check, ami.verbose, ami.timeout, target.secret)
+
+
+def make_check(
+    ami: common.AmiOptions,
+    target: Target,
+    warning: nagiosplugin.Range | None,
+    critical: nagiosplugin.Range | None,
+    expected: int | None,
+    exclude_span: tuple[int, ...],
+    calls: bool,
+    calls_warning: nagiosplugin.Range | None,
+    calls_critical: nagiosplugin.Range | None,
+) -> nagiosplugin.Check:
+    """The check for the parsed options (asterisk-watch builds it the same way)."""
+    from isp_plugins import asterisk_pri  # noqa: PLC0415 (after --help)
+
+    return asterisk_pri.build_check(
         target,
         ami.timeout,
         warning,
@@ -106,7 +128,6 @@ def main(
         calls_warning,
         calls_critical,
     )
-    runtime.run_check(check, ami.verbose, ami.timeout, target.secret)
 
 
 if __name__ == "__main__":

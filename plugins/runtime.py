@@ -7,7 +7,8 @@ import logging
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, NoReturn, TypeVar
 
 import nagiosplugin
 from nagiosplugin.output import Output
@@ -16,7 +17,11 @@ from isp_plugins.common import UNKNOWN, status_line
 
 if TYPE_CHECKING:
     from asterisk_ami.errors import AmiError
-    from asterisk_ami.session import Target
+    from asterisk_ami.session import Session, Target
+
+T = TypeVar("T")
+#: Runs an acquisition coroutine over an AMI session within a deadline (seconds).
+Acquire = Callable[[Callable[["Session"], Awaitable[Any]], float], Any]
 
 
 # -- failures ---------------------------------------------------------------------------
@@ -181,8 +186,28 @@ def connection_notes(target: Target) -> list[str]:
     return []
 
 
+# -- acquisition over AMI ---------------------------------------------------------------
+class AmiResource(nagiosplugin.Resource):
+    """A Resource whose probe acquires its data over one AMI session.
+
+    By default the probe opens a session of its own (:func:`asterisk_ami.session.run`);
+    asterisk-watch sets ``acquire`` to run the same acquisition over its long-lived session,
+    so the evaluation and the output stay those of the plugin.
+    """
+
+    target: Target
+    acquire: Acquire | None = None
+
+    def run_session(self, work: Callable[[Session], Awaitable[T]], deadline: float) -> T:
+        if self.acquire is not None:
+            return self.acquire(work, deadline)  # type: ignore[no-any-return]
+        from asterisk_ami import session  # noqa: PLC0415 (keeps asyncio out of --help)
+
+        return session.run(self.target, deadline, work)
+
+
 # -- counts of things up (spans, ports, lines) ------------------------------------------
-class CountResource(nagiosplugin.Resource):
+class CountResource(AmiResource):
     """A Resource that counts things up against an expected number (-n), as UpCount and
     ListedCount read it: set ``expected_option`` (-n or None) and, once probed, ``report``
     (anything with an ``expected`` attribute)."""

@@ -1,0 +1,1 @@
+"""asterisk-watch: one resident AMI session per PBX, results pushed to Nagios/Icinga 2."""
