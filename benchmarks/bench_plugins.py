@@ -93,12 +93,26 @@ def main() -> int:
             plain("check_ratelimit_offenders", "-b", "policyd1", "-d", f"sqlite:///{database}"),
         ),
     ]
+    log = work / "full"  # an Asterisk log with failed registrations, read incrementally
+    shutil.copy(root / "asterisk_security" / "chan_sip-11.log", log)
+    state = work / "state"
+    cases.append(
+        (
+            "check_asterisk_sipauth (incremental log)",
+            "run",
+            plain("check_asterisk_sipauth", "--log", str(log), "--state-dir", str(state)),
+        )
+    )
     if shutil.which("postqueue"):  # a local Postfix, its queue as it is
         cases.append(("check_postfix_queue", "run", plain("check_postfix_queue")))
-    cases += [
-        (f"{script} --help", "help", plain(script, "--help"))
-        for script in ("check_asterisk_pri", "check_postfix_queue", "check_ratelimit_offenders")
-    ]
+    helped = (
+        "check_asterisk_pri",
+        "check_postfix_queue",
+        "check_ratelimit_offenders",
+        "check_asterisk_sipauth",
+        "check_fail2ban",
+    )
+    cases += [(f"{script} --help", "help", plain(script, "--help")) for script in helped]
     walls: dict[str, list[float]] = {label: [] for label, _, _ in cases}
     peaks: dict[str, float] = dict.fromkeys(walls, 0.0)
     for _label, _, argv in cases:  # warm-up: page cache and .pyc files
