@@ -95,10 +95,11 @@ def policyd1(
     scan of the table, and the aim is one scan per run. With ``top`` given, the scan ranks the
     window's rows flagged first, then by usage, and keeps the first HOT_ROWS + 1 (a top-N
     sort, flat memory): the hot rows (flagged, or at or above --near) come first, and the
-    highest usage of all is among the rows kept. Only when more than HOT_ROWS rows are hot
-    does a second scan count them all. The SQL does floating point arithmetic (MariaDB's
-    DECIMAL costs a third more) and no CASE in the window test; which rows are hot and which
-    are offenders is decided in Python, in integers, as the daemon does.
+    highest usage of all is among the rows kept. Only when more than HOT_ROWS rows are hot do
+    two more scans list the first of them in the report's order and count them all. The SQL
+    does floating point arithmetic (MariaDB's DECIMAL costs a third more) and no CASE in the
+    window test; which rows are hot and which are offenders is decided in Python, in
+    integers, as the daemon does.
     """
     require(conn.columns(), POLICYD1_COLUMNS, "policyd v1")
     cm = f"(CASE WHEN _count_max = 0 THEN {int(defaults.msg)} ELSE _count_max END)"
@@ -132,17 +133,25 @@ def policyd1(
         offender = (
             f"(_abuse_cur >= 1 OR _count_cur >= {cm} OR _quota_cur >= {qm} OR _rcpt_cur >= {rm})"
         )
-        # The report's own order: offenders first, then by usage (each below 1e9 %).
-        rank = f"{pct} + (CASE WHEN {offender} THEN 1e9 ELSE 0e0 END)"
+        # Flagged rows first, then by usage: every hot row comes before every other one.
+        flagged_first = _greatest(conn.kind, pct, "_abuse_cur * 1e9")
         rows = conn.query(
-            f"SELECT {columns}, {rank} AS rank_key {where} ORDER BY rank_key DESC, "
+            f"SELECT {columns}, {flagged_first} AS rank_key {where} ORDER BY rank_key DESC, "
             f"{_text_order(conn.kind, '_from')} LIMIT {int(fetch) + 1}",
             window,
         )
         value = max((_policyd1_usage(r) for r in rows), default=None)
         if len(rows) > fetch and _policyd1_hot(rows[fetch], near):
-            # More hot rows than fetched: count them all. SUM() of 2**32 per offender and 1
-            # per near-limit sender, so that the predicates are evaluated once per row.
+            # More hot rows than fetched: those listed must be the report's first ones
+            # (offenders, then by usage: a dearer order, ~30 % on MariaDB, so only here), and
+            # the rest are counted. SUM() of 2**32 per offender and 1 per near-limit sender,
+            # so that the predicates are evaluated once per row.
+            report_order = f"{pct} + (CASE WHEN {offender} THEN 1e9 ELSE 0e0 END)"
+            rows = conn.query(
+                f"SELECT {columns}, {report_order} AS rank_key {where} ORDER BY rank_key DESC, "
+                f"{_text_order(conn.kind, '_from')} LIMIT {int(fetch)}",
+                window,
+            )
             hot = (
                 f"(_abuse_cur >= 1 OR _count_cur * 100 >= ? * {cm} "
                 f"OR _quota_cur * 100 >= ? * {qm} OR _rcpt_cur * 100 >= ? * {rm})"
@@ -319,6 +328,8 @@ PRL_COLUMNS = {"mail_count": ("id", "date", "recipient_count")}
 SMALL_ROW = 10
 #: Senders whose sums are computed exactly on the first try (then 16 times more, then all).
 CANDIDATES = 1000
+#: Rows of the shorter windows (and big rows) brought over at most; beyond, bounds instead.
+RECENT_ROWS = 100_000
 _CHUNK = 500
 
 
@@ -363,33 +374,13 @@ def _sums(
     left_out: float | None = None
     if limits.limits:
         window_of = dict(zip(windows, since))
-        bounds: list[str] = []
-        starts: list[int] = []
-        for mails, seconds in limits.limits:
-            if window_of[seconds] == oldest:  # the WHERE clause's own window: every row
-                bounds.append(f"COUNT(*) * {SMALL_ROW * 100.0 / mails!r}")
-            else:
-                bounds.append(
-                    f"SUM(CASE WHEN date >= ? THEN 1 ELSE 0 END) * {SMALL_ROW * 100.0 / mails!r}"
-                )
-                starts.append(window_of[seconds])
-        bound = bounds[0] if len(bounds) == 1 else _greatest(conn.kind, *bounds)
-        ranking = (
-            f"SELECT id, {bound} AS bound FROM mail_count WHERE date >= ?{excluded}"
-            f"{_not_in('id', by_id)} GROUP BY id ORDER BY bound DESC LIMIT {int(candidates)}",
-            (*starts, oldest, *exclude, *by_id),
+        found = _recent_and_ranked(
+            conn, limits, near, window_of, oldest, exclude, by_id, candidates
         )
-        big_rows = (
-            # not DISTINCT: MariaDB would walk the (id, date) index and fetch every row
-            f"SELECT id FROM mail_count WHERE date >= ? AND recipient_count > ?{excluded}",
-            (oldest, SMALL_ROW, *exclude),
-        )
-        # The index scan and the table scan run side by side, on two connections.
-        ranked, big = conn.both(ranking, big_rows)
-        wanted.update(str(row[0]) for row in ranked)
-        if len(ranked) >= candidates:
-            left_out = float(ranked[-1][1] or 0)
-        wanted.update(str(row[0]) for row in big)
+        if found is None:  # the shorter windows hold too many rows to bring over
+            found = _ranked_by_index(conn, limits, window_of, oldest, exclude, by_id, candidates)
+        more, left_out = found
+        wanted.update(more)
     rows = []
     ordered = sorted(wanted)
     for at in range(0, len(ordered), _CHUNK):
@@ -400,6 +391,111 @@ def _sums(
             (*since, *chunk, oldest),
         )
     return rows, left_out
+
+
+def _recent_and_ranked(
+    conn: Connection,
+    limits: RateLimits,
+    near: float,
+    window_of: dict[int, int],
+    oldest: int,
+    exclude: Sequence[str],
+    by_id: Sequence[str],
+    candidates: int,
+) -> tuple[set[str], float | None] | None:
+    """The senders to sum exactly, and the bound of the others (steps 1 and 2 of _sums).
+
+    One pass over the table brings the rows of every window but the widest (the last minute,
+    the last hour: few rows) and the big rows; from them the usage of every sender in those
+    windows is exact. At the same time, on a second connection, the index counts each
+    sender's rows in the widest window and ranks them (COUNT(*): no expression per row).
+    None when the shorter windows hold more than RECENT_ROWS rows.
+    """
+    excluded = _not_in("id", exclude)
+    recent_since = min((start for start in window_of.values() if start != oldest), default=None)
+    recent = "date >= ? OR " if recent_since is not None else ""
+    table_scan = (
+        f"SELECT id, date, recipient_count FROM mail_count WHERE date >= ? "
+        f"AND ({recent}recipient_count > ?){excluded} LIMIT {RECENT_ROWS + 1}",
+        (oldest, *([] if recent_since is None else [recent_since]), SMALL_ROW, *exclude),
+    )
+    wide = [mails for mails, seconds in limits.limits if window_of[seconds] == oldest]
+    if wide:
+        ranking = (
+            f"SELECT id, COUNT(*) AS n FROM mail_count WHERE date >= ?{excluded}"
+            f"{_not_in('id', by_id)} GROUP BY id ORDER BY n DESC LIMIT {int(candidates)}",
+            (oldest, *exclude, *by_id),
+        )
+        # The index scan and the table scan run side by side, on two connections.
+        ranked, rows = conn.both(ranking, table_scan)
+    else:
+        ranked, rows = [], conn.query(*table_scan)
+    if len(rows) > RECENT_ROWS:
+        return None
+    wanted = {str(row[0]) for row in ranked}
+    wanted.update(str(ident) for ident, _, count in rows if int(count or 0) > SMALL_ROW)
+    used: dict[tuple[str, int], int] = {}
+    short = [(m, s) for m, s in limits.limits if window_of[s] != oldest]
+    for ident, date, count in rows:
+        for _, seconds in short:
+            if int(date) >= window_of[seconds]:
+                key = (str(ident), seconds)
+                used[key] = used.get(key, 0) + int(count or 0)
+    floor = min(near, 100.0)
+    usage: dict[str, float] = {}  # under the default limits: limits_by_id senders are summed
+    own = set(by_id)
+    for (ident, seconds), total in used.items():
+        if ident in own:
+            continue
+        for mails, limit_seconds in short:
+            if limit_seconds == seconds:
+                usage[ident] = max(usage.get(ident, 0.0), percent(total, mails))
+    wanted.update(ident for ident, share in usage.items() if share >= floor)
+    if usage:  # the highest usage of all must be read exactly
+        wanted.add(max(usage, key=lambda ident: usage[ident]))
+    left_out = None
+    if len(ranked) >= candidates:
+        left_out = float(ranked[-1][1] or 0) * SMALL_ROW * 100.0 / min(wide)
+    return wanted - set(by_id), left_out
+
+
+def _ranked_by_index(
+    conn: Connection,
+    limits: RateLimits,
+    window_of: dict[int, int],
+    oldest: int,
+    exclude: Sequence[str],
+    by_id: Sequence[str],
+    candidates: int,
+) -> tuple[set[str], float | None]:
+    """Steps 1 and 2 of _sums when the shorter windows are long: each window's bound from
+    the index (an expression per row) beside one pass for the senders with a big row."""
+    excluded = _not_in("id", exclude)
+    bounds: list[str] = []
+    starts: list[int] = []
+    for mails, seconds in limits.limits:
+        if window_of[seconds] == oldest:  # the WHERE clause's own window: every row
+            bounds.append(f"COUNT(*) * {SMALL_ROW * 100.0 / mails!r}")
+        else:
+            bounds.append(
+                f"SUM(CASE WHEN date >= ? THEN 1 ELSE 0 END) * {SMALL_ROW * 100.0 / mails!r}"
+            )
+            starts.append(window_of[seconds])
+    bound = bounds[0] if len(bounds) == 1 else _greatest(conn.kind, *bounds)
+    ranking = (
+        f"SELECT id, {bound} AS bound FROM mail_count WHERE date >= ?{excluded}"
+        f"{_not_in('id', by_id)} GROUP BY id ORDER BY bound DESC LIMIT {int(candidates)}",
+        (*starts, oldest, *exclude, *by_id),
+    )
+    big_rows = (
+        # not DISTINCT: MariaDB would walk the (id, date) index and fetch every row
+        f"SELECT id FROM mail_count WHERE date >= ? AND recipient_count > ?{excluded}",
+        (oldest, SMALL_ROW, *exclude),
+    )
+    ranked, big = conn.both(ranking, big_rows)
+    wanted = {str(row[0]) for row in ranked} | {str(row[0]) for row in big}
+    left_out = float(ranked[-1][1] or 0) if len(ranked) >= candidates else None
+    return wanted, left_out
 
 
 def _with_sql_limits(

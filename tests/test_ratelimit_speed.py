@@ -128,8 +128,14 @@ def random_mail_count(rng: random.Random) -> list[tuple[str, int, int]]:
     [(1000, 10), (3, 10), (1, 10), (2, 1), (5, 200)],
     ids=["all-fit", "retry", "fallback", "tiny-rows", "no-big-rows"],
 )
+# 100000: the short windows' rows come over; 3: too many, the bounds from the index instead
+@pytest.mark.parametrize("recent_rows", [100000, 3], ids=["recent-rows", "index-bounds"])
 def test_policyd_rate_limit_bounded_sums_are_exact(
-    database: Database, candidates: int, small_row: int, monkeypatch: pytest.MonkeyPatch
+    database: Database,
+    candidates: int,
+    small_row: int,
+    recent_rows: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     database.create("policyd_rate_limit")
     rows = random_mail_count(random.Random(11))
@@ -139,6 +145,7 @@ def test_policyd_rate_limit_bounded_sums_are_exact(
     )
     monkeypatch.setattr(backends, "CANDIDATES", candidates)
     monkeypatch.setattr(backends, "SMALL_ROW", small_row)
+    monkeypatch.setattr(backends, "RECENT_ROWS", recent_rows)
     conn = connect(database)
     for near in (80, 50, 100):
         expected, highest = reference(rows, limits, near, {"bulk"})
@@ -152,6 +159,35 @@ def test_policyd_rate_limit_bounded_sums_are_exact(
         if near == 80:
             assert ("newsletter", False, 140.0, 150.0) in got  # 93 % with a single row
             assert len(got) > 10
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        backends.RateLimits(((150, 86400),), {}),  # one window: no rows brought over
+        backends.RateLimits(((10, 60),), {"vip": ((300, 7200),)}),  # widest only per ID
+        backends.RateLimits(((10, 60), (40, 3600), (150, 86400)), {"free": ()}),
+    ],
+    ids=["one-window", "widest-by-id", "three-windows"],
+)
+@pytest.mark.parametrize("candidates", [1000, 2])
+def test_policyd_rate_limit_exact_for_any_windows(
+    database: Database,
+    limits: backends.RateLimits,
+    candidates: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    database.create("policyd_rate_limit")
+    rows = random_mail_count(random.Random(5))
+    database.many("mail_count", MAIL_COUNT, [(i, d, n, "x", "DATA") for i, d, n in rows])
+    monkeypatch.setattr(backends, "CANDIDATES", candidates)
+    conn = connect(database)
+    for near in (80, 30):
+        expected, highest = reference(rows, limits, near, {"bulk"})
+        report = backends.policyd_rate_limit(conn, limits, near, NOW, ["bulk"])
+        got = [(s.identity, s.offender, s.worst.used, s.worst.limit) for s in report.senders]
+        assert got == expected
+        assert report.max_usage == pytest.approx(highest)
 
 
 def test_policyd_rate_limit_healthy_max_found(database: Database) -> None:
