@@ -7,6 +7,7 @@ import errno
 import json
 import logging
 import os
+import select
 import socket
 import ssl
 import stat
@@ -72,13 +73,13 @@ class NagiosCommandFile:
         )
 
     def send(self, result: PassiveResult) -> None:
-        data = self.line(result).encode("utf-8")
+        data = self.fitted(result)
         try:
             info = os.stat(self.path)
             if stat.S_ISFIFO(info.st_mode):
-                # Non-blocking open: with no Nagios reading, fail now (ENXIO) instead of hanging.
+                # Non-blocking: with no Nagios reading, fail now (ENXIO) instead of hanging;
+                # with a Nagios that stopped reading (pipe full), EAGAIN instead of hanging.
                 fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
-                os.set_blocking(fd, True)
             else:
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
@@ -86,11 +87,29 @@ class NagiosCommandFile:
                 raise OutputError(f"{self.path}: nobody reads it (is Nagios running?)") from None
             raise OutputError(f"{self.path}: {exc.strerror}") from None
         try:
-            os.write(fd, data)  # one write: lines up to PIPE_BUF never interleave
+            # One write of at most PIPE_BUF bytes: all or nothing, never interleaved.
+            os.write(fd, data)
+        except BlockingIOError:
+            raise OutputError(f"{self.path}: full, Nagios does not read it") from None
         except OSError as exc:
             raise OutputError(f"{self.path}: {exc.strerror}") from None
         finally:
             os.close(fd)
+
+    def fitted(self, result: PassiveResult) -> bytes:
+        """The command line, long output cut from the end until it fits in PIPE_BUF bytes."""
+        status, *rest = result.text.split("\n")
+        cut = False
+        while True:
+            body = [*rest, "(long output cut: 4 KiB per command)"] if cut else rest
+            data = self.line(result._replace(text="\n".join([status, *body]))).encode("utf-8")
+            if len(data) <= select.PIPE_BUF:
+                return data
+            if not rest:  # the status line alone is too long: cut it, on a character
+                head = data[: select.PIPE_BUF - 1].decode("utf-8", "ignore")
+                return head.encode("utf-8") + b"\n"
+            rest.pop()
+            cut = True
 
 
 class IcingaApi:

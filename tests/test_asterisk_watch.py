@@ -323,6 +323,51 @@ def test_a_nagios_that_does_not_read_its_fifo_is_logged_not_fatal(tmp_path, simu
     )
 
 
+def test_a_full_command_fifo_is_an_error_not_a_hang(tmp_path) -> None:
+    import os
+
+    from asterisk_watch.outputs import NagiosCommandFile, OutputError, PassiveResult
+
+    fifo = tmp_path / "nagios.cmd"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a Nagios that stopped reading
+    filler = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        while True:
+            try:
+                os.write(filler, b"x" * 4096)
+            except BlockingIOError:
+                break
+        output = NagiosCommandFile(str(fifo))
+        result = PassiveResult("pbx1", "PRI", 0, "ASTERISK_PRI OK - 4 of 4 spans up", 1.0)
+        started = time.monotonic()
+        with pytest.raises(OutputError, match="full, Nagios does not read it"):
+            output.send(result)
+        assert time.monotonic() - started < 1
+    finally:
+        os.close(filler)
+        os.close(reader)
+
+
+def test_a_command_line_fits_in_one_atomic_fifo_write() -> None:
+    import select
+
+    from asterisk_watch.outputs import NagiosCommandFile, PassiveResult
+
+    output = NagiosCommandFile("/nonexistent")
+    long_output = "\n".join(f"span {n}: up (D-channel 0: Up, Active)" for n in range(1, 400))
+    text = "ASTERISK_PRI OK - 399 of 399 spans up | spans_up=399\n" + long_output
+    data = output.fitted(PassiveResult("pbx1", "PRI", 0, text, 1.0))
+    assert len(data) <= select.PIPE_BUF
+    assert data.endswith(b"\\n(long output cut: 4 KiB per command)\n")
+    assert b"ASTERISK_PRI OK - 399 of 399 spans up | spans_up=399\\nspan 1: up" in data
+    short = output.fitted(PassiveResult("pbx1", "PRI", 0, "ASTERISK_PRI OK - 1 span", 1.0))
+    assert short == b"[1] PROCESS_SERVICE_CHECK_RESULT;pbx1;PRI;0;ASTERISK_PRI OK - 1 span\n"
+    huge = output.fitted(PassiveResult("pbx1", "PRI", 0, "é" * 5000, 1.0))
+    assert len(huge) <= select.PIPE_BUF and huge.endswith(b"\n")
+    huge.decode("utf-8")  # cut on a character
+
+
 # -- the AMI layer ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("events", "expected"),
