@@ -69,12 +69,7 @@ def threshold_options(metric: str, what: str) -> list[Any]:
     help="Asterisk's log with the NOTICE lines (full, messages) or res_security_log's "
     "SECURITY lines (/var/log/asterisk/security).",
 )
-@click.option(
-    "--state-dir",
-    metavar="DIR",
-    help="Where the position in the log is kept between runs. Default: "
-    "$XDG_STATE_HOME/isp-plugins or ~/.local/state/isp-plugins (private to the user).",
-)
+@common.state_dir_option("Where the position in the log is kept between runs.")
 @common.apply_options(
     *threshold_options("attempts", "the number of failed authentications since the last run is"),
     *threshold_options("rate", "failed authentications per minute are"),

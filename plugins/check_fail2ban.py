@@ -72,12 +72,7 @@ DEFAULT_SOCKET = "/var/run/fail2ban/fail2ban.sock"
     help="WARNING when a jail's log file has not been written for AGE (90s, 30m, 2h, 1d; "
     "0: never).",
 )
-@click.option(
-    "--state-dir",
-    metavar="DIR",
-    help="Where the total failed counts are kept between runs (--failed-*). Default: "
-    "$XDG_STATE_HOME/isp-plugins or ~/.local/state/isp-plugins (private to the user).",
-)
+@common.state_dir_option("Where the total failed counts are kept between runs (--failed-*).")
 @common.apply_options(
     *common.run_options(
         "Seconds for the whole check; on expiry the state is UNKNOWN.",

@@ -87,12 +87,7 @@ def parse_limit(text: str) -> tuple[int, int]:
     metavar="REGEX",
     help="--log: also count lines matching REGEX (a custom reject text). Repeatable.",
 )
-@click.option(
-    "--state-dir",
-    metavar="DIR",
-    help="--log: where the position in the log is kept between runs. Default: "
-    "$XDG_STATE_HOME/isp-plugins or ~/.local/state/isp-plugins (private to the user).",
-)
+@common.state_dir_option("--log: where the position in the log is kept between runs.")
 @click.option(
     "-w",
     "--warning",

@@ -259,6 +259,16 @@ def run_options(timeout_help: str, verbose_help: str) -> list[Callable[[Any], An
     ]
 
 
+def state_dir_option(kept: str) -> Callable[[Any], Any]:
+    """--state-dir of the checks that remember something between runs (``kept`` says what)."""
+    return click.option(
+        "--state-dir",
+        metavar="DIR",
+        help=f"{kept} Default: $XDG_STATE_HOME/isp-plugins or ~/.local/state/isp-plugins "
+        "(private to the user).",
+    )
+
+
 def apply_options(*options: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Any]:
     """One decorator made of several click option decorators, in the order given."""
 
