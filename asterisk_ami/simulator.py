@@ -95,12 +95,14 @@ FAILURES = {
 HUGE_REPLY_BYTES = 10 * 1024 * 1024
 
 
+#: The scenarios shipped with the package (package data: a plain pip install has them).
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+
+
 def default_fixtures() -> Path:
-    """The repository's fixtures/asterisk, or $ISP_PLUGINS_FIXTURES when set."""
+    """The scenarios shipped with the package, or $ISP_PLUGINS_FIXTURES when set."""
     env = os.environ.get("ISP_PLUGINS_FIXTURES")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "fixtures" / "asterisk"
+    return Path(env) if env else SCENARIOS
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ratelimit import backends, db, dsn, logscan  # noqa: E402
+from isp_plugins.sources.ratelimit import backends, db, dsn, logscan  # noqa: E402
 from tests.ratelimit_helpers import MYSQL, Database, mariadb_reachable  # noqa: E402
 
 NOW = int(time.time())

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from asterisk_security import tally  # noqa: E402
+from isp_plugins.sources.sip_security import tally  # noqa: E402
 
 FAILED = (
     "[2024-03-10 10:{m:02d}:{s:02d}] NOTICE[4567][C-0000{n:04x}]: chan_sip.c:28390 "

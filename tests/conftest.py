@@ -13,10 +13,10 @@ from typing import Any, Callable
 
 import pytest
 
-from asterisk_ami.simulator import PROFILES, Simulator
+from asterisk_ami.simulator import PROFILES, SCENARIOS, Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "fixtures" / "asterisk"
+FIXTURES = SCENARIOS  # the simulator's scenarios, shipped in asterisk_ami
 VERSIONS = sorted(PROFILES, key=lambda v: tuple(int(x) for x in v.split(".")))
 OLD_FORMAT = [v for v in VERSIONS if not PROFILES[v].output_headers]
 SECRET = "s3cret-Zq81"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from asterisk_security import lines, tally
+from isp_plugins.sources.sip_security import lines, tally
 from tests.conftest import ROOT, run_script
 
 SCRIPT = "check_asterisk_sipauth"

@@ -326,7 +326,7 @@ def test_a_nagios_that_does_not_read_its_fifo_is_logged_not_fatal(tmp_path, simu
 def test_a_full_command_fifo_is_an_error_not_a_hang(tmp_path) -> None:
     import os
 
-    from asterisk_watch.outputs import NagiosCommandFile, OutputError, PassiveResult
+    from isp_plugins.watch.outputs import NagiosCommandFile, OutputError, PassiveResult
 
     fifo = tmp_path / "nagios.cmd"
     os.mkfifo(fifo)
@@ -352,7 +352,7 @@ def test_a_full_command_fifo_is_an_error_not_a_hang(tmp_path) -> None:
 def test_a_command_line_fits_in_one_atomic_fifo_write() -> None:
     import select
 
-    from asterisk_watch.outputs import NagiosCommandFile, PassiveResult
+    from isp_plugins.watch.outputs import NagiosCommandFile, PassiveResult
 
     output = NagiosCommandFile("/nonexistent")
     long_output = "\n".join(f"span {n}: up (D-channel 0: Up, Active)" for n in range(1, 400))

@@ -435,7 +435,7 @@ def test_backstop_ends_a_probe_that_ignores_its_deadline() -> None:
         "import asterisk_ami.session as session\n"
         "session.run = lambda *a, **k: time.sleep(30)\n"
         "sys.argv = ['check_asterisk_pri', '-U', 'm', '-P', 'x', '-t', '1']\n"
-        "from isp_plugins.check_asterisk_pri import main\n"
+        "from isp_plugins.checks.asterisk_pri.command import main\n"
         "main()\n"
     )
     import subprocess

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-import fail2ban_status as f2b
+from isp_plugins.sources import fail2ban as f2b
 from tests.conftest import run_script, wait_for
 
 SCRIPT = "check_fail2ban"

@@ -12,10 +12,10 @@ import pytest
 
 from isp_plugins import common
 from isp_plugins import postfix_queue_check as plugin
-from postfix_queue import instances, spool
-from postfix_queue.model import QueuedMessage
-from postfix_queue.reader import ParseError, parse_line, read_messages
-from postfix_queue.stats import QueueStats, recipient_domain, top
+from isp_plugins.sources.postfix_queue import instances, spool
+from isp_plugins.sources.postfix_queue.model import QueuedMessage
+from isp_plugins.sources.postfix_queue.reader import ParseError, parse_line, read_messages
+from isp_plugins.sources.postfix_queue.stats import QueueStats, recipient_domain, top
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "postfix"
 VERSIONED = ["postqueue-3.1.jsonl", "postqueue-3.5.jsonl", "postqueue-3.11.jsonl"]

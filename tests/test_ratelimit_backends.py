@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ratelimit import backends, db, dsn
-from ratelimit.model import Report
+from isp_plugins.sources.ratelimit import backends, db, dsn
+from isp_plugins.sources.ratelimit.model import Report
 from tests.ratelimit_helpers import Database, database_fixture
 
 NOW = 1767225600

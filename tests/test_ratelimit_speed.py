@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ratelimit import backends, logscan
-from ratelimit.model import Report, percent
+from isp_plugins.sources.ratelimit import backends, logscan
+from isp_plugins.sources.ratelimit.model import Report, percent
 from tests.conftest import run_script
 from tests.ratelimit_helpers import Database, database_fixture
 from tests.test_ratelimit_backends import DEFAULTS, NOW, connect, throttle

@@ -1,1 +1,0 @@
-"""asterisk-watch: one resident AMI session per PBX, results pushed to Nagios/Icinga 2."""

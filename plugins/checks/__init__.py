@@ -1,0 +1,59 @@
+"""The registry: the one list of every check the suite installs.
+
+Each check is a package here with ``command`` (its click command ``main``, light enough for a
+fast ``--help``, and ``make_check``, which builds the nagiosplugin Check from the parsed
+options) and ``check`` (the Resource, Contexts and Summary, loaded after the options are
+parsed). setup.cfg's console scripts, asterisk-watch, the demo, the benchmark, the tests and
+the command definitions in nagios-config/ all follow this list; tests/test_registry.py holds
+them to it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+#: AMI events that re-evaluate every AMI check in asterisk-watch. Alarm and AlarmClear are
+#: channel alarms on 12+ (span alarms too before 12); all are in the 'system' class.
+ANY_CHANGE = frozenset({"alarm", "alarmclear", "fullybooted", "reload"})
+#: Span alarms (Asterisk 12+): they re-evaluate the checks that watch spans.
+SPAN_ALARMS = frozenset({"spanalarm", "spanalarmclear"})
+
+
+class CheckInfo(NamedTuple):
+    """One check: its console script, its package and what asterisk-watch needs to know."""
+
+    script: str  # the console script, e.g. check_asterisk_pri
+    package: str  # under isp_plugins.checks
+    name: str  # the status line's prefix, e.g. ASTERISK_PRI
+    ami: bool  # acquires over AMI: asterisk-watch can run it over its session
+    events: frozenset[str] = frozenset()  # AMI events (lower case) that re-evaluate it
+
+    @property
+    def module(self) -> str:
+        """The module of its click command (the console script's entry point is its main)."""
+        return f"isp_plugins.checks.{self.package}.command"
+
+    @property
+    def check_module(self) -> str:
+        """The module of its nagiosplugin check (``build_check``), loaded after parsing."""
+        return f"isp_plugins.checks.{self.package}.check"
+
+    @property
+    def entry_point(self) -> str:
+        return f"{self.script} = {self.module}:main"
+
+
+CHECKS: tuple[CheckInfo, ...] = (
+    CheckInfo("check_asterisk_pri", "asterisk_pri", "ASTERISK_PRI", True, ANY_CHANGE | SPAN_ALARMS),
+    CheckInfo("check_asterisk_bri", "asterisk_bri", "ASTERISK_BRI", True, ANY_CHANGE | SPAN_ALARMS),
+    CheckInfo("check_asterisk_fxo", "asterisk_fxo", "ASTERISK_FXO", True, ANY_CHANGE),
+    CheckInfo(
+        "check_asterisk_dahdi", "asterisk_dahdi", "ASTERISK_DAHDI", True, ANY_CHANGE | SPAN_ALARMS
+    ),
+    CheckInfo("check_postfix_queue", "postfix_queue", "POSTFIX_QUEUE", False),
+    CheckInfo("check_ratelimit_offenders", "ratelimit_offenders", "RATELIMIT_OFFENDERS", False),
+    CheckInfo("check_asterisk_sipauth", "asterisk_sipauth", "ASTERISK_SIPAUTH", False),
+    CheckInfo("check_fail2ban", "fail2ban", "FAIL2BAN", False),
+)
+BY_SCRIPT = {check.script: check for check in CHECKS}
+AMI_CHECKS = tuple(check for check in CHECKS if check.ami)

@@ -1,0 +1,1 @@
+"""asterisk bri: its command line (command) and its nagiosplugin check (check)."""

@@ -1,0 +1,1 @@
+"""asterisk dahdi: its command line (command) and its nagiosplugin check (check)."""

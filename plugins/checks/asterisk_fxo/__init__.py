@@ -1,0 +1,1 @@
+"""asterisk fxo: its command line (command) and its nagiosplugin check (check)."""

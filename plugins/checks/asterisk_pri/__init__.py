@@ -1,0 +1,1 @@
+"""asterisk pri: its command line (command) and its nagiosplugin check (check)."""

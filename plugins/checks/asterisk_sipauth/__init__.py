@@ -1,0 +1,1 @@
+"""asterisk sipauth: its command line (command) and its nagiosplugin check (check)."""

@@ -1,0 +1,1 @@
+"""fail2ban: its command line (command) and its nagiosplugin check (check)."""

@@ -1,0 +1,1 @@
+"""postfix queue: its command line (command) and its nagiosplugin check (check)."""

@@ -1,0 +1,512 @@
+"""check_postfix_queue's machinery: acquisition, evaluation and the nagiosplugin glue.
+
+Loaded by the command (``command``) only after its options are parsed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import nagiosplugin
+from nagiosplugin.state import ServiceState as State
+
+if TYPE_CHECKING:
+    from isp_plugins.checks.postfix_queue.command import Options
+
+from isp_plugins.runtime.deadline import session_deadline
+from isp_plugins.runtime.failures import Failure, FailureContext, failure_metric, failure_of
+from isp_plugins.sources.postfix_queue import QUEUES, instances, runner
+from isp_plugins.sources.postfix_queue.stats import QueueStats, top
+
+NAME = "postfix_queue"
+PERF_QUEUES = ("active", "deferred", "hold", "incoming", "maildrop")
+SHOWN_QUEUES = (*PERF_QUEUES, "corrupt")
+JSON_SINCE = (3, 1)
+log = logging.getLogger("postfix_queue")
+
+Ok, Warn, Critical, Unknown = (
+    nagiosplugin.Ok,
+    nagiosplugin.Warn,
+    nagiosplugin.Critical,
+    nagiosplugin.Unknown,
+)
+
+
+# -- formatting (pure) ------------------------------------------------------------------
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+def human_age(seconds: float) -> str:
+    """42s, 5m 12s, 2h 5m, 3d 4h: two units at most."""
+    secs = int(seconds)
+    if secs < 60:
+        return f"{secs}s"
+    for unit, size, small, small_size in (
+        ("d", 86400, "h", 3600),
+        ("h", 3600, "m", 60),
+        ("m", 60, "s", 1),
+    ):
+        if secs >= size:
+            rest = (secs % size) // small_size
+            return f"{secs // size}{unit}" + (f" {rest}{small}" if rest else "")
+    raise AssertionError  # pragma: no cover
+
+
+def _bound(value: float, age: bool) -> str:
+    return human_age(value) if age else f"{value:g}"
+
+
+def describe_range(rng: nagiosplugin.Range, age: bool = False) -> str:
+    """How a value breaks ``rng``, in words: "above 500", "below 2", "inside 10:20"."""
+    start, end = rng.start, rng.end
+    if rng.invert:
+        return f"inside {_bound(start, age)}..{_bound(end, age)}"
+    if math.isinf(end):
+        return f"below {_bound(start, age)}"
+    if start <= 0 or math.isinf(start):
+        return f"above {_bound(end, age)}"
+    return f"outside {_bound(start, age)}..{_bound(end, age)}"
+
+
+def sanitize(text: str) -> str:
+    """Output text from the queue (addresses, Postfix messages): one line, no '|'."""
+    return " ".join(text.replace("|", "/").split())
+
+
+# -- thresholds and evaluation (pure) ---------------------------------------------------
+@dataclass(frozen=True)
+class Thresholds:
+    """Ranges per measured value: total, active, deferred, hold (counts), oldest (seconds)."""
+
+    warning: dict[str, nagiosplugin.Range] = field(default_factory=dict)
+    critical: dict[str, nagiosplugin.Range] = field(default_factory=dict)
+
+
+@dataclass
+class InstanceReport:
+    """What was read from one instance, and what stopped the reading if anything did."""
+
+    instance: instances.Instance
+    method: str = ""
+    version: str = ""
+    command: str = ""
+    stats: QueueStats | None = None
+    malformed: int = 0
+    first_malformed: str = ""
+    failure: tuple[State, str] | None = None  # no usable counts
+    down: str = ""  # Postfix not running, though counts were read (root, or spool)
+    findings: list[tuple[State, str]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.instance.label
+
+    @property
+    def state(self) -> State:
+        worst: State = max([s for s, _ in self.findings], default=Ok)
+        return worst
+
+
+def measured(stats: QueueStats, now: float) -> dict[str, float]:
+    values: dict[str, float] = {q: stats.counts.get(q, 0) for q in PERF_QUEUES}
+    values["total"] = stats.total
+    values["bytes"] = stats.bytes
+    values["oldest"] = stats.oldest_age(now)
+    return values
+
+
+def evaluate(report: InstanceReport, thresholds: Thresholds, now: float) -> None:
+    """Fill ``report.findings``: each broken threshold or fault with its state, worst first."""
+    found: list[tuple[State, str]] = []
+    if report.failure is not None:
+        found.append(report.failure)
+    if report.down:
+        found.append((Critical, report.down))
+    stats = report.stats
+    if stats is not None:
+        values = measured(stats, now)
+        for label in ("total", "active", "deferred", "hold", "oldest"):
+            age = label == "oldest"
+            shown = human_age(values[label]) if age else f"{values[label]:g}"
+            for state, ranges in ((Critical, thresholds.critical), (Warn, thresholds.warning)):
+                rng = ranges.get(label)
+                if rng is not None and not rng.match(values[label]):
+                    found.append((state, f"{label} {shown} {describe_range(rng, age)}"))
+                    break
+        corrupt = stats.counts.get("corrupt", 0)
+        if corrupt:
+            found.append((Warn, f"{corrupt} corrupt queue file{'s' * (corrupt != 1)}"))
+    if report.malformed:
+        lines = f"{report.malformed} unreadable postqueue line{'s' * (report.malformed != 1)}"
+        if stats is None or not stats.total:
+            found.append((Unknown, f"{lines}, no message read ({report.first_malformed})"))
+        else:
+            found.append((Warn, lines))
+    found.sort(key=lambda item: -int(item[0]))
+    report.findings = found
+
+
+def overview(stats: QueueStats, now: float) -> str:
+    """ "12 queued (deferred 10, hold 2), 4.6 KiB, oldest 5m 12s" or "queue empty"."""
+    corrupt = stats.counts.get("corrupt", 0)
+    tail = f", {corrupt} corrupt" if corrupt else ""
+    if not stats.total:
+        return "queue empty" + tail
+    known = [q for q in SHOWN_QUEUES if q != "corrupt"]
+    names = known + sorted(q for q in stats.counts if q not in SHOWN_QUEUES)
+    parts = ", ".join(f"{q} {stats.counts[q]}" for q in names if stats.counts.get(q))
+    return (
+        f"{stats.total} queued ({parts}), {human_bytes(stats.bytes)}, "
+        f"oldest {human_age(stats.oldest_age(now))}{tail}"
+    )
+
+
+def instance_summary(report: InstanceReport, now: float) -> str:
+    texts = [text for _, text in report.findings]
+    if report.stats is not None:
+        texts.append(overview(report.stats, now))
+    return " - ".join(texts)  # not "; ": Nagios 4 turns ";" in plugin output into ":"
+
+
+def combined(reports: Sequence[InstanceReport]) -> QueueStats | None:
+    """The instances' totals added up (for perfdata), or None when none was read."""
+    read = [r.stats for r in reports if r.stats is not None]
+    if not read:
+        return None
+    total = QueueStats()
+    for stats in read:
+        total.merge(stats)
+    return total
+
+
+def status_text(reports: Sequence[InstanceReport], now: float) -> str:
+    if len(reports) == 1:
+        return instance_summary(reports[0], now)
+    problems = [f"{r.label}: {text}" for r in reports for state, text in r.findings if state != Ok]
+    problems.sort(key=lambda t: 0)  # stable: instances in order, worst first within each
+    total = combined(reports)
+    tail = f"{len(reports)} instances"
+    if total is not None:
+        tail += f": {overview(total, now)}"
+    return " - ".join([*problems, tail])
+
+
+def long_output(
+    reports: Sequence[InstanceReport], skipped: Sequence[str], now: float, top_n: int, verbose: int
+) -> list[str]:
+    lines = []
+    for report in reports:
+        state = str(report.state).upper()
+        lines.append(f"{report.label}: {state} - {instance_summary(report, now)}")
+        if verbose >= 1:
+            lines.append(
+                f"  {report.method or 'no method'}: {report.command or '-'}"
+                f"{f', Postfix {report.version}' if report.version else ''}"
+            )
+        if report.malformed:
+            lines.append(f"  first unreadable line: {sanitize(report.first_malformed)}")
+        stats = report.stats
+        if stats is None or not stats.total or top_n <= 0:
+            continue
+        if stats.senders:
+            lines.append(f"  top senders (messages, of {len(stats.senders)} senders):")
+            lines += [f"    {n:>6}  {sanitize(name)}" for name, n in top(stats.senders, top_n)]
+        if stats.domains:
+            lines.append(f"  top recipient domains (messages, of {len(stats.domains)} domains):")
+            lines += [f"    {n:>6}  {sanitize(name)}" for name, n in top(stats.domains, top_n)]
+        if stats.forced_expire:
+            lines.append(f"  {stats.forced_expire} messages forced to expire (postsuper -e)")
+    lines += [f"{name}: disabled in postmulti, not checked" for name in skipped]
+    return lines
+
+
+# -- acquisition ------------------------------------------------------------------------
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
+
+
+def _postqueue_failure(finished: runner.Finished, config_dir: str) -> tuple[State, str]:
+    """postqueue's non-zero exit: not permitted is UNKNOWN with a hint, anything else CRITICAL."""
+    lines = [line for line in finished.stderr.splitlines() if line.strip()]
+    fatal = [line.split("fatal: ", 1)[1] for line in lines if "fatal: " in line]
+    message = sanitize(fatal[-1] if fatal else lines[-1] if lines else "")
+    if not message:
+        if finished.returncode < 0:
+            message = f"postqueue killed by signal {-finished.returncode}"
+        else:
+            message = f"postqueue exited {finished.returncode}"
+    if "not allowed to view the mail queue" in message:
+        return Unknown, f"{message} (authorized_mailq_users in {config_dir}/main.cf)"
+    if "Permission denied" in message:
+        return Unknown, f"{message} (the postdrop group or root can reach the showq socket)"
+    return Critical, message
+
+
+def read_postqueue(report: InstanceReport, postqueue: str, deadline: float) -> None:
+    from isp_plugins.sources.postfix_queue.reader import ParseError, read_messages  # noqa: PLC0415
+
+    argv = [postqueue, "-j"]
+    if report.instance.name != instances.DEFAULT_NAME or report.command == "-c":
+        argv[1:1] = ["-c", report.instance.config_dir]
+    report.command = " ".join(argv)
+    stats = QueueStats()
+    log.debug("running %s", report.command)
+    with runner.stream(argv, deadline) as (lines, finished):
+        for item in read_messages(lines):
+            if isinstance(item, ParseError):
+                report.malformed += 1
+                if not report.first_malformed:
+                    report.first_malformed = str(item)
+            else:
+                stats.add(item)
+    log.debug("postqueue exit %s, stderr %r", finished.returncode, finished.stderr)
+    if finished.returncode != 0:
+        report.failure = _postqueue_failure(finished, report.instance.config_dir)
+        return
+    report.stats = stats
+    down = [line for line in finished.stderr.splitlines() if "Mail system is down" in line]
+    if down:  # root: postqueue read the spool itself, exit 0
+        report.down = sanitize(down[0].split("warning: ", 1)[-1])
+
+
+def read_spool(report: InstanceReport, queue_dir: str, deadline: float, top_n: int) -> None:
+    from isp_plugins.sources.postfix_queue import spool  # noqa: PLC0415
+
+    report.command = f"read {queue_dir}/{{{','.join((*QUEUES, 'corrupt'))}}}"
+    stats = QueueStats()
+    try:
+        for message in spool.read_spool(queue_dir, deadline, envelope=top_n > 0):
+            stats.add(message)
+    except spool.SpoolTimeout:
+        raise runner.CommandTimeout("the queue directory walk did not finish") from None
+    except spool.SpoolError as error:
+        report.failure = (Unknown, f"{error} (--method spool needs root or mail_owner)")
+        return
+    report.stats = stats
+    if spool.master_running(queue_dir) is False:
+        report.down = f"Postfix is not running (no master process for {queue_dir})"
+
+
+def probe_instance(
+    instance: instances.Instance,
+    explicit: bool,
+    method: str,
+    deadline: float,
+    top_n: int,
+    timeout: float,
+) -> InstanceReport:
+    """Everything about one instance; failures become ``report.failure``, never exceptions."""
+    report = InstanceReport(instance)
+    postconf = runner.find_program("postconf")
+    if postconf is None:
+        report.failure = (Unknown, "postconf not found (is Postfix installed? PATH and sbin)")
+        return report
+    argv = [postconf]
+    if explicit:
+        argv += ["-c", instance.config_dir]
+        report.command = "-c"
+    argv += ["-h", "command_directory", "queue_directory", "mail_version"]
+    try:
+        text, finished = runner.run(argv, deadline)
+        values = text.splitlines()
+        if finished.returncode != 0 or len(values) < 3:
+            why = sanitize(finished.stderr.split("fatal: ", 1)[-1]) or "no output"
+            report.failure = (Unknown, f"postconf failed for {instance.config_dir}: {why}")
+            return report
+        command_dir, queue_dir, report.version = (v.strip() for v in values[:3])
+        chosen = method
+        if method == "auto":
+            chosen = "postqueue" if _version(report.version) >= JSON_SINCE else "spool"
+        report.method = chosen
+        if chosen == "spool":
+            read_spool(report, queue_dir, deadline, top_n)
+            return report
+        postqueue = os.path.join(command_dir, "postqueue")
+        if not os.access(postqueue, os.X_OK):
+            report.failure = (Unknown, f"{postqueue} not found or not executable")
+            return report
+        if _version(report.version) < JSON_SINCE:
+            report.failure = (
+                Unknown,
+                f"Postfix {report.version} has no postqueue -j (3.1+): use --method spool",
+            )
+            return report
+        read_postqueue(report, postqueue, deadline)
+    except runner.CommandTimeout:
+        report.failure = (
+            Unknown,
+            f"{report.method or 'postconf'} not done within {timeout:g}s (-t)",
+        )
+        report.stats = None
+    except runner.CommandError as error:
+        report.failure = (Unknown, f"{error} (is Postfix installed?)")
+    return report
+
+
+def list_instances(deadline: float) -> tuple[list[instances.Instance], list[str]]:
+    """Enabled instances from postmulti -l (or multi_instance_directories), and disabled names."""
+    postmulti = runner.find_program("postmulti")
+    if postmulti is not None:
+        try:
+            text, finished = runner.run([postmulti, "-l"], deadline)
+            found = instances.parse_postmulti(text) if finished.returncode == 0 else []
+        except runner.CommandError:
+            found = []
+        if found:
+            return [i for i in found if i.enabled], [i.label for i in found if not i.enabled]
+    postconf = runner.find_program("postconf")
+    if postconf is None:
+        return [instances.Instance(instances.DEFAULT_NAME, "/etc/postfix")], []
+    text, _ = runner.run(
+        [postconf, "-h", "config_directory", "multi_instance_directories"], deadline
+    )
+    values = [*text.splitlines(), "", ""]
+    return instances.from_directories(values[0].strip() or "/etc/postfix", values[1]), []
+
+
+# -- nagiosplugin glue ------------------------------------------------------------------
+class PostfixQueues(nagiosplugin.Resource):
+    """Reads each instance's queue and yields one result per instance plus summed perfdata."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        config_dirs: Sequence[str],
+        all_instances: bool,
+        method: str,
+        thresholds: Thresholds,
+        top_n: int,
+        timeout: float,
+    ) -> None:
+        self.config_dirs = config_dirs
+        self.all_instances = all_instances
+        self.method = method
+        self.thresholds = thresholds
+        self.top_n = top_n
+        self.timeout = timeout
+        self.reports: list[InstanceReport] = []
+        self.skipped: list[str] = []
+        self.now = 0.0
+
+    def probe(self) -> Iterator[nagiosplugin.Metric]:
+        deadline = time.monotonic() + session_deadline(self.timeout)
+        self.now = time.time()
+        explicit = True
+        if self.config_dirs:
+            targets = [instances.Instance(d, d) for d in self.config_dirs]
+        elif self.all_instances:
+            try:
+                targets, self.skipped = list_instances(deadline)
+            except runner.CommandError as error:
+                fail = Failure(Unknown, f"cannot list Postfix instances: {error}")
+                yield failure_metric(fail)
+                return
+            explicit = len(targets) > 1
+        else:
+            targets, explicit = [instances.Instance(instances.DEFAULT_NAME, "/etc/postfix")], False
+        for target in targets:
+            report = probe_instance(
+                target, explicit, self.method, deadline, self.top_n, self.timeout
+            )
+            evaluate(report, self.thresholds, self.now)
+            self.reports.append(report)
+        if not self.reports:
+            fail = Failure(Unknown, "no enabled Postfix instance to check")
+            yield failure_metric(fail)
+            return
+        for index, report in enumerate(self.reports):
+            yield nagiosplugin.Metric(f"instance {index}", report, context="instance")  # type: ignore[arg-type]
+        total = combined(self.reports)
+        if total is None:
+            return
+        for label, value in measured(total, self.now).items():
+            uom = {"bytes": "B", "oldest": "s"}.get(label)
+            yield nagiosplugin.Metric(label, int(value), uom, min=0)
+
+
+class InstanceContext(nagiosplugin.Context):
+    """One instance's state: its worst finding."""
+
+    def __init__(self) -> None:
+        super().__init__("instance")
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
+        report: InstanceReport = metric.value
+        return nagiosplugin.Result(report.state, report.label, metric)
+
+
+class PerfContext(nagiosplugin.ScalarContext):
+    """Perfdata with the thresholds that apply per instance; the state comes from instances."""
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
+        return nagiosplugin.Result(Ok, metric=metric)
+
+
+class QueueSummary(nagiosplugin.Summary):
+    def __init__(self, resource: PostfixQueues, verbose: int) -> None:
+        self.resource = resource
+        self.verbose_level = verbose
+
+    def ok(self, results: nagiosplugin.Results) -> str:
+        return self.problem(results)
+
+    def problem(self, results: nagiosplugin.Results) -> str:
+        failure = failure_of(results)
+        if failure is not None:
+            return failure.summary
+        if not self.resource.reports:
+            return str(super().problem(results))
+        return status_text(self.resource.reports, self.resource.now)
+
+    def verbose(self, results: nagiosplugin.Results) -> list[str]:
+        res = self.resource
+        if not res.reports:
+            return []
+        return long_output(res.reports, res.skipped, res.now, res.top_n, self.verbose_level)
+
+
+def build_check(options: Options) -> nagiosplugin.Check:
+    """The check: one resource over every instance, perf contexts, the summary."""
+    warning = {"total": options.warning, "active": options.active_warning}
+    warning.update(deferred=options.deferred_warning, hold=options.hold_warning)
+    warning.update(oldest=options.age_warning)
+    critical = {"total": options.critical, "active": options.active_critical}
+    critical.update(deferred=options.deferred_critical, hold=options.hold_critical)
+    critical.update(oldest=options.age_critical)
+    thresholds = Thresholds(
+        {k: v for k, v in warning.items() if v is not None},
+        {k: v for k, v in critical.items() if v is not None},
+    )
+    resource = PostfixQueues(
+        options.config_dirs,
+        options.all_instances,
+        options.method,
+        thresholds,
+        options.top_n,
+        options.timeout,
+    )
+    contexts = [
+        PerfContext(label, warning.get(label), critical.get(label))
+        for label in ("total", *PERF_QUEUES, "bytes", "oldest")
+    ]
+    return nagiosplugin.Check(
+        resource,
+        InstanceContext(),
+        *contexts,
+        FailureContext(),
+        QueueSummary(resource, options.verbose),
+        name=NAME,
+    )

@@ -1,0 +1,1 @@
+"""ratelimit offenders: its command line (command) and its nagiosplugin check (check)."""

@@ -1,0 +1,38 @@
+"""Text helpers for status lines and long output: the one sanitize, age format and plural."""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def sanitize(text: str, limit: int | None = None) -> str:
+    """Text from outside (a log, a database, a server) made safe for plugin output: one line
+    (runs of white space become one space), no '|' (it would start the perfdata), other
+    control characters shown as '?', and at most ``limit`` characters."""
+    flat = _CONTROL.sub("?", " ".join(str(text).replace("|", "/").split()))
+    if limit is None or len(flat) <= limit:
+        return flat
+    return flat[: limit - 3] + "..."
+
+
+def human_age(seconds: float) -> str:
+    """42s, 5m 12s, 2h 5m, 3d 4h: two units at most."""
+    secs = int(seconds)
+    if secs < 60:
+        return f"{secs}s"
+    for unit, size, small, small_size in (
+        ("d", 86400, "h", 3600),
+        ("h", 3600, "m", 60),
+        ("m", 60, "s", 1),
+    ):
+        if secs >= size:
+            rest = (secs % size) // small_size
+            return f"{secs // size}{unit}" + (f" {rest}{small}" if rest else "")
+    raise AssertionError  # pragma: no cover
+
+
+def plural(count: int, word: str) -> str:
+    """``1 failure``, ``2 failures``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"

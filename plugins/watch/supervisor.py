@@ -1,0 +1,369 @@
+"""One long-lived AMI session per PBX: reconnect with back-off, evaluate on events and every
+interval, push each service's result when it changes and as a heartbeat."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Sequence
+from typing import Any, Callable, TypeVar
+
+from asterisk_ami.errors import AmiError, AmiTimeout, AuthenticationFailed, ConnectionLost
+from asterisk_ami.session import LOGOFF_GRACE, Session, Target
+from isp_plugins.watch.config import PLUGINS, PbxConfig, WatchConfig
+from isp_plugins.watch.outputs import Output, OutputError, PassiveResult
+from isp_plugins.watch.services import Outcome, Service, prepare, target_of
+
+log = logging.getLogger("asterisk_watch")
+T = TypeVar("T")
+
+#: Back-off after a lost or failed connection: 1 s, doubling up to 60 s.
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 60.0
+#: fail2ban bans after a few failed logins: never try again sooner than this.
+AUTH_RETRY = 60.0
+#: How long connect + login may take.
+LOGIN_TIMEOUT = 10.0
+#: How long SIGTERM waits for a watcher busy logging in or evaluating before cancelling it.
+STOP_GRACE = 3.0
+#: Every plugin the watcher runs, and for each AMI event (lower case) the plugins whose
+#: services it affects: the registry's ``events``.
+ALL = frozenset(PLUGINS)
+TRIGGERS = {
+    event: frozenset(check.script for check in PLUGINS.values() if event in check.events)
+    for event in frozenset().union(*(check.events for check in PLUGINS.values()))
+}
+
+
+class Publisher:
+    """Sends results to every output when a service's state or text changes, and again
+    every ``heartbeat`` seconds."""
+
+    def __init__(self, outputs: Sequence[Output], heartbeat: float) -> None:
+        self.outputs = list(outputs)
+        self.heartbeat = heartbeat
+        self.last: dict[tuple[str, str], tuple[Outcome, float]] = {}
+
+    def due(self, service: Service, outcome: Outcome, now: float) -> bool:
+        previous = self.last.get(service.key)
+        return previous is None or previous[0] != outcome or now - previous[1] >= self.heartbeat
+
+    def publish(self, service: Service, outcome: Outcome, now: float | None = None) -> bool:
+        """Send if due; True when sent (to at least one output)."""
+        now = time.time() if now is None else now
+        if not self.due(service, outcome, now):
+            return False
+        previous = self.last.get(service.key)
+        if previous is None or previous[0] != outcome:
+            log.info("%s/%s: %s", service.host_name, service.name, outcome.text.split("\n")[0])
+        result = PassiveResult(service.host_name, service.name, outcome.code, outcome.text, now)
+        sent = False
+        for output in self.outputs:
+            try:
+                output.send(result)
+                sent = True
+            except OutputError as exc:
+                log.error("cannot report %s/%s: %s", service.host_name, service.name, exc)
+        if sent:
+            self.last[service.key] = (outcome, now)
+        return sent
+
+
+class PbxWatcher:
+    """The session loop of one PBX."""
+
+    def __init__(
+        self,
+        pbx: PbxConfig,
+        settings: WatchConfig,
+        publisher: Publisher,
+        executor: concurrent.futures.Executor,
+    ) -> None:
+        self.pbx = pbx
+        self.settings = settings
+        self.publisher = publisher
+        self.executor = executor
+        self.target: Target = target_of(pbx)
+        self.services = [prepare(pbx, s) for s in pbx.services]
+        self.session: Session | None = None
+        #: Since when no evaluation has succeeded (None while they do): the stale clock. A
+        #: session that logs in but never answers is as lost as one that is refused.
+        self.lost_since: float | None = time.monotonic()
+        self.lost_reason = "no result yet since start-up"
+        self.last_auth_failure: float | None = None
+        self.dirty: set[str] = set()  # plugins to evaluate at once
+        self.wake = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    # -- control ------------------------------------------------------------------------
+    def start(self) -> None:
+        self.task = asyncio.ensure_future(self.run())
+
+    async def stop(self) -> None:
+        """Log off and end; a login still under way is abandoned after a few seconds."""
+        self.stopping.set()
+        self.wake.set()
+        if self.task is None:
+            return
+        done, _ = await asyncio.wait({self.task}, timeout=STOP_GRACE)
+        if not done:
+            self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+    def update(self, pbx: PbxConfig, settings: WatchConfig, publisher: Publisher) -> None:
+        """New services or settings, same session (the connection did not change)."""
+        old = {s.key for s in self.services}
+        self.services = [prepare(pbx, s) for s in pbx.services]
+        for gone in old - {s.key for s in self.services}:
+            log.info("%s: no longer watching service %s", pbx.name, gone[1])
+        self.pbx, self.settings, self.publisher = pbx, settings, publisher
+        self.dirty |= ALL
+        self.wake.set()
+
+    # -- the loop -----------------------------------------------------------------------
+    async def run(self) -> None:
+        backoff = BACKOFF_FIRST
+        stale_task = asyncio.ensure_future(self._stale_loop())
+        try:
+            while not self.stopping.is_set():
+                session = await self._login()
+                if session is None:
+                    delay = backoff
+                    if self.last_auth_failure is not None:
+                        delay = max(delay, self.last_auth_failure + AUTH_RETRY - time.monotonic())
+                    backoff = min(backoff * 2, BACKOFF_MAX)
+                    log.info("%s: next attempt in %.0f s", self.pbx.name, delay)
+                    await self._sleep(delay)
+                    continue
+                backoff = BACKOFF_FIRST
+                self.session = session
+                try:
+                    await self._serve(session)
+                finally:
+                    self.session = None
+                    await self._close(session)
+                if not self.stopping.is_set():
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, BACKOFF_MAX)
+        finally:
+            stale_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stale_task
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), max(seconds, 0))
+
+    async def _login(self) -> Session | None:
+        session = Session(self.target, events=self.pbx.events, on_event=self._on_event)
+        try:
+            await asyncio.wait_for(self._connect(session), LOGIN_TIMEOUT)
+        except asyncio.TimeoutError:
+            self._lost(f"no answer within {LOGIN_TIMEOUT:g}s ({session.phase})")
+        except AuthenticationFailed as exc:
+            self.last_auth_failure = time.monotonic()
+            self._lost(str(exc), logging.ERROR)
+            log.error("%s: will not log in again for %.0f s (fail2ban)", self.pbx.name, AUTH_RETRY)
+        except AmiError as exc:
+            self._lost(str(exc))
+        else:
+            self.last_auth_failure = None
+            log.info(
+                "%s: logged in to %s (%s)", self.pbx.name, self.target.address, session.greeting
+            )
+            return session
+        session.close()
+        return None
+
+    async def _connect(self, session: Session) -> None:
+        await session.connect()
+        await session.login()
+
+    def _lost(self, reason: str, level: int = logging.WARNING, prefix: str = "") -> None:
+        self.lost_reason = reason
+        if self.lost_since is None:
+            self.lost_since = time.monotonic()
+        log.log(level, "%s: %s%s", self.pbx.name, prefix, reason)
+
+    async def _close(self, session: Session) -> None:
+        with contextlib.suppress(Exception):
+            await session.logoff(grace=LOGOFF_GRACE)
+        session.close()
+
+    def _on_event(self, event: Any) -> None:
+        name = str(event.get("Event", ""))
+        affected = TRIGGERS.get(name.lower())
+        if affected is None:
+            return
+        details = ", ".join(f"{k}: {v}" for k, v in event.items() if k not in ("Event", "content"))
+        log.info("%s: event %s (%s)", self.pbx.name, name, details)
+        self.dirty |= affected
+        self.wake.set()
+
+    async def _serve(self, session: Session) -> None:
+        """Evaluate at once, then on events and every interval, until the session is lost."""
+        lost = asyncio.ensure_future(session.wait_lost())
+        stop = asyncio.ensure_future(self.stopping.wait())
+        self.dirty |= ALL
+        try:
+            while True:
+                due, self.dirty = self.dirty, set()
+                self.wake.clear()
+                started = time.monotonic()
+                if not await self._evaluate(session, due):
+                    break
+                wake = asyncio.ensure_future(self.wake.wait())
+                timeout = max(0.0, started + self.settings.interval - time.monotonic())
+                done, _ = await asyncio.wait(
+                    {wake, lost, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                wake.cancel()
+                if lost in done:
+                    self._lost(str(lost.result()), prefix="session lost: ")
+                    break
+                if stop in done:
+                    break
+                if not done:  # the interval: a D-channel dropping at layer 2 raises no event
+                    self.dirty |= ALL
+        finally:
+            for task in (lost, stop):
+                task.cancel()
+
+    async def _evaluate(self, session: Session, plugins: set[str]) -> bool:
+        """Evaluate the services of ``plugins``; False when the session died meanwhile."""
+        loop = asyncio.get_running_loop()
+        broken: list[AmiError] = []
+        acquire = self._acquirer(loop, session, broken)
+        for service in list(self.services):
+            if service.config.plugin not in plugins:
+                continue
+            outcome = await loop.run_in_executor(
+                self.executor, service.evaluate, self.target, acquire
+            )
+            if broken or session.lost:
+                reason = broken[0] if broken else "the server closed the connection"
+                self._lost(str(reason), prefix="session lost: ")
+                return False
+            self.lost_since = None
+            await self._publish(service, outcome)
+        return True
+
+    async def _publish(self, service: Service, outcome: Outcome, now: float | None = None) -> None:
+        """Publish from a worker thread: a slow Icinga API must not stall the sessions."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.executor, self.publisher.publish, service, outcome, now)
+
+    def _acquirer(
+        self, loop: asyncio.AbstractEventLoop, session: Session, broken: list[AmiError]
+    ) -> Callable[[Callable[[Session], Awaitable[T]], float], T]:
+        """What the plugin's Resource calls instead of opening its own session: the work
+        runs on the watcher's loop, over the live session, within the plugin's deadline."""
+
+        def acquire(work: Callable[[Session], Awaitable[T]], deadline: float) -> T:
+            future = asyncio.run_coroutine_threadsafe(
+                asyncio.wait_for(work(session), deadline), loop
+            )
+            try:
+                return future.result(deadline + 1)
+            except (asyncio.TimeoutError, concurrent.futures.TimeoutError):
+                future.cancel()
+                error: AmiError = AmiTimeout(deadline, session.phase)
+            except (ConnectionLost, AmiTimeout) as exc:
+                error = exc
+            except AmiError:
+                if session.lost:
+                    broken.append(ConnectionLost("the server closed the connection"))
+                raise
+            broken.append(error)  # a hung or closed session: reconnect, do not report it
+            raise error
+
+        return acquire
+
+    async def _stale_loop(self) -> None:
+        """Services go UNKNOWN after ``stale`` seconds without a session; heartbeats go on."""
+        while True:
+            await asyncio.sleep(1)
+            now = time.time()
+            lost_since = self.lost_since
+            if lost_since is not None and time.monotonic() - lost_since >= self.settings.stale:
+                for service in self.services:
+                    text = f"AMI session lost: {self.lost_reason}"
+                    await self._publish(service, service.unknown(text), now)
+            else:
+                for service in self.services:  # heartbeat of the last result
+                    previous = self.publisher.last.get(service.key)
+                    if previous is not None and self.publisher.due(service, previous[0], now):
+                        await self._publish(service, previous[0], now)
+
+
+class Supervisor:
+    """Every PBX's watcher; reloads the configuration in place."""
+
+    def __init__(
+        self,
+        settings: WatchConfig,
+        outputs: Callable[[WatchConfig], list[Output]],
+    ) -> None:
+        self.make_outputs = outputs
+        self.settings = settings
+        self.publisher = Publisher(outputs(settings), settings.heartbeat)
+        # An evaluation holds a thread while it waits for its PBX: enough for every PBX
+        # to be evaluated at once, and room for the ones a reload may add.
+        workers = min(64, max(4, 2 * len(settings.pbxs) + 2))
+        self.executor = concurrent.futures.ThreadPoolExecutor(workers, "asterisk-watch")
+        self.watchers: dict[str, PbxWatcher] = {}
+
+    def start(self) -> None:
+        for pbx in self.settings.pbxs:
+            self._start(pbx)
+        log.info(
+            "watching %d PBX(s), %d service(s); interval %gs, stale %gs, heartbeat %gs",
+            len(self.settings.pbxs),
+            self.settings.service_count,
+            self.settings.interval,
+            self.settings.stale,
+            self.settings.heartbeat,
+        )
+
+    def _start(self, pbx: PbxConfig) -> None:
+        watcher = PbxWatcher(pbx, self.settings, self.publisher, self.executor)
+        self.watchers[pbx.name] = watcher
+        watcher.start()
+
+    async def reload(self, settings: WatchConfig) -> None:
+        """Apply a new configuration; PBXs whose connection did not change keep their session."""
+        # Prepare every service first: a bad option leaves the running configuration alone.
+        for checked in settings.pbxs:
+            target_of(checked)
+            for service in checked.services:
+                prepare(checked, service)
+        last = self.publisher.last
+        self.publisher = Publisher(self.make_outputs(settings), settings.heartbeat)
+        self.publisher.last = last
+        self.settings = settings
+        wanted = {p.name: p for p in settings.pbxs}
+        for name in list(self.watchers):
+            watcher = self.watchers[name]
+            new = wanted.get(name)
+            if new is not None and new.connection() == watcher.pbx.connection():
+                watcher.update(new, settings, self.publisher)
+                continue
+            log.info("%s: %s", name, "connection changed" if new else "removed")
+            await watcher.stop()
+            del self.watchers[name]
+        for name, pbx in wanted.items():
+            if name not in self.watchers:
+                self._start(pbx)
+        log.info(
+            "configuration reloaded: %d PBX(s), %d service(s)", len(wanted), settings.service_count
+        )
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(w.stop() for w in self.watchers.values()))
+        self.executor.shutdown(wait=False)
+        log.info("stopped")
