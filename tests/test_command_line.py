@@ -8,7 +8,7 @@ import sys
 import click
 import pytest
 
-from isp_plugins.common import spell_out_short_options
+from isp_plugins.cli.command import spell_out_short_options
 from tests.conftest import ROOT
 
 
@@ -64,7 +64,7 @@ def test_end_process_flushes_a_large_output_and_keeps_the_code() -> None:
     # The status goes out through buffered stdout and stderr; os._exit must not lose any of it.
     code = (
         "import sys\n"
-        "from isp_plugins.runtime import end_process\n"
+        "from isp_plugins.runtime.run import end_process\n"
         "sys.stdout.write('x' * 200000 + '\\nEND\\n')\n"
         "sys.stderr.write('err\\n')\n"
         "end_process(2)\n"
@@ -79,6 +79,6 @@ def test_end_process_flushes_a_large_output_and_keeps_the_code() -> None:
 
 @pytest.mark.parametrize(("code", "status"), [(None, 0), (1, 1), ("text", 3)])
 def test_end_process_exit_codes(code: object, status: int) -> None:
-    program = f"from isp_plugins.runtime import end_process\nend_process({code!r})\n"
+    program = f"from isp_plugins.runtime.run import end_process\nend_process({code!r})\n"
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, check=False)
     assert done.returncode == status

@@ -10,9 +10,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from isp_plugins.sources.logtail import search
 from isp_plugins.sources.sip_security import lines, tally
 from isp_plugins.sources.sip_security.lines import FINGERPRINTS
-from isp_plugins.sources.logtail import search
 from tests.conftest import FUZZ_SEED, ROOT
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))

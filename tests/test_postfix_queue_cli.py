@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from isp_plugins.checks.postfix_queue.check import human_age
+from isp_plugins.runtime.text import human_age
 from tests.postfix_helpers import FakePostfix, run_timed
 from tests.test_postfix_queue_units import fake_spool
 

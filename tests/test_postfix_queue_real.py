@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from isp_plugins.checks.postfix_queue.check import human_age, human_bytes
+from isp_plugins.checks.postfix_queue.check import human_bytes
+from isp_plugins.runtime.text import human_age
 from isp_plugins.sources.postfix_queue.runner import find_program
 from tests.conftest import PluginRun, run_script
 from tests.postfix_helpers import REAL_SERVICES

@@ -10,8 +10,9 @@ import click
 import nagiosplugin
 import pytest
 
-from isp_plugins import common
-from isp_plugins import postfix_queue_check as plugin
+from isp_plugins.checks.postfix_queue import check as plugin
+from isp_plugins.cli.types import DurationRange, RangeType
+from isp_plugins.runtime.text import human_age
 from isp_plugins.sources.postfix_queue import instances, spool
 from isp_plugins.sources.postfix_queue.model import QueuedMessage
 from isp_plugins.sources.postfix_queue.reader import ParseError, parse_line, read_messages
@@ -350,24 +351,24 @@ def test_instances_from_directories() -> None:
     ],
 )
 def test_duration_range(text: str, spec: str) -> None:
-    assert str(common.DurationRange().convert(text, None, None)) == spec
+    assert str(DurationRange().convert(text, None, None)) == spec
 
 
 @pytest.mark.parametrize("text", ["", "3x", "1h:30m", "h", "@", "1d1h", "-5m"])
 def test_duration_range_rejects(text: str) -> None:
     with pytest.raises(click.BadParameter):
-        common.DurationRange().convert(text, None, None)
+        DurationRange().convert(text, None, None)
 
 
 @pytest.mark.parametrize("text", ["100", "10:", "~:10", "10:20", "@10:20", "0"])
 def test_range_param(text: str) -> None:
-    assert str(common.RangeType().convert(text, None, None)) == text
+    assert str(RangeType().convert(text, None, None)) == text
 
 
 @pytest.mark.parametrize("text", ["", "abc", "20:10", "1:2:3", "10%"])
 def test_range_param_rejects(text: str) -> None:
     with pytest.raises(click.BadParameter):
-        common.RangeType().convert(text, None, None)
+        RangeType().convert(text, None, None)
 
 
 # -- evaluation and texts ---------------------------------------------------------------
@@ -376,7 +377,7 @@ def test_range_param_rejects(text: str) -> None:
     [(0, "0s"), (59, "59s"), (60, "1m"), (312, "5m 12s"), (7500, "2h 5m"), (93600, "1d 2h")],
 )
 def test_human_age(seconds: int, text: str) -> None:
-    assert plugin.human_age(seconds) == text
+    assert human_age(seconds) == text
 
 
 def test_human_bytes() -> None:
@@ -393,7 +394,7 @@ def report_for(name: str, **ranges: str) -> plugin.InstanceReport:
     for key, spec in ranges.items():
         label, kind = key.rsplit("_", 1)
         kind_map = warn if kind == "w" else crit
-        parse = common.DurationRange() if label == "oldest" else common.RangeType()
+        parse = DurationRange() if label == "oldest" else RangeType()
         kind_map[label] = parse.convert(spec, None, None)
     report = plugin.InstanceReport(instances.Instance("-", "/etc/postfix"), stats=stats_of(name))
     plugin.evaluate(report, plugin.Thresholds(warn, crit), NOW)

@@ -5,7 +5,6 @@ Loaded by the command (``command``) only after its options are parsed.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Optional
@@ -18,24 +17,17 @@ if TYPE_CHECKING:
 from isp_plugins.runtime.contexts import ReportSummary
 from isp_plugins.runtime.deadline import session_deadline
 from isp_plugins.runtime.failures import Failure, FailureContext, failure_metric
+from isp_plugins.runtime.text import human_age, plural, sanitize
 from isp_plugins.sources.logtail import StateError, default_state_dir
 from isp_plugins.sources.sip_security import tally as tally_module
 
+#: Characters of an attacker-chosen name (account, address) shown at most.
+NAME_LIMIT = 64
 NAME = "asterisk_sipauth"
 #: Accounts named per source in the long output.
 ACCOUNTS_SHOWN = 10
 METRICS = ("attempts", "rate", "sources", "accounts", "top_source")
 Thresholds = dict[str, tuple[Optional[nagiosplugin.Range], Optional[nagiosplugin.Range]]]
-
-
-def sanitize(text: str, limit: int = 64) -> str:
-    """Text from the log (attacker-chosen account names): one line, no '|', bounded."""
-    flat = " ".join(re.sub(r"[\x00-\x1f\x7f]", "?", text.replace("|", "/")).split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def account_order(name: str) -> tuple[int, int, str]:
@@ -107,8 +99,9 @@ class SipAuth(nagiosplugin.Resource):  # type: ignore[misc]
         if self.compromise_failures is not None and found:
             first, more = found[0], len(found) - 1
             clauses.append(
-                f"likely compromise: account {sanitize(first.account)} authenticated from "
-                f"{sanitize(first.source)} after {plural(first.failures, 'failure')}"
+                f"likely compromise: account {sanitize(first.account, NAME_LIMIT)} "
+                f"authenticated from {sanitize(first.source, NAME_LIMIT)} after "
+                f"{plural(first.failures, 'failure')}"
                 + self.ago(first)
                 + (f" (and {more} more)" if more else "")
             )
@@ -121,16 +114,15 @@ class SipAuth(nagiosplugin.Resource):  # type: ignore[misc]
                 f"{plural(len(counts.accounts), 'account')}"
             )
             source, count = counts.per_source.most_common(1)[0]
-            clauses.append(f"top {sanitize(source)} ({count})")
+            clauses.append(f"top {sanitize(source, NAME_LIMIT)} ({count})")
         return " - ".join(clauses)
 
     def ago(self, compromise: tally_module.Compromise) -> str:
-        """'' for a compromise found now; ' (found 12 min ago)' for one held from before."""
+        """'' for a compromise found now; ' (found 12m ago)' for one held from before."""
         assert self.report is not None
         if compromise in self.report.tally.compromises:
             return ""
-        minutes = max(0.0, time.time() - compromise.found) / 60
-        return f" (found {minutes:.0f} min ago)"
+        return f" (found {human_age(max(0.0, time.time() - compromise.found))} ago)"
 
     def long_output(self, verbose: int) -> list[str]:
         assert self.report is not None
@@ -145,17 +137,17 @@ class SipAuth(nagiosplugin.Resource):  # type: ignore[misc]
             )
         if self.compromise_failures is not None:
             lines += [
-                f"likely compromise: account {sanitize(c.account)} authenticated from "
-                f"{sanitize(c.source)} after {plural(c.failures, 'failure')} from that address"
-                + self.ago(c)
+                f"likely compromise: account {sanitize(c.account, NAME_LIMIT)} "
+                f"authenticated from {sanitize(c.source, NAME_LIMIT)} after "
+                f"{plural(c.failures, 'failure')} from that address" + self.ago(c)
                 for c in tally.compromises + tally.held
             ]
         for source, count in counts.per_source.most_common(self.top_n):
             accounts = sorted(counts.accounts_of.get(source, ()), key=account_order)
-            shown = ", ".join(sanitize(a) or "''" for a in accounts[:ACCOUNTS_SHOWN])
+            shown = ", ".join(sanitize(a, NAME_LIMIT) or "''" for a in accounts[:ACCOUNTS_SHOWN])
             rest = len(accounts) - ACCOUNTS_SHOWN
             lines.append(
-                f"{sanitize(source)}: {plural(count, 'failure')} on "
+                f"{sanitize(source, NAME_LIMIT)}: {plural(count, 'failure')} on "
                 f"{plural(len(accounts), 'account')}: {shown}"
                 + (f", ... (+{rest})" if rest > 0 else "")
             )
@@ -164,11 +156,7 @@ class SipAuth(nagiosplugin.Resource):  # type: ignore[misc]
             lines.append(f"... and {plural(others, 'more source')}")
         if tally.ignored:
             lines.append(f"{plural(tally.ignored, 'event')} from --ignore networks left out")
-        return lines + [sanitize_note(note) for note in scan.notes]
-
-
-def sanitize_note(note: str) -> str:
-    return re.sub(r"\s+", " ", note.replace("|", "/"))
+        return lines + [sanitize(note) for note in scan.notes]
 
 
 class CompromiseContext(nagiosplugin.Context):

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 from isp_plugins.runtime.contexts import ReportSummary
 from isp_plugins.runtime.deadline import session_deadline
 from isp_plugins.runtime.failures import Failure, FailureContext, failure_metric
+from isp_plugins.runtime.text import human_age, sanitize
 from isp_plugins.sources import fail2ban as f2b
 from isp_plugins.sources import logtail
 from isp_plugins.sources.logtail import default_state_dir
@@ -32,21 +33,9 @@ FILES_SHOWN = 10
 Thresholds = dict[str, tuple[Optional[nagiosplugin.Range], Optional[nagiosplugin.Range]]]
 
 
-def sanitize(text: str) -> str:
-    """One line, no '|' and no control characters."""
-    return " ".join(re.sub(r"[\x00-\x1f\x7f]", "?", str(text).replace("|", "/")).split())
-
-
 def label(jail: str) -> str:
     """A jail's name as a perfdata label prefix: word characters only."""
     return re.sub(r"\W", "_", jail)
-
-
-def age_text(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit}"
-    return f"{seconds:.0f}s"
 
 
 @dataclass
@@ -102,7 +91,7 @@ class Fail2ban(nagiosplugin.Resource):  # type: ignore[misc]
                 if not log.exists:
                     problems.append(f"{log.path} does not exist")
                 elif self.stale and log.age is not None and log.age > self.stale:
-                    problems.append(f"{log.path} not written for {age_text(log.age)}")
+                    problems.append(f"{log.path} not written for {human_age(log.age)}")
             if not files:
                 problems.append("no log file")
             if problems:
@@ -202,7 +191,7 @@ class Fail2ban(nagiosplugin.Resource):  # type: ignore[misc]
                 else:
                     lines.append(
                         f"{sanitize(jail.name)} log {sanitize(log.path)}: written "
-                        f"{age_text(log.age or 0)} ago"
+                        f"{human_age(log.age or 0)} ago"
                     )
             if len(files) > FILES_SHOWN:
                 lines.append(f"... and {len(files) - FILES_SHOWN} more log files")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 from isp_plugins.runtime.deadline import session_deadline
 from isp_plugins.runtime.failures import Failure, FailureContext, failure_metric, failure_of
+from isp_plugins.runtime.text import human_age, sanitize
 from isp_plugins.sources.postfix_queue import QUEUES, instances, runner
 from isp_plugins.sources.postfix_queue.stats import QueueStats, top
 
@@ -48,22 +49,6 @@ def human_bytes(size: float) -> str:
     raise AssertionError  # pragma: no cover
 
 
-def human_age(seconds: float) -> str:
-    """42s, 5m 12s, 2h 5m, 3d 4h: two units at most."""
-    secs = int(seconds)
-    if secs < 60:
-        return f"{secs}s"
-    for unit, size, small, small_size in (
-        ("d", 86400, "h", 3600),
-        ("h", 3600, "m", 60),
-        ("m", 60, "s", 1),
-    ):
-        if secs >= size:
-            rest = (secs % size) // small_size
-            return f"{secs // size}{unit}" + (f" {rest}{small}" if rest else "")
-    raise AssertionError  # pragma: no cover
-
-
 def _bound(value: float, age: bool) -> str:
     return human_age(value) if age else f"{value:g}"
 
@@ -80,12 +65,6 @@ def describe_range(rng: nagiosplugin.Range, age: bool = False) -> str:
     return f"outside {_bound(start, age)}..{_bound(end, age)}"
 
 
-def sanitize(text: str) -> str:
-    """Output text from the queue (addresses, Postfix messages): one line, no '|'."""
-    return " ".join(text.replace("|", "/").split())
-
-
-# -- thresholds and evaluation (pure) ---------------------------------------------------
 @dataclass(frozen=True)
 class Thresholds:
     """Ranges per measured value: total, active, deferred, hold (counts), oldest (seconds)."""

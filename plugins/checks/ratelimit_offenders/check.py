@@ -18,6 +18,7 @@ import nagiosplugin
 from isp_plugins.cli.types import duration_seconds
 from isp_plugins.runtime.contexts import ReportSummary
 from isp_plugins.runtime.failures import Failure, FailureContext, failure_metric
+from isp_plugins.runtime.text import plural, sanitize
 from isp_plugins.sources.ratelimit import backends, config, db, logscan
 from isp_plugins.sources.ratelimit.dsn import Dsn
 from isp_plugins.sources.ratelimit.model import Report, Sender
@@ -32,17 +33,8 @@ CRITICAL_KINDS = {"down", "auth"}
 SUMMARY_OFFENDERS = 3
 
 
-def sanitize(text: str) -> str:
-    """Text from the database or the log: one line, no '|'."""
-    return " ".join(text.replace("|", "/").split())
-
-
 def number(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 # -- options ----------------------------------------------------------------------------
