@@ -32,7 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from asterisk_ami.simulator import SCENARIOS, Simulator  # noqa: E402
+from asterisk_ami.simulator import SCENARIOS as SHIPPED  # noqa: E402
+from asterisk_ami.simulator import Simulator  # noqa: E402
 from tests.watch_helpers import Daemon, Nagios, watch_config  # noqa: E402
 
 SECRET = "bench-secret"
@@ -111,7 +112,7 @@ def main() -> int:
         asterisk="18",
         scenario=SCENARIOS[0],
         secret=SECRET,
-        fixtures=SCENARIOS,
+        fixtures=SHIPPED,
         auth_delay=0.05,
     )
     port = sim.start_in_thread()
