@@ -8,7 +8,7 @@ import logging
 import socket
 import ssl
 import threading
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping
 from typing import Any, Callable, NamedTuple, TypeVar
 
 from asterisk_ami.errors import (
@@ -324,20 +324,3 @@ def run(target: Target, deadline: float, work: Callable[[Session], Awaitable[T]]
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(asyncio.sleep(0))  # let transports finish closing
         loop.close()
-
-
-class Transcript(NamedTuple):
-    """What one session brought back: the server's greeting and each command's output."""
-
-    greeting: str
-    outputs: tuple[CommandOutput, ...]
-
-
-def run_commands(target: Target, commands: Sequence[str], deadline: float) -> Transcript:
-    """Run CLI commands in order in one session and return their outputs."""
-
-    async def work(session: Session) -> Transcript:
-        outputs = [await session.command(command) for command in commands]
-        return Transcript(session.greeting, tuple(outputs))
-
-    return run(target, deadline, work)

@@ -7,14 +7,34 @@ import re
 import socket
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Sequence
+from typing import Any, Callable, NamedTuple
 
 import pytest
 
 from asterisk_ami import errors
-from asterisk_ami.session import Target, run_commands
+from asterisk_ami.replies import CommandOutput
+from asterisk_ami.session import Session, Target, run
 from asterisk_ami.simulator import Simulator
 from tests.conftest import SECRET, VERSIONS, wait_for
+
+
+class Transcript(NamedTuple):
+    """What one session brought back: the server's greeting and each command's output."""
+
+    greeting: str
+    outputs: tuple[CommandOutput, ...]
+
+
+def run_commands(target: Target, commands: Sequence[str], deadline: float) -> Transcript:
+    """Run CLI commands in order in one session (the checks' own path: session.run)."""
+
+    async def work(session: Session) -> Transcript:
+        outputs = [await session.command(command) for command in commands]
+        return Transcript(session.greeting, tuple(outputs))
+
+    return run(target, deadline, work)
+
 
 Start = Callable[..., Simulator]
 

@@ -19,6 +19,7 @@ from isp_plugins.cli.types import duration_seconds
 from isp_plugins.runtime.contexts import ReportSummary
 from isp_plugins.runtime.failures import Failure, FailureContext, failure_metric
 from isp_plugins.runtime.text import plural, sanitize
+from isp_plugins.sources import logtail
 from isp_plugins.sources.ratelimit import backends, config, db, logscan
 from isp_plugins.sources.ratelimit.dsn import Dsn
 from isp_plugins.sources.ratelimit.model import Report, Sender
@@ -281,7 +282,7 @@ class LogRejects(nagiosplugin.Resource):  # type: ignore[misc]
         started = time.monotonic()
         try:
             scan = logscan.scan_log(self.log_file, self.state_dir, self.patterns)
-        except logscan.StateError as exc:
+        except logtail.StateError as exc:
             yield failure_metric(Failure(nagiosplugin.Unknown, sanitize(str(exc))))
             return
         self.seconds = time.monotonic() - started
@@ -324,7 +325,7 @@ class LogRejects(nagiosplugin.Resource):  # type: ignore[misc]
 
 def build_log_check(options: Options) -> nagiosplugin.Check:
     """The --log check for the options given on the command line."""
-    from isp_plugins.sources.ratelimit.logscan import default_state_dir  # noqa: PLC0415
+    from isp_plugins.sources.logtail import default_state_dir  # noqa: PLC0415
 
     assert options.log_file is not None
     warning, critical, verbose = options.warning, options.critical, options.verbose

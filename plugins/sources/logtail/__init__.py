@@ -60,10 +60,6 @@ class Plan:
     info: os.stat_result | None = None
     end: int = 0
 
-    @property
-    def bytes_to_read(self) -> int:
-        return sum(segment.size for segment in self.segments)
-
 
 def complete_end(path: str, size: int) -> int:
     """The offset just after the last newline: a line still being written waits for next run."""

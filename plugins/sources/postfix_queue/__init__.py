@@ -9,6 +9,5 @@ from __future__ import annotations
 
 # The queues showq (so postqueue -j) lists, in its own order; the spool walk adds "corrupt".
 QUEUES = ("maildrop", "active", "incoming", "deferred", "hold")
-SPOOL_QUEUES = (*QUEUES, "corrupt")
 # Postfix's var_empty_addr default: how showq names the null sender of bounces.
 EMPTY_SENDER = "MAILER-DAEMON"

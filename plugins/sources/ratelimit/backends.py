@@ -14,8 +14,6 @@ from typing import Any
 from isp_plugins.sources.ratelimit.db import Connection, require
 from isp_plugins.sources.ratelimit.model import Report, Usage, by_sender, human_seconds, percent
 
-BACKENDS = ("policyd1", "cluebringer", "policyd-rate-limit")
-
 
 def _placeholders(values: Sequence[object]) -> str:
     return ", ".join("?" for _ in values)

@@ -16,40 +16,8 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from isp_plugins.sources import logtail
-from isp_plugins.sources.logtail import (
-    HEAD,
-    StateError,
-    complete_end,
-    default_state_dir,
-    head_of,
-    load_state,
-    rotated_candidates,
-    save_state,
-)
 from isp_plugins.sources.logtail import search as _search
 from isp_plugins.sources.logtail.search import SAMPLE, Needle, needles
-
-#: This module's names, some from before logtail existed (re-exported from it).
-__all__ = [
-    "BLOCK",
-    "FINGERPRINTS",
-    "HEAD",
-    "SAMPLE",
-    "Needle",
-    "Scan",
-    "StateError",
-    "complete_end",
-    "default_state_dir",
-    "head_of",
-    "identity",
-    "load_state",
-    "matching_lines",
-    "needles",
-    "rotated_candidates",
-    "save_state",
-    "scan_log",
-    "state_path",
-]
 
 #: Reject texts of the three daemons, as they appear in Postfix's reject lines (or in
 #: cbpolicyd's own log line for cluebringer).
