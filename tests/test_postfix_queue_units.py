@@ -429,7 +429,7 @@ def test_evaluate_age_and_queue_thresholds() -> None:
 
 def test_evaluate_failures_and_malformed() -> None:
     report = plugin.InstanceReport(instances.Instance("-", "/etc/postfix"))
-    report.failure = (nagiosplugin.Critical, "Queue report unavailable - mail system is down")
+    report.failure = ("critical", "Queue report unavailable - mail system is down")
     plugin.evaluate(report, plugin.Thresholds(), NOW)
     assert plugin.instance_summary(report, NOW) == "Queue report unavailable - mail system is down"
     report = plugin.InstanceReport(instances.Instance("-", "/etc/postfix"), stats=QueueStats())

@@ -5,10 +5,7 @@ Loaded by the command (``command``) only after its options are parsed.
 
 from __future__ import annotations
 
-import logging
 import math
-import os
-import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,14 +20,13 @@ if TYPE_CHECKING:
 from isp_plugins.runtime.deadline import session_deadline
 from isp_plugins.runtime.failures import Failure, FailureContext, failure_metric, failure_of
 from isp_plugins.runtime.text import human_age, sanitize
-from isp_plugins.sources.postfix_queue import QUEUES, instances, runner
+from isp_plugins.sources.postfix_queue import instances, probe, runner
+from isp_plugins.sources.postfix_queue.probe import QueueReading
 from isp_plugins.sources.postfix_queue.stats import QueueStats, top
 
 NAME = "postfix_queue"
 PERF_QUEUES = ("active", "deferred", "hold", "incoming", "maildrop")
 SHOWN_QUEUES = (*PERF_QUEUES, "corrupt")
-JSON_SINCE = (3, 1)
-log = logging.getLogger("postfix_queue")
 
 Ok, Warn, Critical, Unknown = (
     nagiosplugin.Ok,
@@ -38,6 +34,7 @@ Ok, Warn, Critical, Unknown = (
     nagiosplugin.Critical,
     nagiosplugin.Unknown,
 )
+SEVERITY = {probe.CRITICAL: Critical, probe.UNKNOWN: Unknown}
 
 
 # -- formatting (pure) ------------------------------------------------------------------
@@ -74,18 +71,10 @@ class Thresholds:
 
 
 @dataclass
-class InstanceReport:
-    """What was read from one instance, and what stopped the reading if anything did."""
+class InstanceReport(QueueReading):
+    """What was read of one instance, and what it is found to be: each fault or broken
+    threshold with its state, worst first (filled by :func:`evaluate`)."""
 
-    instance: instances.Instance
-    method: str = ""
-    version: str = ""
-    command: str = ""
-    stats: QueueStats | None = None
-    malformed: int = 0
-    first_malformed: str = ""
-    failure: tuple[State, str] | None = None  # no usable counts
-    down: str = ""  # Postfix not running, though counts were read (root, or spool)
     findings: list[tuple[State, str]] = field(default_factory=list)
 
     @property
@@ -110,9 +99,10 @@ def evaluate(report: InstanceReport, thresholds: Thresholds, now: float) -> None
     """Fill ``report.findings``: each broken threshold or fault with its state, worst first."""
     found: list[tuple[State, str]] = []
     if report.failure is not None:
-        found.append(report.failure)
+        severity, message = report.failure
+        found.append((SEVERITY[severity], sanitize(message)))
     if report.down:
-        found.append((Critical, report.down))
+        found.append((Critical, sanitize(report.down)))
     stats = report.stats
     if stats is not None:
         values = measured(stats, now)
@@ -211,150 +201,6 @@ def long_output(
     return lines
 
 
-# -- acquisition ------------------------------------------------------------------------
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
-
-
-def _postqueue_failure(finished: runner.Finished, config_dir: str) -> tuple[State, str]:
-    """postqueue's non-zero exit: not permitted is UNKNOWN with a hint, anything else CRITICAL."""
-    lines = [line for line in finished.stderr.splitlines() if line.strip()]
-    fatal = [line.split("fatal: ", 1)[1] for line in lines if "fatal: " in line]
-    message = sanitize(fatal[-1] if fatal else lines[-1] if lines else "")
-    if not message:
-        if finished.returncode < 0:
-            message = f"postqueue killed by signal {-finished.returncode}"
-        else:
-            message = f"postqueue exited {finished.returncode}"
-    if "not allowed to view the mail queue" in message:
-        return Unknown, f"{message} (authorized_mailq_users in {config_dir}/main.cf)"
-    if "Permission denied" in message:
-        return Unknown, f"{message} (the postdrop group or root can reach the showq socket)"
-    return Critical, message
-
-
-def read_postqueue(report: InstanceReport, postqueue: str, deadline: float) -> None:
-    from isp_plugins.sources.postfix_queue.reader import ParseError, read_messages  # noqa: PLC0415
-
-    argv = [postqueue, "-j"]
-    if report.instance.name != instances.DEFAULT_NAME or report.command == "-c":
-        argv[1:1] = ["-c", report.instance.config_dir]
-    report.command = " ".join(argv)
-    stats = QueueStats()
-    log.debug("running %s", report.command)
-    with runner.stream(argv, deadline) as (lines, finished):
-        for item in read_messages(lines):
-            if isinstance(item, ParseError):
-                report.malformed += 1
-                if not report.first_malformed:
-                    report.first_malformed = str(item)
-            else:
-                stats.add(item)
-    log.debug("postqueue exit %s, stderr %r", finished.returncode, finished.stderr)
-    if finished.returncode != 0:
-        report.failure = _postqueue_failure(finished, report.instance.config_dir)
-        return
-    report.stats = stats
-    down = [line for line in finished.stderr.splitlines() if "Mail system is down" in line]
-    if down:  # root: postqueue read the spool itself, exit 0
-        report.down = sanitize(down[0].split("warning: ", 1)[-1])
-
-
-def read_spool(report: InstanceReport, queue_dir: str, deadline: float, top_n: int) -> None:
-    from isp_plugins.sources.postfix_queue import spool  # noqa: PLC0415
-
-    report.command = f"read {queue_dir}/{{{','.join((*QUEUES, 'corrupt'))}}}"
-    stats = QueueStats()
-    try:
-        for message in spool.read_spool(queue_dir, deadline, envelope=top_n > 0):
-            stats.add(message)
-    except spool.SpoolTimeout:
-        raise runner.CommandTimeout("the queue directory walk did not finish") from None
-    except spool.SpoolError as error:
-        report.failure = (Unknown, f"{error} (--method spool needs root or mail_owner)")
-        return
-    report.stats = stats
-    if spool.master_running(queue_dir) is False:
-        report.down = f"Postfix is not running (no master process for {queue_dir})"
-
-
-def probe_instance(
-    instance: instances.Instance,
-    explicit: bool,
-    method: str,
-    deadline: float,
-    top_n: int,
-    timeout: float,
-) -> InstanceReport:
-    """Everything about one instance; failures become ``report.failure``, never exceptions."""
-    report = InstanceReport(instance)
-    postconf = runner.find_program("postconf")
-    if postconf is None:
-        report.failure = (Unknown, "postconf not found (is Postfix installed? PATH and sbin)")
-        return report
-    argv = [postconf]
-    if explicit:
-        argv += ["-c", instance.config_dir]
-        report.command = "-c"
-    argv += ["-h", "command_directory", "queue_directory", "mail_version"]
-    try:
-        text, finished = runner.run(argv, deadline)
-        values = text.splitlines()
-        if finished.returncode != 0 or len(values) < 3:
-            why = sanitize(finished.stderr.split("fatal: ", 1)[-1]) or "no output"
-            report.failure = (Unknown, f"postconf failed for {instance.config_dir}: {why}")
-            return report
-        command_dir, queue_dir, report.version = (v.strip() for v in values[:3])
-        chosen = method
-        if method == "auto":
-            chosen = "postqueue" if _version(report.version) >= JSON_SINCE else "spool"
-        report.method = chosen
-        if chosen == "spool":
-            read_spool(report, queue_dir, deadline, top_n)
-            return report
-        postqueue = os.path.join(command_dir, "postqueue")
-        if not os.access(postqueue, os.X_OK):
-            report.failure = (Unknown, f"{postqueue} not found or not executable")
-            return report
-        if _version(report.version) < JSON_SINCE:
-            report.failure = (
-                Unknown,
-                f"Postfix {report.version} has no postqueue -j (3.1+): use --method spool",
-            )
-            return report
-        read_postqueue(report, postqueue, deadline)
-    except runner.CommandTimeout:
-        report.failure = (
-            Unknown,
-            f"{report.method or 'postconf'} not done within {timeout:g}s (-t)",
-        )
-        report.stats = None
-    except runner.CommandError as error:
-        report.failure = (Unknown, f"{error} (is Postfix installed?)")
-    return report
-
-
-def list_instances(deadline: float) -> tuple[list[instances.Instance], list[str]]:
-    """Enabled instances from postmulti -l (or multi_instance_directories), and disabled names."""
-    postmulti = runner.find_program("postmulti")
-    if postmulti is not None:
-        try:
-            text, finished = runner.run([postmulti, "-l"], deadline)
-            found = instances.parse_postmulti(text) if finished.returncode == 0 else []
-        except runner.CommandError:
-            found = []
-        if found:
-            return [i for i in found if i.enabled], [i.label for i in found if not i.enabled]
-    postconf = runner.find_program("postconf")
-    if postconf is None:
-        return [instances.Instance(instances.DEFAULT_NAME, "/etc/postfix")], []
-    text, _ = runner.run(
-        [postconf, "-h", "config_directory", "multi_instance_directories"], deadline
-    )
-    values = [*text.splitlines(), "", ""]
-    return instances.from_directories(values[0].strip() or "/etc/postfix", values[1]), []
-
-
 # -- nagiosplugin glue ------------------------------------------------------------------
 class PostfixQueues(nagiosplugin.Resource):
     """Reads each instance's queue and yields one result per instance plus summed perfdata."""
@@ -388,18 +234,18 @@ class PostfixQueues(nagiosplugin.Resource):
             targets = [instances.Instance(d, d) for d in self.config_dirs]
         elif self.all_instances:
             try:
-                targets, self.skipped = list_instances(deadline)
+                targets, self.skipped = probe.list_instances(deadline)
             except runner.CommandError as error:
                 fail = Failure(Unknown, f"cannot list Postfix instances: {error}")
                 yield failure_metric(fail)
                 return
             explicit = len(targets) > 1
         else:
-            targets, explicit = [instances.Instance(instances.DEFAULT_NAME, "/etc/postfix")], False
+            targets = [instances.Instance(instances.DEFAULT_NAME, instances.DEFAULT_CONFIG_DIR)]
+            explicit = False
         for target in targets:
-            report = probe_instance(
-                target, explicit, self.method, deadline, self.top_n, self.timeout
-            )
+            report = InstanceReport(target)
+            probe.read_instance(report, explicit, self.method, deadline, self.top_n, self.timeout)
             evaluate(report, self.thresholds, self.now)
             self.reports.append(report)
         if not self.reports:

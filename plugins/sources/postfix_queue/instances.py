@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_NAME = "-"  # postmulti's name for the default instance
+DEFAULT_CONFIG_DIR = "/etc/postfix"  # where Postfix looks without -c or MAIL_CONFIG
 
 
 @dataclass(frozen=True)
