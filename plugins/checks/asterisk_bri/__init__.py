@@ -1,1 +1,1 @@
-"""asterisk bri: its command line (command) and its nagiosplugin check (check)."""
+"""check_asterisk_bri: BRI ports up, idle and down, from chan_misdn and chan_dahdi/libpri."""

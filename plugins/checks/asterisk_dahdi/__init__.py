@@ -1,1 +1,1 @@
-"""asterisk dahdi: its command line (command) and its nagiosplugin check (check)."""
+"""check_asterisk_dahdi: DAHDI span alarms (RED, YEL, BLU...), from AMI ``dahdi show status``."""

@@ -1,1 +1,1 @@
-"""asterisk fxo: its command line (command) and its nagiosplugin check (check)."""
+"""check_asterisk_fxo: analog FXO lines (telco lines) with and without battery, over AMI."""

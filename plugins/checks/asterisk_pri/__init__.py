@@ -1,1 +1,1 @@
-"""asterisk pri: its command line (command) and its nagiosplugin check (check)."""
+"""check_asterisk_pri: PRI spans up, down and in alarm, from AMI ``pri show spans``."""

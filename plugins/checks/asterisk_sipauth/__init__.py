@@ -1,1 +1,1 @@
-"""asterisk sipauth: its command line (command) and its nagiosplugin check (check)."""
+"""check_asterisk_sipauth: SIP brute-force attempts in Asterisk's log since the last run."""

@@ -1,1 +1,1 @@
-"""fail2ban: its command line (command) and its nagiosplugin check (check)."""
+"""check_fail2ban: fail2ban running, its jails present, watching live logs, and what they ban."""

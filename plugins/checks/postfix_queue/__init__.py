@@ -1,1 +1,1 @@
-"""postfix queue: its command line (command) and its nagiosplugin check (check)."""
+"""check_postfix_queue: per-queue counts, bytes and oldest age of Postfix instances."""

@@ -1,1 +1,1 @@
-"""ratelimit offenders: its command line (command) and its nagiosplugin check (check)."""
+"""check_ratelimit_offenders: senders at or near their quota, from the policy daemon's database"""
