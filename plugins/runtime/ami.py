@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import nagiosplugin
 
+from isp_plugins.runtime.deadline import session_deadline
+
 if TYPE_CHECKING:
     from asterisk_ami.session import Session, Target
 
@@ -25,9 +27,12 @@ class AmiResource(nagiosplugin.Resource):
     """
 
     target: Target
+    timeout: float  # -t: the session gets session_deadline(timeout)
     acquire: Acquire | None = None
 
-    def run_session(self, work: Callable[[Session], Awaitable[T]], deadline: float) -> T:
+    def run_session(self, work: Callable[[Session], Awaitable[T]]) -> T:
+        """``work`` over one AMI session, within the check's deadline (derived from -t)."""
+        deadline = session_deadline(self.timeout)
         if self.acquire is not None:
             return self.acquire(work, deadline)  # type: ignore[no-any-return]
         from asterisk_ami import session  # noqa: PLC0415 (keeps asyncio out of --help)

@@ -11,7 +11,6 @@ import nagiosplugin
 
 from isp_plugins.runtime.ami import CountResource, connection_notes
 from isp_plugins.runtime.contexts import ListedCount, ReportSummary, UpCount
-from isp_plugins.runtime.deadline import session_deadline
 from isp_plugins.runtime.failures import Failure, FailureContext, classify, failure_metric
 
 if TYPE_CHECKING:
@@ -326,8 +325,7 @@ class BriPorts(CountResource):
             return await gather(session, self.source)
 
         try:
-            deadline = session_deadline(self.timeout)
-            gathered = self.gathered = self.run_session(work, deadline)
+            gathered = self.gathered = self.run_session(work)
         except AmiError as error:
             hint = NOT_FOUND.get(self.source, "")
             yield failure_metric(classify(error, self.target, self.timeout, hint))

@@ -11,7 +11,6 @@ import nagiosplugin
 
 from isp_plugins.runtime.ami import AmiResource, connection_notes
 from isp_plugins.runtime.contexts import ReportSummary
-from isp_plugins.runtime.deadline import session_deadline
 from isp_plugins.runtime.failures import Failure, FailureContext, classify, failure_metric
 
 if TYPE_CHECKING:
@@ -173,9 +172,7 @@ class DahdiSpans(AmiResource):
         from asterisk_ami.errors import AmiError  # noqa: PLC0415 (keeps asyncio out of --help)
 
         try:
-            self.greeting, output = self.run_session(
-                _dahdi_show_status, session_deadline(self.timeout)
-            )
+            self.greeting, output = self.run_session(_dahdi_show_status)
             status = _parse(output)
         except AmiError as error:
             yield failure_metric(classify(error, self.target, self.timeout, NOT_FOUND))

@@ -12,7 +12,6 @@ import nagiosplugin
 
 from isp_plugins.runtime.ami import CountResource, connection_notes
 from isp_plugins.runtime.contexts import ListedCount, ReportSummary, UpCount, WarnWhenAny
-from isp_plugins.runtime.deadline import session_deadline
 from isp_plugins.runtime.failures import Failure, FailureContext, classify, failure_metric
 
 if TYPE_CHECKING:
@@ -154,8 +153,7 @@ class FxoLines(CountResource):
             return channels, source, ami.greeting
 
         try:
-            deadline = session_deadline(self.timeout)
-            channels, self.source, self.greeting = self.run_session(work, deadline)
+            channels, self.source, self.greeting = self.run_session(work)
         except AmiError as error:
             failure = classify(error, self.target, self.timeout, NOT_FOUND)
             yield failure_metric(failure)

@@ -10,7 +10,6 @@ import nagiosplugin
 
 from isp_plugins.runtime.ami import CountResource, connection_notes
 from isp_plugins.runtime.contexts import ListedCount, ReportSummary, UpCount, WarnWhenAny
-from isp_plugins.runtime.deadline import session_deadline
 from isp_plugins.runtime.failures import Failure, FailureContext, classify, failure_metric
 
 if TYPE_CHECKING:
@@ -166,8 +165,7 @@ class PriSpans(CountResource):
         from asterisk_ami.parsers.pri import parse_pri_show_spans  # noqa: PLC0415
 
         try:
-            deadline = session_deadline(self.timeout)
-            output, channels = self.run_session(self._exchange, deadline)
+            output, channels = self.run_session(self._exchange)
             spans = parse_pri_show_spans(output.lines)
             rows = None
             if channels is not None:  # --calls only: its parser is not loaded otherwise

@@ -17,7 +17,7 @@ from nagiosplugin.state import ServiceState as State
 if TYPE_CHECKING:
     from isp_plugins.checks.postfix_queue.command import Options
 
-from isp_plugins.runtime.deadline import session_deadline
+from isp_plugins.runtime.deadline import deadline_instant
 from isp_plugins.runtime.failures import Failure, FailureContext, failure_metric, failure_of
 from isp_plugins.runtime.text import human_age, sanitize
 from isp_plugins.sources.postfix_queue import instances, probe, runner
@@ -227,7 +227,7 @@ class PostfixQueues(nagiosplugin.Resource):
         self.now = 0.0
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
-        deadline = time.monotonic() + session_deadline(self.timeout)
+        deadline = deadline_instant(self.timeout)
         self.now = time.time()
         explicit = True
         if self.config_dirs:

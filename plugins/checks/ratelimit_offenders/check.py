@@ -17,6 +17,7 @@ import nagiosplugin
 
 from isp_plugins.cli.types import duration_seconds
 from isp_plugins.runtime.contexts import ReportSummary
+from isp_plugins.runtime.deadline import session_deadline
 from isp_plugins.runtime.failures import Failure, FailureContext, failure_metric
 from isp_plugins.runtime.text import plural, sanitize
 from isp_plugins.sources import logtail
@@ -128,7 +129,7 @@ class Offenders(nagiosplugin.Resource):  # type: ignore[misc]
     def probe(self) -> Iterator[nagiosplugin.Metric]:
         started = time.monotonic()
         # Leave the backstop (-t) room to print: the queries get 90 % of it.
-        budget = self.timeout - min(1.0, self.timeout * 0.1)
+        budget = session_deadline(self.timeout)
         conn = None
         try:
             conn = db.connect(self.target, budget)
