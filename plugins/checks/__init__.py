@@ -22,11 +22,19 @@ SPAN_ALARMS = frozenset({"spanalarm", "spanalarmclear"})
 class CheckInfo(NamedTuple):
     """One check: its console script, its package and what asterisk-watch needs to know."""
 
-    script: str  # the console script, e.g. check_asterisk_pri
-    package: str  # under isp_plugins.checks
-    name: str  # the status line's prefix, e.g. ASTERISK_PRI
+    script: str  # the console script, check_NAME; its package is isp_plugins.checks.NAME
     ami: bool  # acquires over AMI: asterisk-watch can run it over its session
     events: frozenset[str] = frozenset()  # AMI events (lower case) that re-evaluate it
+
+    @property
+    def package(self) -> str:
+        """Its package under isp_plugins.checks: asterisk_pri for check_asterisk_pri."""
+        return self.script[len("check_") :]
+
+    @property
+    def name(self) -> str:
+        """The status line's prefix: ASTERISK_PRI for check_asterisk_pri."""
+        return self.package.upper()
 
     @property
     def module(self) -> str:
@@ -44,16 +52,14 @@ class CheckInfo(NamedTuple):
 
 
 CHECKS: tuple[CheckInfo, ...] = (
-    CheckInfo("check_asterisk_pri", "asterisk_pri", "ASTERISK_PRI", True, ANY_CHANGE | SPAN_ALARMS),
-    CheckInfo("check_asterisk_bri", "asterisk_bri", "ASTERISK_BRI", True, ANY_CHANGE | SPAN_ALARMS),
-    CheckInfo("check_asterisk_fxo", "asterisk_fxo", "ASTERISK_FXO", True, ANY_CHANGE),
-    CheckInfo(
-        "check_asterisk_dahdi", "asterisk_dahdi", "ASTERISK_DAHDI", True, ANY_CHANGE | SPAN_ALARMS
-    ),
-    CheckInfo("check_postfix_queue", "postfix_queue", "POSTFIX_QUEUE", False),
-    CheckInfo("check_ratelimit_offenders", "ratelimit_offenders", "RATELIMIT_OFFENDERS", False),
-    CheckInfo("check_asterisk_sipauth", "asterisk_sipauth", "ASTERISK_SIPAUTH", False),
-    CheckInfo("check_fail2ban", "fail2ban", "FAIL2BAN", False),
+    CheckInfo("check_asterisk_pri", True, ANY_CHANGE | SPAN_ALARMS),
+    CheckInfo("check_asterisk_bri", True, ANY_CHANGE | SPAN_ALARMS),
+    CheckInfo("check_asterisk_fxo", True, ANY_CHANGE),
+    CheckInfo("check_asterisk_dahdi", True, ANY_CHANGE | SPAN_ALARMS),
+    CheckInfo("check_postfix_queue", False),
+    CheckInfo("check_ratelimit_offenders", False),
+    CheckInfo("check_asterisk_sipauth", False),
+    CheckInfo("check_fail2ban", False),
 )
 BY_SCRIPT = {check.script: check for check in CHECKS}
 AMI_CHECKS = tuple(check for check in CHECKS if check.ami)

@@ -7,16 +7,13 @@ costly imports load after the options are parsed, so ``--help`` stays fast.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import click
 
 from isp_plugins.cli.command import PluginCommand
 from isp_plugins.cli.options import AmiOptions, ami_options, options_object
 from isp_plugins.cli.types import NumberList
-
-if TYPE_CHECKING:
-    pass
 
 
 class Regex(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
