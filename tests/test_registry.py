@@ -26,11 +26,10 @@ import asterisk_ami
 import isp_plugins
 import isp_plugins.checks
 from isp_plugins.checks import AMI_CHECKS, BY_SCRIPT, CHECKS, CheckInfo
-from tests import golden
+from tests import golden, test_asterisk_watch, test_nagios_config
 from tests.check_cases import AMI_CASES
 from tests.conftest import ROOT
 from tests.nagios_helpers import (
-    NAGIOS_COMMANDS,
     PBX_HOST_PLUGINS,
     RELAY_PLUGINS,
     icinga2_checkcommands,
@@ -129,7 +128,14 @@ def test_the_config_parsers_are_not_blind() -> None:
         "check_fail2ban"
     )
     assert program("$USER1$/check_nrpe -H $HOSTADDRESS$ -c x") == "check_nrpe"
-    assert NAGIOS_COMMANDS.is_dir()
+    assert list(nagios_command_files()["check_postfix_queue"]) == [
+        "check_postfix_queue_nrpe",
+        "check_postfix_queue_nrpe_all",
+        "check_postfix_queue_nrpe_args",
+        "check_postfix_queue",
+    ]
+    assert icinga2_checkcommands()[:2] == ["asterisk_pri", "asterisk_bri"]
+    assert len(nrpe_commands()) == 8  # the commented-out optional ones included
 
 
 # -- the test-side tables keyed by console script -------------------------------------------
@@ -137,6 +143,10 @@ def test_test_tables_cover_exactly_their_checks() -> None:
     assert set(AMI_CASES) == AMI_SCRIPTS, "tests/check_cases.py AMI_CASES"
     assert set(golden.AMI_CASES) == AMI_SCRIPTS, "tests/golden.py AMI_CASES"
     assert sorted(SCRIPTS) == golden.CONSOLE_SCRIPTS
+    # asterisk-watch prints what each AMI check prints; Nagios 4 runs each AMI check's commands.
+    assert {plugin for _, plugin, _ in test_asterisk_watch.SAME_TEXT} == AMI_SCRIPTS
+    e2e = {service[2].split("!")[0] for service in test_nagios_config.E2E_SERVICES}
+    assert e2e == AMI_SCRIPTS | {f"{script}_secretfile" for script in AMI_SCRIPTS}
     # Every check that is not an AMI check runs on its host: the PBX or the relay.
     assert not set(PBX_HOST_PLUGINS) & set(RELAY_PLUGINS)
     assert set(PBX_HOST_PLUGINS) | set(RELAY_PLUGINS) == set(SCRIPTS) - AMI_SCRIPTS
