@@ -1,4 +1,5 @@
-"""Helpers for tests/test_nagios_config.py: real Nagios 4 and Icinga 2 on private configs.
+"""Helpers for tests/test_nagios_config.py: real Nagios 4 and Icinga 2 on private configs, and
+the readers of nagios-config/ that tests/test_registry.py uses too.
 
 Nothing here touches a system Nagios or Icinga 2: every main configuration, status file,
 lock, spool and cache lives in a temporary directory, and the daemons run as the current
@@ -239,13 +240,6 @@ def program(command_line: str) -> str:
     return next(word for word in words if word != "sudo")
 
 
-# -- NRPE -------------------------------------------------------------------------------
-def nrpe_commands() -> dict[str, str]:
-    """command[name]=line of nrpe/, the commented-out (optional) ones included."""
-    text = (NRPE / "isp-plugins.cfg").read_text(encoding="utf-8")
-    return dict(re.findall(r"^#?command\[([\w-]+)\]=(.*)$", text, re.MULTILINE))
-
-
 def wait_until(predicate: Callable[[], bool], seconds: float, step: float = 0.2) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -253,6 +247,13 @@ def wait_until(predicate: Callable[[], bool], seconds: float, step: float = 0.2)
             return True
         time.sleep(step)
     return predicate()
+
+
+# -- NRPE -------------------------------------------------------------------------------
+def nrpe_commands() -> dict[str, str]:
+    """command[name]=line of nrpe/, the commented-out (optional) ones included."""
+    text = (NRPE / "isp-plugins.cfg").read_text(encoding="utf-8")
+    return dict(re.findall(r"^#?command\[([\w-]+)\]=(.*)$", text, re.MULTILINE))
 
 
 # -- Icinga 2 ---------------------------------------------------------------------------
