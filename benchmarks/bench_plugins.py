@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from asterisk_ami.simulator import Simulator
+from isp_plugins.checks import AMI_CHECKS, CHECKS
 
 RUNS = int(os.environ.get("BENCH_RUNS", "20"))
 BIN = Path(sys.executable).parent
@@ -27,6 +28,14 @@ SECRET = "bench-secret"
 FLOOR = "floor: import asyncio, click, nagiosplugin, panoramisk"
 BUDGET = {"run": 1.15, "help": 0.75}
 RSS_BUDGET_MIB = 40
+#: How each AMI check of the registry is timed: (simulator scenario, options). An AMI check
+#: missing here stops the bench (every AMI check gets timed).
+AMI_RUNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "check_asterisk_pri": ("pri_span3_alarm", ("-n", "4")),
+    "check_asterisk_bri": ("bri_misdn_all_up", ("-n", "4")),
+    "check_asterisk_fxo": ("fxo_no_battery", ("-n", "2")),
+    "check_asterisk_dahdi": ("dahdi_all_ok", ()),
+}
 
 
 #: GNU time reports the child's own peak RSS; os.wait4 would count the bench process too,
@@ -47,29 +56,26 @@ def once(argv: list[str]) -> tuple[float, float]:
 
 def main() -> int:
     root = Path(__file__).resolve().parent.parent / "fixtures"
-    scenarios = {
-        "pri": "pri_span3_alarm",
-        "fxo": "fxo_no_battery",
-        "dahdi": "dahdi_all_ok",
-        "bri": "bri_misdn_all_up",
+    missing = sorted({check.script for check in AMI_CHECKS} - set(AMI_RUNS))
+    if missing:
+        raise SystemExit(f"bench: no AMI_RUNS entry for {', '.join(missing)}")
+    sims = {  # one simulator per AMI check, from the scenarios asterisk_ami ships
+        check.script: Simulator(asterisk="18", scenario=AMI_RUNS[check.script][0], secret=SECRET)
+        for check in AMI_CHECKS
     }
-    sims = {
-        name: Simulator(asterisk="18", scenario=scenario, secret=SECRET, fixtures=root / "asterisk")
-        for name, scenario in scenarios.items()
-    }
-    ports = {name: sim.start_in_thread() for name, sim in sims.items()}
+    ports = {script: sim.start_in_thread() for script, sim in sims.items()}
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     database = work / "throttle.db"
     with sqlite3.connect(database) as db:  # policyd v1's schema, empty
         db.executescript((root / "ratelimit" / "policyd1.sqlite.sql").read_text())
 
-    def ami(script: str, sim: str, *extra: str) -> list[str]:
+    def ami(script: str, *extra: str) -> list[str]:
         return [
             str(BIN / script),
             "-H",
             "127.0.0.1",
             "-p",
-            str(ports[sim]),
+            str(ports[script]),
             "-U",
             "monitor",
             "-P",
@@ -82,11 +88,11 @@ def main() -> int:
 
     cases: list[tuple[str, str, list[str]]] = [
         (FLOOR, "floor", [sys.executable, "-c", "import asyncio, click, nagiosplugin, panoramisk"]),
-        ("check_asterisk_pri", "run", ami("check_asterisk_pri", "pri", "-n", "4")),
-        ("check_asterisk_pri --calls", "run", ami("check_asterisk_pri", "pri", "--calls")),
-        ("check_asterisk_fxo", "run", ami("check_asterisk_fxo", "fxo", "-n", "2")),
-        ("check_asterisk_dahdi", "run", ami("check_asterisk_dahdi", "dahdi")),
-        ("check_asterisk_bri", "run", ami("check_asterisk_bri", "bri", "-n", "4")),
+        *[
+            (check.script, "run", ami(check.script, *AMI_RUNS[check.script][1]))
+            for check in AMI_CHECKS
+        ],
+        ("check_asterisk_pri --calls", "run", ami("check_asterisk_pri", "--calls")),
         (
             "check_ratelimit_offenders (policyd1, SQLite)",
             "run",
@@ -105,14 +111,8 @@ def main() -> int:
     )
     if shutil.which("postqueue"):  # a local Postfix, its queue as it is
         cases.append(("check_postfix_queue", "run", plain("check_postfix_queue")))
-    helped = (
-        "check_asterisk_pri",
-        "check_postfix_queue",
-        "check_ratelimit_offenders",
-        "check_asterisk_sipauth",
-        "check_fail2ban",
-    )
-    cases += [(f"{script} --help", "help", plain(script, "--help")) for script in helped]
+    # --help of every check of the registry (each has its own docstring and options)
+    cases += [(f"{c.script} --help", "help", plain(c.script, "--help")) for c in CHECKS]
     walls: dict[str, list[float]] = {label: [] for label, _, _ in cases}
     peaks: dict[str, float] = dict.fromkeys(walls, 0.0)
     for _label, _, argv in cases:  # warm-up: page cache and .pyc files

@@ -8,49 +8,63 @@ import sys
 import tempfile
 from pathlib import Path
 
+from isp_plugins.checks import BY_SCRIPT
+
 BIN = Path(sys.executable).parent
+#: The story: (console script, Asterisk version, scenario, plugin options, what it shows).
+#: The scripts are the registry's (see script_path); the stories are the demo's own.
 CASES = [
-    # (Asterisk version, fixture scenario, plugin options, what it shows)
     (
+        "check_asterisk_pri",
         "1.4",
         "pri_all_up",
         "-w 2 -c 1 -n 4",
         "the classic command line on Asterisk 1.4 ('Provisioned, ' wording)",
     ),
     (
+        "check_asterisk_pri",
         "13",
         "pri_span3_alarm",
         "-w 2 -c 1 -n 4",
         "Asterisk 13 (Response: Follows); span 3 in red alarm, still above -w 2",
     ),
     (
+        "check_asterisk_pri",
         "18",
         "pri_span3_alarm",
         "-n 4",
         "Asterisk 18 (Output: headers); default thresholds: WARNING below 4 up",
     ),
     (
+        "check_asterisk_pri",
         "22",
         "pri_all_alarm",
         "-w 2 -c 1 -n 4 --auth md5",
         "Asterisk 22, MD5 login; the whole card in alarm",
     ),
     (
+        "check_asterisk_pri",
         "20",
         "pri_nfas",
         "-v",
         "NFAS: span 3's primary D-channel failed, its backup carries; -v adds connection details",
     ),
-    ("16", "no_libpri", "-n 4", "chan_dahdi without libpri: 'pri show spans' does not exist"),
     (
+        "check_asterisk_pri",
+        "16",
+        "no_libpri",
+        "-n 4",
+        "chan_dahdi without libpri: 'pri show spans' does not exist",
+    ),
+    (
+        "check_asterisk_pri",
         "22",
         "pri_all_up",
         "--calls-warning 30 --calls-critical 40",
         "calls per span (pri show channels), WARNING above 30 calls in all",
     ),
-]
-FXO_CASES = [
     (
+        "check_asterisk_fxo",
         "13",
         "fxo_no_battery",
         "-n 2 --include-fxs",
@@ -80,17 +94,25 @@ def start_simulator(version: str, scenario: str) -> tuple[subprocess.Popen[str],
     return proc, int(line.rsplit(":", 1)[1])
 
 
+def script_path(script: str) -> Path:
+    """The installed console script of a check of the registry."""
+    if script not in BY_SCRIPT:
+        raise SystemExit(f"demo: {script} is not a check of isp_plugins.checks")
+    path = BIN / script
+    if not path.exists():
+        raise SystemExit(f"demo: {path} is not installed (pip install -e .)")
+    return path
+
+
 def main() -> int:
     with tempfile.NamedTemporaryFile("w", prefix="ami-", suffix=".secret", delete=False) as f:
         f.write("s3cret\n")
     try:
-        for plugin, version, scenario, options, story in [
-            ("check_asterisk_pri", *case) for case in CASES
-        ] + [("check_asterisk_fxo", *case) for case in FXO_CASES]:
+        for plugin, version, scenario, options, story in CASES:
             proc, port = start_simulator(version, scenario)
             try:
                 args = [
-                    str(BIN / plugin),
+                    str(script_path(plugin)),
                     "-H",
                     "127.0.0.1",
                     "-p",

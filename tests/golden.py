@@ -19,13 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from asterisk_ami.simulator import PROFILES, Simulator
+from isp_plugins.checks import CHECKS
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
 SECRET = "s3cret-Zq81"
 VERSIONS = sorted(PROFILES, key=lambda v: tuple(int(x) for x in v.split(".")))
 
-#: Per AMI console script: the option sets each scenario is run with.
+#: Per AMI console script: the option sets each scenario is run with, in the order the golden
+#: files show them (tests/test_registry.py holds the keys to the registry's AMI checks).
 AMI_CASES: dict[str, list[tuple[str, ...]]] = {
     "check_asterisk_pri": [(), ("-w", "2", "-c", "1", "-n", "4", "-v"), ("--calls", "-n", "4")],
     "check_asterisk_fxo": [(), ("-n", "2", "--include-fxs", "-v")],
@@ -144,16 +146,8 @@ def render_sipauth(log: Path) -> str:
     return text
 
 
-CONSOLE_SCRIPTS = [
-    "check_asterisk_bri",
-    "check_asterisk_dahdi",
-    "check_asterisk_fxo",
-    "check_asterisk_pri",
-    "check_asterisk_sipauth",
-    "check_fail2ban",
-    "check_postfix_queue",
-    "check_ratelimit_offenders",
-]
+#: Every check of the registry; each golden help file is named after its script.
+CONSOLE_SCRIPTS = sorted(check.script for check in CHECKS)
 
 
 #: Option errors every script must answer with one UNKNOWN line.

@@ -1,4 +1,5 @@
-"""Helpers for tests/test_nagios_config.py: real Nagios 4 and Icinga 2 on private configs.
+"""Helpers for tests/test_nagios_config.py: real Nagios 4 and Icinga 2 on private configs, and
+the readers of nagios-config/ that tests/test_registry.py uses too.
 
 Nothing here touches a system Nagios or Icinga 2: every main configuration, status file,
 lock, spool and cache lives in a temporary directory, and the daemons run as the current
@@ -13,6 +14,7 @@ import json
 import os
 import pwd
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -24,6 +26,8 @@ from typing import Callable
 
 import pytest
 
+from isp_plugins.checks import AMI_CHECKS, CHECKS
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "nagios-config"
 NAGIOS_COMMANDS = CONFIG / "nagios"
@@ -33,23 +37,14 @@ NRPE = CONFIG / "nrpe"
 #: Where the console scripts are installed: Nagios's $USER1$, Icinga 2's PluginContribDir.
 SCRIPTS = Path(sys.executable).parent
 
-#: Every plugin on main, by console script and Icinga 2 CheckCommand name.
-PLUGINS = {
-    "check_asterisk_pri": "asterisk_pri",
-    "check_asterisk_bri": "asterisk_bri",
-    "check_asterisk_fxo": "asterisk_fxo",
-    "check_asterisk_dahdi": "asterisk_dahdi",
-    "check_postfix_queue": "postfix_queue",
-    "check_ratelimit_offenders": "ratelimit_offenders",
-    "check_asterisk_sipauth": "asterisk_sipauth",
-    "check_fail2ban": "fail2ban",
-}
-#: The plugins that read the PBX itself (its log, its fail2ban): NRPE or the agent runs them.
+#: Every check of the registry by console script, with its Icinga 2 CheckCommand, which is
+#: named after the check's package.
+PLUGINS = {check.script: check.package for check in CHECKS}
+AMI_PLUGINS = [check.script for check in AMI_CHECKS]
+#: The checks that read the PBX itself (its log, its fail2ban): NRPE or the agent runs them.
 PBX_HOST_PLUGINS = ["check_asterisk_sipauth", "check_fail2ban"]
-AMI_PLUGINS = [
-    name for name in PLUGINS if name.startswith("check_asterisk_") and name not in PBX_HOST_PLUGINS
-]
-#: The plugins that read the relay itself: NRPE or the Icinga 2 agent runs them there.
+#: The checks that read the relay itself: NRPE or the Icinga 2 agent runs them there.
+#: Every check that is not an AMI check is in one of these two lists (tests/test_registry.py).
 RELAY_PLUGINS = ["check_postfix_queue", "check_ratelimit_offenders"]
 
 
@@ -205,6 +200,46 @@ def parse_nagios_objects(text: str) -> list[tuple[str, dict[str, str]]]:
     return blocks
 
 
+def nagios_command_files() -> dict[str, dict[str, str]]:
+    """Per file of nagios/ (by name without .cfg): its commands, command_name -> command_line."""
+    files = {}
+    for path in sorted(NAGIOS_COMMANDS.glob("*.cfg")):
+        objects = parse_nagios_objects(path.read_text(encoding="utf-8"))
+        files[path.stem] = {
+            fields["command_name"]: fields["command_line"]
+            for kind, fields in objects
+            if kind == "command"
+        }
+    return files
+
+
+def nagios_commands() -> dict[str, str]:
+    """command_name -> command_line of every command defined in nagios/ and nagios-examples/."""
+    commands = {}
+    for path in sorted([*NAGIOS_COMMANDS.glob("*.cfg"), *NAGIOS_EXAMPLES.glob("*.cfg")]):
+        for kind, fields in parse_nagios_objects(path.read_text(encoding="utf-8")):
+            if kind == "command":
+                assert fields["command_name"] not in commands, fields["command_name"]
+                commands[fields["command_name"]] = fields["command_line"]
+    return commands
+
+
+def plugin_words(command_line: str) -> tuple[str, list[str]] | None:
+    """(script, arguments) when the command line runs one of our plugins, else None."""
+    words = shlex.split(command_line)
+    for at, word in enumerate(words):
+        name = word.rsplit("/", 1)[-1]
+        if name in PLUGINS:
+            return name, words[at + 1 :]
+    return None
+
+
+def program(command_line: str) -> str:
+    """The name of the program a command line runs (past sudo), whether ours or not."""
+    words = [word.rsplit("/", 1)[-1] for word in shlex.split(command_line)]
+    return next(word for word in words if word != "sudo")
+
+
 def wait_until(predicate: Callable[[], bool], seconds: float, step: float = 0.2) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -214,7 +249,20 @@ def wait_until(predicate: Callable[[], bool], seconds: float, step: float = 0.2)
     return predicate()
 
 
+# -- NRPE -------------------------------------------------------------------------------
+def nrpe_commands() -> dict[str, str]:
+    """command[name]=line of nrpe/, the commented-out (optional) ones included."""
+    text = (NRPE / "isp-plugins.cfg").read_text(encoding="utf-8")
+    return dict(re.findall(r"^#?command\[([\w-]+)\]=(.*)$", text, re.MULTILINE))
+
+
 # -- Icinga 2 ---------------------------------------------------------------------------
+def icinga2_checkcommands() -> list[str]:
+    """The names of the CheckCommand objects commands.conf defines, in file order."""
+    text = (ICINGA2 / "commands.conf").read_text(encoding="utf-8")
+    return re.findall(r'^object CheckCommand "([^"]+)"', text, re.MULTILINE)
+
+
 def icinga2_constants(node: str = "icinga2-master.example.net") -> str:
     """constants.conf as Debian ships it, with the plugins found in the venv."""
     return (

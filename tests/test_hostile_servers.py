@@ -9,20 +9,13 @@ from typing import Callable
 import pytest
 
 from asterisk_ami.simulator import Simulator
+from isp_plugins.checks import AMI_CHECKS, CheckInfo
+from tests.check_cases import AMI_CASES
 from tests.conftest import SECRET, run_script, wait_for
 
 Start = Callable[..., Simulator]
 TIMEOUT = 2
 STATES = ["OK", "WARNING", "CRITICAL", "UNKNOWN"]
-
-# (console script, its check name, options and a fixture scenario under which it is OK);
-# every AMI plugin joins here.
-AMI_PLUGINS = [
-    ("check_asterisk_pri", "ASTERISK_PRI", ("-n", "4"), "pri_all_up"),
-    ("check_asterisk_dahdi", "ASTERISK_DAHDI", ("--span", "1-4"), "dahdi_all_ok"),
-    ("check_asterisk_bri", "ASTERISK_BRI", ("-n", "4", "--idle-ok"), "bri_misdn_all_up"),
-    ("check_asterisk_fxo", "ASTERISK_FXO", ("-n", "2"), "fxo_ok"),
-]
 
 # mode -> (simulator settings, whether the client logs in and can still say Logoff)
 MODES: dict[str, tuple[dict[str, object], bool]] = {
@@ -47,18 +40,11 @@ MODES: dict[str, tuple[dict[str, object], bool]] = {
 
 @pytest.mark.parametrize("version", ["13", "18"], ids=["Follows format", "Output format"])
 @pytest.mark.parametrize("mode", sorted(MODES))
-@pytest.mark.parametrize(
-    ("script", "name", "options", "healthy"), AMI_PLUGINS, ids=[p[0] for p in AMI_PLUGINS]
-)
-def test_hostile_server(
-    simulator: Start,
-    script: str,
-    name: str,
-    options: tuple[str, ...],
-    healthy: str,
-    mode: str,
-    version: str,
-) -> None:
+@pytest.mark.parametrize("check", AMI_CHECKS, ids=[check.script for check in AMI_CHECKS])
+def test_hostile_server(simulator: Start, check: CheckInfo, mode: str, version: str) -> None:
+    """Every AMI check of the registry, with its options and healthy scenario from check_cases."""
+    script, name = check.script, check.name
+    options, healthy = AMI_CASES[check.script]
     settings, logs_off = MODES[mode]
     sim = simulator(version, **{"scenario": healthy, **settings})
     started = time.monotonic()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import random
 import re
-import shlex
 import shutil
 import socket
 import subprocess
@@ -38,16 +37,18 @@ from tests.nagios_helpers import (
     PBX_HOST_PLUGINS,
     PLUGINS,
     RELAY_PLUGINS,
-    ROOT,
     SCRIPTS,
     icinga2_constants,
     icinga2_daemon,
     icinga2_objects,
     icinga2_validate,
+    nagios_commands,
     nagios_main_config,
+    nrpe_commands,
     parse_nagios_objects,
     parse_status_dat,
     plugin_options,
+    plugin_words,
     require,
     stop,
     wait_until,
@@ -67,32 +68,11 @@ def options() -> dict[str, dict[str, str]]:
     return {script: plugin_options(script) for script in PLUGINS}
 
 
-def nagios_commands() -> dict[str, str]:
-    """command_name -> command_line of every command defined in nagios/ and nagios-examples/."""
-    commands = {}
-    for path in sorted([*NAGIOS_COMMANDS.glob("*.cfg"), *NAGIOS_EXAMPLES.glob("*.cfg")]):
-        for kind, fields in parse_nagios_objects(path.read_text(encoding="utf-8")):
-            if kind == "command":
-                assert fields["command_name"] not in commands, fields["command_name"]
-                commands[fields["command_name"]] = fields["command_line"]
-    return commands
-
-
 def assert_known_options(words: list[str], known: dict[str, str], where: str) -> None:
     """Every word that looks like an option is one the plugin lists in --help."""
     for word in words:
         if re.fullmatch(r"--?[A-Za-z][\w-]*", word):
             assert word in known, f"{where}: the plugin has no option {word}"
-
-
-def plugin_words(command_line: str) -> tuple[str, list[str]] | None:
-    """(script, arguments) when the command line runs one of our plugins, else None."""
-    words = shlex.split(command_line)
-    for at, word in enumerate(words):
-        name = word.rsplit("/", 1)[-1]
-        if name in PLUGINS:
-            return name, words[at + 1 :]
-    return None
 
 
 # -- Nagios 4 / Naemon: the files ---------------------------------------------------------
@@ -142,20 +122,7 @@ def test_example_services_resolve_to_valid_plugin_command_lines(options) -> None
             assert "check_nrpe" in line, line
 
 
-def test_every_console_script_has_definitions() -> None:
-    """The plugins setup.cfg installs are the ones nagios-config covers (PLUGINS)."""
-    setup = (ROOT / "setup.cfg").read_text(encoding="utf-8")
-    scripts = set(re.findall(r"^\s+(check_\w+)\s*=", setup, re.MULTILINE))
-    assert scripts == set(PLUGINS), "a plugin without Nagios/Icinga 2 definitions"
-
-
 # -- NRPE -------------------------------------------------------------------------------
-def nrpe_commands() -> dict[str, str]:
-    """command[name]=line of nrpe/, the commented-out (optional) ones included."""
-    text = (NRPE / "isp-plugins.cfg").read_text(encoding="utf-8")
-    return dict(re.findall(r"^#?command\[([\w-]+)\]=(.*)$", text, re.MULTILINE))
-
-
 def test_nrpe_commands_run_the_relay_side_plugins_with_real_options(options) -> None:
     commands = nrpe_commands()
     assert {"check_postfix_queue", "check_postfix_queue_all"} <= set(commands)

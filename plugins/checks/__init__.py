@@ -1,11 +1,11 @@
 """The registry: the one list of every check the suite installs.
 
-Each check is a package here with ``command`` (its click command ``main``, light enough for a
-fast ``--help``, and ``make_check``, which builds the nagiosplugin Check from the parsed
-options) and ``check`` (the Resource, Contexts and Summary, loaded after the options are
-parsed). setup.cfg's console scripts, asterisk-watch, the demo, the benchmark, the tests and
-the command definitions in nagios-config/ all follow this list; tests/test_registry.py holds
-them to it.
+Each check is a package here with ``command`` (its click command ``main`` and its ``Options``,
+light enough for a fast ``--help``) and ``check`` (the Resource, Contexts and Summary, and
+``build_check``, which builds the nagiosplugin Check from the parsed options; the rate-limit
+check has one builder per mode), loaded after the options are parsed. setup.cfg's console
+scripts, asterisk-watch, the demo, the benchmark, the tests and the command definitions in
+nagios-config/ all follow this list; tests/test_registry.py holds them to it.
 """
 
 from __future__ import annotations
