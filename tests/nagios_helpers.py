@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Callable
 
-import pytest
+from tests.services import service_missing
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "nagios-config"
@@ -61,10 +61,7 @@ def require(binary: str) -> str:
     )
     if path:
         return path
-    reason = f"{binary} is not installed (Debian: .ci/setup.d/20-nagios-icinga.sh)"
-    if os.environ.get("ISP_PLUGINS_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{reason}, and ISP_PLUGINS_REQUIRE_SERVICES=1")
-    pytest.skip(reason)
+    service_missing("20-nagios-icinga.sh", f"{binary} is not installed")
 
 
 def current_user() -> tuple[str, str]:

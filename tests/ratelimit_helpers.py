@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
+from tests.services import service_missing
 
 SCHEMAS = ROOT / "fixtures" / "ratelimit"
 MYSQL = {
@@ -148,15 +149,18 @@ SERVERS = {
 }
 
 
+def need_server(kind: str) -> None:
+    """Skip (or fail, in CI) unless the test database server ``kind`` answers."""
+    name, setup, reachable = SERVERS[kind]
+    why = reachable()
+    if why:
+        service_missing(setup, f"no test {name}: {why}")
+
+
 def database_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     kind = request.param
     if kind in SERVERS:
-        name, setup, reachable = SERVERS[kind]
-        why = reachable()
-        if why:
-            if os.environ.get("ISP_PLUGINS_REQUIRE_SERVICES") == "1":
-                pytest.fail(f"{name} required (ISP_PLUGINS_REQUIRE_SERVICES=1) but: {why}")
-            pytest.skip(f"no test {name} (.ci/setup.d/{setup}): {why}")
+        need_server(kind)
     database = Database(kind, tmp_path)
     try:
         yield database

@@ -22,19 +22,7 @@ from isp_plugins.checks.postfix_queue.check import human_bytes
 from isp_plugins.runtime.text import human_age
 from isp_plugins.sources.postfix_queue.runner import find_program
 from tests.conftest import PluginRun, run_script
-from tests.postfix_helpers import REAL_SERVICES
-
-POSTQUEUE = find_program("postqueue")
-WHY_NOT = (
-    "postqueue not installed (run .ci/setup.d/10-postfix.sh)"
-    if POSTQUEUE is None
-    else "needs root (postsuper, postfix stop/start)"
-    if os.geteuid() != 0
-    else ""
-)
-if WHY_NOT and REAL_SERVICES:
-    pytest.fail(f"ISP_PLUGINS_REQUIRE_SERVICES=1 but {WHY_NOT}", pytrace=False)
-pytestmark = pytest.mark.skipif(bool(WHY_NOT), reason=WHY_NOT)
+from tests.services import service_missing
 
 SPAMMER, ALICE = "spammer@dsl-42.isp.example", "alice@customer.example"
 
@@ -98,6 +86,10 @@ class Queue:
 
 @pytest.fixture(scope="module")
 def known_queue() -> Iterator[Queue]:
+    if find_program("postqueue") is None:
+        service_missing("10-postfix.sh", "Postfix is not installed")
+    if os.geteuid() != 0:
+        service_missing("10-postfix.sh", "the real Postfix tests need root")
     was_running = running()
     if not was_running:
         assert postfix("postfix", "start").returncode == 0

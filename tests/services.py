@@ -1,0 +1,27 @@
+"""The one rule for tests that need a real system service (Postfix, MariaDB, Nagios, ...).
+
+On a developer's machine without the service such a test skips, naming the .ci/setup.d
+script that installs it; with ISP_PLUGINS_REQUIRE_SERVICES=1 (CI, .ci/run) it fails instead,
+so a broken set-up never passes as a run of skips.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+SETUP = Path(__file__).resolve().parent.parent / ".ci" / "setup.d"
+#: CI says every service is there: a missing one is a failure, not a skip.
+REQUIRED = os.environ.get("ISP_PLUGINS_REQUIRE_SERVICES") == "1"
+
+
+def service_missing(script: str, why: str) -> NoReturn:
+    """Skip (or, in CI, fail) because ``why``; ``script`` is the .ci/setup.d file that fixes it."""
+    assert (SETUP / script).is_file(), f"no .ci/setup.d/{script}"
+    reason = f"{' '.join(why.split())} (Debian: .ci/setup.d/{script})"
+    if REQUIRED:
+        pytest.fail(f"{reason}, and ISP_PLUGINS_REQUIRE_SERVICES=1", pytrace=False)
+    pytest.skip(reason)
