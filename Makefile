@@ -14,8 +14,12 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
+# The whole suite on every core (pytest-xdist); tests that share one system service keep to one
+# worker (xdist_group). PYTEST_ARGS narrows it, e.g. PYTEST_ARGS='-m "not services"'.
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS ?=
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

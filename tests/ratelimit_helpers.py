@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.services import service_missing
+from tests.services import service_missing, services
 
 SCHEMAS = ROOT / "fixtures" / "ratelimit"
 MYSQL = {
@@ -147,6 +147,12 @@ SERVERS = {
     "mariadb": ("MariaDB", "30-mariadb.sh", mariadb_reachable),
     "postgresql": ("PostgreSQL", "35-postgresql.sh", postgresql_reachable),
 }
+#: The ``database`` fixtures' parameters. A server's tests share its one test database, so
+#: pytest-xdist runs them on one worker (--dist loadgroup).
+DATABASES = [
+    "sqlite",
+    *(pytest.param(kind, marks=[services, pytest.mark.xdist_group(kind)]) for kind in SERVERS),
+]
 
 
 def need_server(kind: str) -> None:

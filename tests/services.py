@@ -14,6 +14,10 @@ from typing import NoReturn
 import pytest
 
 SETUP = Path(__file__).resolve().parent.parent / ".ci" / "setup.d"
+#: Marks a test that runs a real service: .ci/run's other interpreters leave these out
+#: (-m "not services"), the suite's Python side being tested there without them.
+services = pytest.mark.services
+
 #: CI says every service is there: a missing one is a failure, not a skip.
 REQUIRED = os.environ.get("ISP_PLUGINS_REQUIRE_SERVICES") == "1"
 

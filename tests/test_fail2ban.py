@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from isp_plugins.sources import fail2ban as f2b
-from tests.conftest import run_script, wait_for
-from tests.services import service_missing
+from tests.conftest import SLACK, run_script, wait_for
+from tests.services import service_missing, services
 
 SCRIPT = "check_fail2ban"
 JAIL = "asterisk-test"
@@ -141,6 +141,7 @@ def server() -> Iterator[Server]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@services
 def test_real_fail2ban_bans_then_stops(server: Server) -> None:
     code, out = server.check()
     assert code == 0
@@ -222,6 +223,7 @@ def test_real_fail2ban_bans_then_stops(server: Server) -> None:
     )
 
 
+@services
 def test_sipauth_counts_what_fail2ban_banned(server: Server) -> None:
     """The two plugins read the same attack: the log check names the source fail2ban bans."""
     server.fail("203.0.113.9", 5)
@@ -330,7 +332,7 @@ def test_silent_server_is_unknown_within_the_timeout(short_dir: Path) -> None:
     assert done.lines == [
         f"FAIL2BAN UNKNOWN - no answer from fail2ban at {short_dir / 's'} within 2s"
     ]
-    assert done.seconds < 2 + 3  # the deadline, with slack for a loaded machine
+    assert done.seconds < 2 + SLACK
 
 
 def test_stale_socket_file_is_critical(short_dir: Path) -> None:

@@ -22,7 +22,10 @@ from isp_plugins.checks.postfix_queue.check import human_bytes
 from isp_plugins.runtime.text import human_age
 from isp_plugins.sources.postfix_queue.runner import find_program
 from tests.conftest import PluginRun, run_script
-from tests.services import service_missing
+from tests.services import service_missing, services
+
+#: The machine's one Postfix queue: every test here on one pytest-xdist worker.
+pytestmark = [services, pytest.mark.xdist_group("postfix")]
 
 SPAMMER, ALICE = "spammer@dsl-42.isp.example", "alice@customer.example"
 

@@ -10,12 +10,20 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_script
-from tests.ratelimit_helpers import MYSQL, POSTGRESQL, Database, database_fixture, need_server
+from tests.ratelimit_helpers import (
+    DATABASES,
+    MYSQL,
+    POSTGRESQL,
+    Database,
+    database_fixture,
+    need_server,
+)
+from tests.services import services
 
 SCRIPT = "check_ratelimit_offenders"
 
 
-@pytest.fixture(params=["sqlite", "mariadb", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     yield from database_fixture(request, tmp_path)
 
@@ -166,6 +174,7 @@ def test_policyd1_defaults_from_conf(database: Database, tmp_path: Path) -> None
     assert done.status.startswith("RATELIMIT_OFFENDERS OK - no offender - 0 near limit")
 
 
+@services
 def test_mariadb_auth_failure_and_down_are_critical_password_hidden(tmp_path: Path) -> None:
     need_server("mariadb")
     url = f"mysql://{MYSQL['user']}:Wrong-Pw-42@{MYSQL['host']}:{MYSQL['port']}/{MYSQL['database']}"
@@ -189,6 +198,7 @@ def test_mariadb_auth_failure_and_down_are_critical_password_hidden(tmp_path: Pa
     assert MYSQL["password"] not in done.stdout
 
 
+@services
 def test_postgresql_auth_failure_down_and_no_database(tmp_path: Path) -> None:
     need_server("postgresql")
     pg = POSTGRESQL
