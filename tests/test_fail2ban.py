@@ -421,7 +421,7 @@ def as_nobody(home: Path) -> list[str]:
 
     nobody may not read this checkout's virtualenv (a pyenv interpreter lives under /root,
     mode 700), so the plugin's code and its pure-Python dependencies are copied to ``home``
-    (in a directory nobody can enter) and run by the first interpreter nobody can execute:
+    (a directory nobody can enter) and run by the first interpreter nobody can execute:
     this one, else Debian's.
     """
     import click
