@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.services import service_missing, services
+from tests.services import exclusive, service_missing, services
 
 SCHEMAS = ROOT / "fixtures" / "ratelimit"
 MYSQL = {
@@ -147,12 +147,8 @@ SERVERS = {
     "mariadb": ("MariaDB", "30-mariadb.sh", mariadb_reachable),
     "postgresql": ("PostgreSQL", "35-postgresql.sh", postgresql_reachable),
 }
-#: The ``database`` fixtures' parameters. A server's tests share its one test database, so
-#: pytest-xdist runs them on one worker (--dist loadgroup).
-DATABASES = [
-    "sqlite",
-    *(pytest.param(kind, marks=[services, pytest.mark.xdist_group(kind)]) for kind in SERVERS),
-]
+#: The ``database`` fixtures' parameters.
+DATABASES = ["sqlite", *(pytest.param(kind, marks=services) for kind in SERVERS)]
 
 
 def need_server(kind: str) -> None:
@@ -165,8 +161,15 @@ def need_server(kind: str) -> None:
 
 def database_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     kind = request.param
-    if kind in SERVERS:
-        need_server(kind)
+    if kind == "sqlite":
+        yield from _open(kind, tmp_path)
+        return
+    need_server(kind)
+    with exclusive(kind):  # a server's tests share its one test database
+        yield from _open(kind, tmp_path)
+
+
+def _open(kind: str, tmp_path: Path) -> Iterator[Database]:
     database = Database(kind, tmp_path)
     try:
         yield database

@@ -7,7 +7,11 @@ so a broken set-up never passes as a run of skips.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -29,3 +33,17 @@ def service_missing(script: str, why: str) -> NoReturn:
     if REQUIRED:
         pytest.fail(f"{reason}, and ISP_PLUGINS_REQUIRE_SERVICES=1", pytrace=False)
     pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def exclusive(service: str) -> Iterator[None]:
+    """Hold the machine-wide lock of a system service the tests share (the one Postfix queue,
+    the one test database): its tests wait for each other across pytest-xdist workers, and
+    across suites run at once."""
+    path = Path(tempfile.gettempdir()) / f"isp-plugins-tests-{service}.lock"
+    lock = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)  # read-only: any user may lock it
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(lock)

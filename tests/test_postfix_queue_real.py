@@ -22,10 +22,9 @@ from isp_plugins.checks.postfix_queue.check import human_bytes
 from isp_plugins.runtime.text import human_age
 from isp_plugins.sources.postfix_queue.runner import find_program
 from tests.conftest import PluginRun, run_script
-from tests.services import service_missing, services
+from tests.services import exclusive, service_missing, services
 
-#: The machine's one Postfix queue: every test here on one pytest-xdist worker.
-pytestmark = [services, pytest.mark.xdist_group("postfix")]
+pytestmark = services
 
 SPAMMER, ALICE = "spammer@dsl-42.isp.example", "alice@customer.example"
 
@@ -93,28 +92,30 @@ def known_queue() -> Iterator[Queue]:
         service_missing("10-postfix.sh", "Postfix is not installed")
     if os.geteuid() != 0:
         service_missing("10-postfix.sh", "the real Postfix tests need root")
-    was_running = running()
-    if not was_running:
-        assert postfix("postfix", "start").returncode == 0
-    postfix("postsuper", "-d", "ALL")
-    for i in range(3):
-        send(SPAMMER, f"a{i}@gmail.test", f"b{i}@yahoo.test")
-    send(ALICE, "carol@outlook.test")
-    send(ALICE, "dave@outlook.test")
-    send("", "f@customer.example")  # a bounce: the null sender
-    listed = settle(6)
-    for message in listed:
-        if message["sender"] == ALICE:
-            assert postfix("postsuper", "-h", str(message["queue_id"])).returncode == 0
-    listed = settle(6)
-    assert sorted(str(m["queue_name"]) for m in listed) == ["deferred"] * 4 + ["hold"] * 2
-    time.sleep(1.1)  # so the oldest message is at least a second old
-    yield Queue(listed)
-    if not running():
-        postfix("postfix", "start")
-    postfix("postsuper", "-d", "ALL")
-    if not was_running:
-        postfix("postfix", "stop")
+    # The machine's one queue: its tests wait for each other (pytest-xdist workers, other runs).
+    with exclusive("postfix"):
+        was_running = running()
+        if not was_running:
+            assert postfix("postfix", "start").returncode == 0
+        postfix("postsuper", "-d", "ALL")
+        for i in range(3):
+            send(SPAMMER, f"a{i}@gmail.test", f"b{i}@yahoo.test")
+        send(ALICE, "carol@outlook.test")
+        send(ALICE, "dave@outlook.test")
+        send("", "f@customer.example")  # a bounce: the null sender
+        listed = settle(6)
+        for message in listed:
+            if message["sender"] == ALICE:
+                assert postfix("postsuper", "-h", str(message["queue_id"])).returncode == 0
+        listed = settle(6)
+        assert sorted(str(m["queue_name"]) for m in listed) == ["deferred"] * 4 + ["hold"] * 2
+        time.sleep(1.1)  # so the oldest message is at least a second old
+        yield Queue(listed)
+        if not running():
+            postfix("postfix", "start")
+        postfix("postsuper", "-d", "ALL")
+        if not was_running:
+            postfix("postfix", "stop")
 
 
 def plugin(*args: str) -> tuple[PluginRun, set[int]]:
