@@ -14,8 +14,15 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
+# The whole suite on every core (pytest-xdist); tests that share one system service take turns
+# (tests/services.py: exclusive). Most tests wait on a deadline or a subprocess rather than the
+# CPU: two workers per core (measured on 2 cores: 409 s serial, 212 s with 2 workers, 153 s
+# with 4).
+# PYTEST_ARGS narrows the run, e.g. PYTEST_ARGS='-m "not services"'.
+PYTEST_WORKERS ?= $(shell expr 2 \* $$(nproc))
+PYTEST_ARGS ?=
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -63,7 +63,15 @@ def warm() -> None:
 
 
 def _script(name: str) -> Any:
-    (entry,) = [e for e in entry_points(group="console_scripts") if e.name == name]
+    found = entry_points()
+    # Python 3.9's entry_points() takes no group: it maps every group to its entry points, and
+    # may list one distribution twice (its metadata in the checkout and in the virtualenv).
+    scripts = (
+        found.select(group="console_scripts")
+        if hasattr(found, "select")
+        else found["console_scripts"]
+    )
+    (entry,) = {e.value: e for e in scripts if e.name == name}.values()
     return entry.load()
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Callable
 
-import pytest
+from tests.services import service_missing
 
 from isp_plugins.checks import AMI_CHECKS, CHECKS
 
@@ -56,10 +56,7 @@ def require(binary: str) -> str:
     )
     if path:
         return path
-    reason = f"{binary} is not installed (Debian: .ci/setup.d/20-nagios-icinga.sh)"
-    if os.environ.get("ISP_PLUGINS_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{reason}, and ISP_PLUGINS_REQUIRE_SERVICES=1")
-    pytest.skip(reason)
+    service_missing("20-nagios-icinga.sh", f"{binary} is not installed")
 
 
 def current_user() -> tuple[str, str]:

@@ -11,7 +11,6 @@ from pathlib import Path
 from tests.conftest import PluginRun, run_script
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "postfix"
-REAL_SERVICES = os.environ.get("ISP_PLUGINS_REQUIRE_SERVICES") == "1"
 
 POSTCONF = """#!/bin/sh
 # postconf [-c DIR] -h NAME...: one value per line, like the real one.

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
+from tests.services import exclusive, service_missing, services
 
 SCHEMAS = ROOT / "fixtures" / "ratelimit"
 MYSQL = {
@@ -146,17 +147,29 @@ SERVERS = {
     "mariadb": ("MariaDB", "30-mariadb.sh", mariadb_reachable),
     "postgresql": ("PostgreSQL", "35-postgresql.sh", postgresql_reachable),
 }
+#: The ``database`` fixtures' parameters.
+DATABASES = ["sqlite", *(pytest.param(kind, marks=services) for kind in SERVERS)]
+
+
+def need_server(kind: str) -> None:
+    """Skip (or fail, in CI) unless the test database server ``kind`` answers."""
+    name, setup, reachable = SERVERS[kind]
+    why = reachable()
+    if why:
+        service_missing(setup, f"no test {name}: {why}")
 
 
 def database_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     kind = request.param
-    if kind in SERVERS:
-        name, setup, reachable = SERVERS[kind]
-        why = reachable()
-        if why:
-            if os.environ.get("ISP_PLUGINS_REQUIRE_SERVICES") == "1":
-                pytest.fail(f"{name} required (ISP_PLUGINS_REQUIRE_SERVICES=1) but: {why}")
-            pytest.skip(f"no test {name} (.ci/setup.d/{setup}): {why}")
+    if kind == "sqlite":
+        yield from _open(kind, tmp_path)
+        return
+    need_server(kind)
+    with exclusive(kind):  # a server's tests share its one test database
+        yield from _open(kind, tmp_path)
+
+
+def _open(kind: str, tmp_path: Path) -> Iterator[Database]:
     database = Database(kind, tmp_path)
     try:
         yield database

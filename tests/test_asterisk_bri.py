@@ -9,7 +9,7 @@ from typing import Callable
 import pytest
 
 from asterisk_ami.simulator import Simulator
-from tests.conftest import FIXTURES, SECRET, VERSIONS, PluginRun, run_script, wait_for
+from tests.conftest import FIXTURES, SECRET, SLACK, VERSIONS, PluginRun, run_script, wait_for
 
 Start = Callable[..., Simulator]
 MISDN_VERSIONS = [v for v in VERSIONS if v not in ("20", "22")]  # chan_misdn: 1.4 to 18
@@ -382,7 +382,7 @@ def test_failure_states(simulator: Start, version: str) -> None:
         f"UNKNOWN - no answer from AMI at {addr(sim)} within 1s "
         "(waiting for the reply to 'pri show spans')",
     )
-    assert run.seconds < 2.0
+    assert run.seconds < 1 + SLACK
     assert wait_for(lambda: sim.received[-1].get("action") == "Logoff")
 
 

