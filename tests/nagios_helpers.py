@@ -24,9 +24,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Callable
 
-from tests.services import service_missing
-
 from isp_plugins.checks import AMI_CHECKS, CHECKS
+from tests.services import service_missing
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "nagios-config"
