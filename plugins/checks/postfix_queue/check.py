@@ -17,8 +17,9 @@ from nagiosplugin.state import ServiceState as State
 if TYPE_CHECKING:
     from isp_plugins.checks.postfix_queue.command import Options
 
+from isp_plugins.runtime.contexts import ReportSummary
 from isp_plugins.runtime.deadline import deadline_instant
-from isp_plugins.runtime.failures import Failure, FailureContext, failure_metric, failure_of
+from isp_plugins.runtime.failures import Failure, FailureContext, failure_metric
 from isp_plugins.runtime.text import human_age, sanitize
 from isp_plugins.sources.postfix_queue import instances, probe, runner
 from isp_plugins.sources.postfix_queue.probe import QueueReading
@@ -261,6 +262,18 @@ class PostfixQueues(nagiosplugin.Resource):
             uom = {"bytes": "B", "oldest": "s"}.get(label)
             yield nagiosplugin.Metric(label, int(value), uom, min=0)
 
+    # -- what runtime.contexts.ReportSummary reads --------------------------------------
+    @property
+    def report(self) -> list[InstanceReport] | None:
+        """The instances read, or None when none was (a failure, or nagiosplugin's error)."""
+        return self.reports or None
+
+    def summary_text(self) -> str:
+        return status_text(self.reports, self.now)
+
+    def long_output(self, verbose: int) -> list[str]:
+        return long_output(self.reports, self.skipped, self.now, self.top_n, verbose)
+
 
 class InstanceContext(nagiosplugin.Context):
     """One instance's state: its worst finding."""
@@ -278,29 +291,6 @@ class PerfContext(nagiosplugin.ScalarContext):
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
         return nagiosplugin.Result(Ok, metric=metric)
-
-
-class QueueSummary(nagiosplugin.Summary):
-    def __init__(self, resource: PostfixQueues, verbose: int) -> None:
-        self.resource = resource
-        self.verbose_level = verbose
-
-    def ok(self, results: nagiosplugin.Results) -> str:
-        return self.problem(results)
-
-    def problem(self, results: nagiosplugin.Results) -> str:
-        failure = failure_of(results)
-        if failure is not None:
-            return failure.summary
-        if not self.resource.reports:
-            return str(super().problem(results))
-        return status_text(self.resource.reports, self.resource.now)
-
-    def verbose(self, results: nagiosplugin.Results) -> list[str]:
-        res = self.resource
-        if not res.reports:
-            return []
-        return long_output(res.reports, res.skipped, res.now, res.top_n, self.verbose_level)
 
 
 def build_check(options: Options) -> nagiosplugin.Check:
@@ -332,6 +322,6 @@ def build_check(options: Options) -> nagiosplugin.Check:
         InstanceContext(),
         *contexts,
         FailureContext(),
-        QueueSummary(resource, options.verbose),
+        ReportSummary(resource, options.verbose),
         name=NAME,
     )
