@@ -51,7 +51,7 @@ def run_check(
     verbose: int,
     timeout: float,
     secret: str = "",
-    loggers: tuple[str, ...] = ("asterisk_ami",),
+    loggers: tuple[str, ...] = (),
 ) -> NoReturn:
     """Run a check under our output rules, with a hard backstop at ``timeout`` seconds.
 
@@ -101,7 +101,9 @@ def run_ami_check(
     """Run an AMI check: ``options.ami`` says where to log in and how; the secret is hidden."""
     target = options.ami.target()
     check = build_check(options, target)
-    run_check(check, options.ami.verbose, options.ami.timeout, target.secret)
+    run_check(
+        check, options.ami.verbose, options.ami.timeout, target.secret, loggers=("asterisk_ami",)
+    )
 
 
 def end_process(code: object) -> NoReturn:

@@ -197,7 +197,7 @@ def main(options: Options) -> NoReturn:
     from isp_plugins.checks.asterisk_sipauth import check  # noqa: PLC0415 (after --help)
     from isp_plugins.runtime.run import run_check  # noqa: PLC0415
 
-    run_check(check.build_check(options), options.verbose, options.timeout, loggers=())
+    run_check(check.build_check(options), options.verbose, options.timeout)
 
 
 if __name__ == "__main__":
