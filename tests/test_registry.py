@@ -27,7 +27,7 @@ import isp_plugins
 import isp_plugins.checks
 from isp_plugins.checks import AMI_CHECKS, BY_SCRIPT, CHECKS, CheckInfo
 from tests import golden, test_asterisk_watch, test_nagios_config
-from tests.check_cases import AMI_CASES
+from tests.check_cases import AMI_CASES, REAL_CASES
 from tests.conftest import ROOT
 from tests.nagios_helpers import (
     PBX_HOST_PLUGINS,
@@ -141,6 +141,7 @@ def test_the_config_parsers_are_not_blind() -> None:
 # -- the test-side tables keyed by console script -------------------------------------------
 def test_test_tables_cover_exactly_their_checks() -> None:
     assert set(AMI_CASES) == AMI_SCRIPTS, "tests/check_cases.py AMI_CASES"
+    assert set(REAL_CASES) == AMI_SCRIPTS, "tests/check_cases.py REAL_CASES"
     assert set(golden.AMI_CASES) == AMI_SCRIPTS, "tests/golden.py AMI_CASES"
     assert sorted(SCRIPTS) == golden.CONSOLE_SCRIPTS
     # asterisk-watch prints what each AMI check prints; Nagios 4 runs each AMI check's commands.
