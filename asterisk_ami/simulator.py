@@ -50,6 +50,19 @@ class Profile:
     #: 1.4's get_input() accepts only CRLF line ends from clients.
     crlf_only: bool = False
 
+    @property
+    def ping_lines(self) -> tuple[str, ...]:
+        """The reply to Ping after its ActionID, ``{now}`` for the time (asterisk-formats
+        §6.2; 1.8+ captured from 13, 20 and 22). 1.4 answers ``Response: Pong``."""
+        if self.release.startswith("1.6."):
+            return ("Ping: Pong",)
+        return ("Ping: Pong", "Timestamp: {now:.6f}")
+
+    @property
+    def boot_times(self) -> bool:
+        """14+ put Uptime and LastReload in FullyBooted (captured from 20 and 22)."""
+        return self.output_headers
+
 
 _UNKNOWN = "Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
 PROFILES: dict[str, Profile] = {
@@ -137,6 +150,7 @@ class Simulator:
         self._clients: dict[asyncio.StreamWriter, frozenset[str]] = {}
         self._host = "127.0.0.1"
         self.port = 0
+        self._born = time.monotonic()
 
     # -- fixtures -----------------------------------------------------------------------
     def cli_output(self, command: str) -> str | None:
@@ -186,6 +200,19 @@ class Simulator:
         lines = "".join(f"Output: {line}{CRLF}" for line in body.split("\n"))
         head = "Success" if ok else "Error"
         return f"Response: {head}{CRLF}{aid}Message: Command output follows{CRLF}{lines}{CRLF}"
+
+    def fully_booted(self) -> str:
+        lines = ["Event: FullyBooted", "Privilege: system,all"]
+        if self.profile.boot_times:
+            uptime = int(time.monotonic() - self._born)
+            lines += [f"Uptime: {uptime}", f"LastReload: {uptime}"]
+        return CRLF.join([*lines, "Status: Fully Booted"]) + CRLF + CRLF
+
+    def ping(self, action_id: str) -> str:
+        if self.profile.release.startswith("1.4."):
+            return self.response(action_id, "Pong")
+        lines = [line.format(now=time.time()) for line in self.profile.ping_lines]
+        return self.response(action_id, "Success", **dict(line.split(": ", 1) for line in lines))
 
     @staticmethod
     def response(action_id: str, status: str, **headers: str) -> str:
@@ -269,11 +296,7 @@ class Simulator:
                 mask = event_mask(action.get("events", "on"))
                 self._clients[writer] = mask
                 if mask & {"all", "system"} or self.profile.fullybooted_always:
-                    await self._send(
-                        writer,
-                        f"Event: FullyBooted{CRLF}Privilege: system,all{CRLF}"
-                        f"Status: Fully Booted{CRLF}{CRLF}",
-                    )
+                    await self._send(writer, self.fully_booted())
             elif name == "challenge":
                 if action.get("authtype", "").lower() != "md5":
                     await self._send(
@@ -291,7 +314,7 @@ class Simulator:
                 await writer.drain()
                 return
             elif name == "ping":
-                await self._send(writer, self.response(aid, "Success", Ping="Pong"))
+                await self._send(writer, self.ping(aid))
             elif not authenticated:
                 await self._send(
                     writer, self.response(aid, "Error", Message=self.profile.before_auth)

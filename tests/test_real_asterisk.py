@@ -21,10 +21,12 @@ from tests.asterisk_real import (
     RealAsterisk,
     running_asterisk,
 )
+from tests.capture_asterisk import capture, real_server, stable
 from tests.check_cases import REAL_CASES
 from tests.conftest import PluginRun, run_script
 from tests.nagios_helpers import wait_until
 from tests.services import services
+from tests.test_captured import captured
 from tests.watch_helpers import Daemon, Results, watch_config
 
 pytestmark = services
@@ -61,6 +63,12 @@ def check(
     return run_script(script, *target, *args, env={"ASTERISK_AMI_SECRET": secret})
 
 
+def logged_off(asterisk: RealAsterisk, user: str = MONITOR) -> bool:
+    """The last session of ``user`` sent Logoff (Asterisk's logger thread may write it a
+    moment after the check has exited)."""
+    return wait_until(lambda: asterisk.sessions(user)[-1:] == [True], 10)
+
+
 def no_secret(run: PluginRun, secret: str = SECRET) -> None:
     assert secret not in run.stdout + run.stderr
 
@@ -77,7 +85,7 @@ def test_each_check_reads_a_pbx_without_hardware(
     assert run.lines[-1] == "logged off", run.stdout
     assert run.stderr == ""
     no_secret(run)
-    assert asterisk.sessions()[-1] is True, "the check did not log off"
+    assert logged_off(asterisk), "the check did not log off"
 
 
 @pytest.mark.parametrize("timeout", ["3", "10"])
@@ -99,7 +107,7 @@ def test_a_wrong_secret_is_the_same_critical_whatever_the_timeout(
 def test_a_user_without_command_permission(asterisk: RealAsterisk, script: str) -> None:
     run = check(asterisk, script, user=NO_COMMAND)
     assert (run.code, run.status) == REAL_CASES[script].no_command, run.stdout
-    assert asterisk.sessions(NO_COMMAND)[-1] is True, "the check did not log off"
+    assert logged_off(asterisk, NO_COMMAND), "the check did not log off"
 
 
 # -- TLS (13 is built without OpenSSL) ------------------------------------------------------
@@ -144,7 +152,7 @@ def test_chan_dahdi_unloaded(own_asterisk: RealAsterisk) -> None:
     for script in SCRIPTS:
         run = check(own_asterisk, script)
         assert (run.code, run.status) == REAL_CASES[script].unloaded, run.stdout
-    assert all(own_asterisk.sessions()), "a check did not log off"
+    assert wait_until(lambda: all(own_asterisk.sessions()), 10), "a check did not log off"
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -185,5 +193,14 @@ def test_asterisk_watch_against_a_real_pbx(own_asterisk: RealAsterisk, tmp_path:
         log = daemon.log
     assert "pbx1: event FullyBooted" in log
     assert log.count("pbx1: logged in to") == 2, log
-    assert own_asterisk.sessions() == [False, True], "the last session did not log off"
+    assert wait_until(lambda: own_asterisk.sessions() == [False, True], 10), "no Logoff"
     assert SECRET not in log
+
+
+# -- the captured fixtures -----------------------------------------------------------------
+def test_the_captured_fixtures_are_what_the_real_server_answers(own_asterisk: RealAsterisk) -> None:
+    found = capture(real_server(own_asterisk))
+    stored = captured(own_asterisk.build.release)
+    assert sorted(found) == sorted(stored)
+    differ = [name for name in stored if stable(found[name]) != stable(stored[name])]
+    assert differ == [], "python -m tests.capture_asterisk rewrites fixtures/asterisk/captured"
