@@ -252,6 +252,42 @@ def nrpe_commands() -> dict[str, str]:
     return dict(re.findall(r"^#?command\[([\w-]+)\]=(.*)$", text, re.MULTILINE))
 
 
+# -- sudo ---------------------------------------------------------------------------------
+#: The files we ship that may hold sudoers lines (quoted in comments or indented in Markdown).
+SHIPPED_TEXT = (ROOT / "README.md", *sorted(p for p in CONFIG.rglob("*") if p.is_file()))
+#: A sudoers rule: user, hosts = (run-as) TAGS: /command arguments.
+SUDOERS_RULE = re.compile(
+    r"^[\s#;>]*(?P<rule>(?P<user>[\w.%-]+)\s+(?P<hosts>[\w.,-]+)\s*=\s*"
+    r"(?:\((?P<runas>[^)]*)\)\s*)?(?P<tags>(?:[A-Z_]+:\s*)*)(?P<command>/\S.*?))\s*$",
+    re.MULTILINE,
+)
+#: How the definitions run a command as root: no option, so nothing but the command varies.
+SUDO = "/usr/bin/sudo "
+
+
+def sudoers_rules() -> list[tuple[str, str, str]]:
+    """(file, the whole rule, its command line) of every sudoers line in SHIPPED_TEXT."""
+    rules = []
+    for path in SHIPPED_TEXT:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for found in SUDOERS_RULE.finditer(text):
+            rule, command = found.group("rule", "command")
+            rules.append((str(path.relative_to(ROOT)), rule, " ".join(command.split())))
+    return rules
+
+
+def sudo_command_lines() -> dict[str, str]:
+    """Definition name -> the command line it runs through sudo (past SUDO), NRPE and Nagios."""
+    lines = {f"NRPE command[{k}]": v for k, v in nrpe_commands().items()}
+    lines |= {f"Nagios command {k}": v for k, v in nagios_commands().items()}
+    run = {}
+    for name, line in lines.items():
+        if any(word.rsplit("/", 1)[-1] == "sudo" for word in shlex.split(line)):
+            assert line.startswith(SUDO), f"{name} runs sudo other than as {SUDO!r}: {line}"
+            run[name] = " ".join(line[len(SUDO) :].split())
+    return run
+
+
 # -- Icinga 2 ---------------------------------------------------------------------------
 def icinga2_checkcommands() -> list[str]:
     """The names of the CheckCommand objects commands.conf defines, in file order."""

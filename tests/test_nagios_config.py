@@ -8,6 +8,8 @@
   zones.d/global-templates, zones.d/master): no warning or critical line; the objects it dumps
   are checked (services per host, command_endpoint, the ITL conventions of every CheckCommand).
   None of our CheckCommand names is in the installed ITL.
+- Every sudoers line we ship allows exactly a command line a definition runs through sudo, no
+  wildcard; `visudo -c` accepts them.
 - Nagios 4 started for real, running every AMI command definition against AMI simulators;
   the first results in status.dat are asserted.
 - Every option written in a command line (Nagios, NRPE, the examples' arguments) is one the
@@ -42,6 +44,7 @@ from tests.nagios_helpers import (
     RELAY_PLUGINS,
     SINGLE_SERVER_FILES,
     STOCK_ICINGA2,
+    SUDOERS_RULE,
     icinga2_constants,
     icinga2_daemon,
     icinga2_objects,
@@ -59,6 +62,8 @@ from tests.nagios_helpers import (
     stock_icinga2,
     stock_icinga2_master,
     stop,
+    sudo_command_lines,
+    sudoers_rules,
     wait_until,
 )
 
@@ -150,6 +155,63 @@ def test_nrpe_commands_run_the_relay_side_plugins_with_real_options(options) -> 
     assert asked and asked <= set(commands)
     text = (NRPE / "isp-plugins.cfg").read_text(encoding="utf-8")
     assert "dont_blame_nrpe=1" in text and "dont_blame_nrpe=0" in text
+
+
+# -- sudo: the checks that need root -----------------------------------------------------------
+#: Characters that make a sudoers argument a pattern (*, ?, [...], \\ escapes), or that sudoers
+#: needs escaped (so the rule would differ from the command line), or an argument matching
+#: anything ("" is none; ^...$ a regular expression in sudo 1.9.10+; $ an NRPE macro).
+SUDOERS_SPECIAL = set("*?[]\\,:=!")
+
+
+def test_every_sudoers_line_pins_one_command_line_we_run() -> None:
+    """No wildcard: the nagios user may run exactly the command lines we define as root, not
+    the same plugin with its own --state-dir, socket or configuration directory."""
+    rules = sudoers_rules()
+    run = sudo_command_lines()
+    assert len(rules) >= 2 and len(run) >= 2, (rules, run)  # the readers are not blind
+    for where, rule, command in rules:
+        program, *arguments = command.split()
+        assert program.startswith("/") and arguments, f"{where}: {rule} allows any arguments"
+        for argument in arguments:
+            assert not SUDOERS_SPECIAL & set(argument), f"{where}: {rule}: {argument}"
+            assert not argument.startswith("^") and "$" not in argument, f"{where}: {rule}"
+        assert '""' not in arguments, f"{where}: {rule}"
+        assert rule.startswith("nagios ALL=(root) NOPASSWD: "), f"{where}: {rule}"
+    # Each rule is a command line a definition runs through sudo, and each such line has one.
+    allowed = {command for _, _, command in rules}
+    assert allowed == set(run.values()), (allowed, run)
+
+
+def test_the_sudoers_reader_is_not_blind() -> None:
+    text = "#   nagios ALL=(root) NOPASSWD: /usr/bin/x --a 1 *\n    admin ALL = /bin/y\nx = /z\n"
+    found = [m.group("rule", "command") for m in SUDOERS_RULE.finditer(text)]
+    assert found == [
+        ("nagios ALL=(root) NOPASSWD: /usr/bin/x --a 1 *", "/usr/bin/x --a 1 *"),
+        ("admin ALL = /bin/y", "/bin/y"),
+    ]
+
+
+def visudo_check(visudo: str, path: Path) -> subprocess.CompletedProcess:
+    """`visudo -c -f path`: the file's syntax, without installing it."""
+    return subprocess.run(
+        [visudo, "-c", "-f", str(path)], capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def test_visudo_accepts_every_shipped_sudoers_line(tmp_path) -> None:
+    visudo = require("visudo")
+    rules = sorted({rule for _, rule, _ in sudoers_rules()})
+    checked = tmp_path / "isp-plugins"
+    checked.write_text("".join(f"{rule}\n" for rule in rules))
+    checked.chmod(0o440)
+    done = visudo_check(visudo, checked)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The harness is not blind: visudo refuses a broken line.
+    broken = tmp_path / "broken"
+    broken.write_text("nagios ALL=(root) NOPASSWD /usr/bin/true --x=1\n")
+    done = visudo_check(visudo, broken)
+    assert done.returncode != 0, done.stdout
 
 
 # -- Nagios 4: the daemon validates ---------------------------------------------------------
