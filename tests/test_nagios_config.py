@@ -646,7 +646,7 @@ def test_nagios4_runs_every_ami_command_definition_end_to_end(tmp_path, ami_pbxs
 def test_icinga2_runs_the_checkcommands_with_the_secret_in_the_environment(
     tmp_path, ami_pbxs
 ) -> None:
-    """asterisk_pri with <command>_secret (env) and asterisk_dahdi with a secret file."""
+    """isp_asterisk_pri with <command>_secret (env) and isp_asterisk_dahdi with a secret file."""
     icinga2 = require("icinga2")
     secret_file = tmp_path / "ami.secret"
     secret_file.write_text(SECRET + "\n")
