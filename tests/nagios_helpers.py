@@ -1,9 +1,9 @@
 """Helpers for tests/test_nagios_config.py: real Nagios 4 and Icinga 2 on private configs, and
 the readers of nagios-config/ that tests/test_registry.py uses too.
 
-Nothing here touches a system Nagios or Icinga 2: every main configuration, status file,
-lock, spool and cache lives in a temporary directory, and the daemons run as the current
-user (root in CI), so no file needs handing over to a nagios user.
+Nothing here touches a system Nagios or Icinga 2 (the stock /etc/icinga2 is only copied): every
+main configuration, status file, lock, spool and cache lives in a temporary directory, and the
+daemons run as the current user (root in CI), so no file needs handing over to a nagios user.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ NRPE = CONFIG / "nrpe"
 #: Where the console scripts are installed: Nagios's $USER1$, Icinga 2's PluginContribDir.
 SCRIPTS = Path(sys.executable).parent
 
-#: Every check of the registry by console script, with its Icinga 2 CheckCommand, which is
-#: named after the check's package.
-PLUGINS = {check.script: check.package for check in CHECKS}
+#: Every check of the registry by console script, with its Icinga 2 CheckCommand
+#: (CheckInfo.icinga2_command: isp_asterisk_pri).
+PLUGINS = {check.script: check.icinga2_command for check in CHECKS}
 AMI_PLUGINS = [check.script for check in AMI_CHECKS]
 #: The checks that read the PBX itself (its log, its fail2ban): NRPE or the agent runs them.
 PBX_HOST_PLUGINS = ["check_asterisk_sipauth", "check_fail2ban"]
@@ -252,6 +252,42 @@ def nrpe_commands() -> dict[str, str]:
     return dict(re.findall(r"^#?command\[([\w-]+)\]=(.*)$", text, re.MULTILINE))
 
 
+# -- sudo ---------------------------------------------------------------------------------
+#: The files we ship that may hold sudoers lines (quoted in comments or indented in Markdown).
+SHIPPED_TEXT = (ROOT / "README.md", *sorted(p for p in CONFIG.rglob("*") if p.is_file()))
+#: A sudoers rule: user, hosts = (run-as) TAGS: /command arguments.
+SUDOERS_RULE = re.compile(
+    r"^[\s#;>]*(?P<rule>(?P<user>[\w.%-]+)\s+(?P<hosts>[\w.,-]+)\s*=\s*"
+    r"(?:\((?P<runas>[^)]*)\)\s*)?(?P<tags>(?:[A-Z_]+:\s*)*)(?P<command>/\S.*?))\s*$",
+    re.MULTILINE,
+)
+#: How the definitions run a command as root: no option, so nothing but the command varies.
+SUDO = "/usr/bin/sudo "
+
+
+def sudoers_rules() -> list[tuple[str, str, str]]:
+    """(file, the whole rule, its command line) of every sudoers line in SHIPPED_TEXT."""
+    rules = []
+    for path in SHIPPED_TEXT:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for found in SUDOERS_RULE.finditer(text):
+            rule, command = found.group("rule", "command")
+            rules.append((str(path.relative_to(ROOT)), rule, " ".join(command.split())))
+    return rules
+
+
+def sudo_command_lines() -> dict[str, str]:
+    """Definition name -> the command line it runs through sudo (past SUDO), NRPE and Nagios."""
+    lines = {f"NRPE command[{k}]": v for k, v in nrpe_commands().items()}
+    lines |= {f"Nagios command {k}": v for k, v in nagios_commands().items()}
+    run = {}
+    for name, line in lines.items():
+        if any(word.rsplit("/", 1)[-1] == "sudo" for word in shlex.split(line)):
+            assert line.startswith(SUDO), f"{name} runs sudo other than as {SUDO!r}: {line}"
+            run[name] = " ".join(line[len(SUDO) :].split())
+    return run
+
+
 # -- Icinga 2 ---------------------------------------------------------------------------
 def icinga2_checkcommands() -> list[str]:
     """The names of the CheckCommand objects commands.conf defines, in file order."""
@@ -271,17 +307,20 @@ def icinga2_constants(node: str = "icinga2-master.example.net") -> str:
     )
 
 
-def icinga2_validate(icinga2: str, main: Path, cache: Path) -> subprocess.CompletedProcess:
+def icinga2_validate(
+    icinga2: str, main: Path, cache: Path, defines: Iterable[str] = ()
+) -> subprocess.CompletedProcess:
     """`icinga2 daemon -C` on main, its variables and objects dumped into cache.
 
     As root Icinga 2 drops privileges to ICINGA2_USER/ICINGA2_GROUP (default nagios), which
-    could not read a private temporary directory: name the current user instead.
+    could not read a private temporary directory: name the current user instead. defines are
+    more -DNAME=VALUE (ZonesDir, which is not relative to main).
     """
     user, group = current_user()
     cache.mkdir(exist_ok=True)
     env = {**os.environ, "ICINGA2_USER": user, "ICINGA2_GROUP": group}
     return subprocess.run(
-        [icinga2, "daemon", "-C", "-c", str(main), "-DCacheDir=" + str(cache)],
+        [icinga2, "daemon", "-C", "-c", str(main), "-DCacheDir=" + str(cache), *defines],
         capture_output=True,
         text=True,
         env=env,
@@ -343,3 +382,89 @@ def icinga2_objects(cache: Path) -> list[dict]:
         objects.append(json.loads(data[colon + 1 : colon + 1 + size]))
         at = colon + 1 + size + 1  # the trailing comma
     return objects
+
+
+# -- Icinga 2 as Debian installs it -----------------------------------------------------------
+#: Debian's stock configuration (icinga2-common) and the Icinga Template Library it includes.
+STOCK_ICINGA2 = Path("/etc/icinga2")
+ITL = Path("/usr/share/icinga2/include")
+#: The ITL parts the stock icinga2.conf includes, in its order (a test holds it to the file).
+ITL_INCLUDES = ("itl", "plugins", "plugins-contrib", "manubulon", "windows-plugins", "nscp")
+#: One Icinga 2 server: each shipped file (under nagios-config/icinga2/) and where the READMEs
+#: and its own header put it (under /etc/icinga2/).
+SINGLE_SERVER_FILES = {
+    "commands.conf": "conf.d/isp-plugins-commands.conf",
+    "conf.d/isp-plugins-templates.conf": "conf.d/isp-plugins-templates.conf",
+    "conf.d/isp-plugins-pbx.conf": "conf.d/isp-plugins-pbx.conf",
+    "asterisk-watch.conf": "conf.d/asterisk-watch.conf",
+}
+#: A master with agents: the CheckCommands in the global zone, the relays in the master's.
+#: zones.conf is appended to the master's own (see stock_icinga2_master).
+DISTRIBUTED_FILES = {
+    "commands.conf": "zones.d/global-templates/isp-plugins-commands.conf",
+    "zones.d/master/mail-relays.conf": "zones.d/master/mail-relays.conf",
+}
+#: The master of the distributed example: its NodeName; its zone is "master".
+MASTER = "icinga2-master.example.net"
+
+
+def stock_icinga2(directory: Path, files: dict[str, str]) -> Path:
+    """A copy of Debian's /etc/icinga2 in directory/etc, icinga2.conf and every stock file
+    untouched, with the shipped files added where files says; returns the copy's icinga2.conf.
+
+    A shipped file never replaces a stock one: that is an error of our instructions.
+    """
+    if not os.access(STOCK_ICINGA2 / "icinga2.conf", os.R_OK):
+        service_missing(
+            "20-nagios-icinga.sh", f"no readable stock {STOCK_ICINGA2 / 'icinga2.conf'}"
+        )
+    etc = directory / "etc"
+    shutil.copytree(STOCK_ICINGA2, etc, symlinks=True)
+    for shipped, place in files.items():
+        target = etc / place
+        assert not target.exists(), f"{shipped} would replace the stock {STOCK_ICINGA2 / place}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ICINGA2 / shipped, target)
+    return etc / "icinga2.conf"
+
+
+def stock_icinga2_master(directory: Path) -> Path:
+    """The stock configuration as `icinga2 node wizard` leaves a master (NodeName and ZoneName
+    in constants.conf; zones.conf's own Endpoint and Zone, global-templates, director-global),
+    with our zones.conf appended to its zones.conf and DISTRIBUTED_FILES added."""
+    main = stock_icinga2(directory, DISTRIBUTED_FILES)
+    constants = main.parent / "constants.conf"
+    text, named = re.subn(
+        r"^//const NodeName = .*$",
+        f'const NodeName = "{MASTER}"',
+        constants.read_text(),
+        flags=re.M,
+    )
+    text, zoned = re.subn(r"^const ZoneName = .*$", 'const ZoneName = "master"', text, flags=re.M)
+    assert named == zoned == 1, "the stock constants.conf changed: NodeName, ZoneName"
+    constants.write_text(text)
+    zones = main.parent / "zones.conf"
+    zones.write_text(zones.read_text() + "\n" + (ICINGA2 / "zones.conf").read_text())
+    return main
+
+
+def stock_constant(name: str) -> str:
+    """A string constant of the stock constants.conf (PluginContribDir)."""
+    text = (STOCK_ICINGA2 / "constants.conf").read_text(encoding="utf-8")
+    found = re.search(rf'^const {name} = "([^"]*)"', text, re.MULTILINE)
+    assert found, f"no {name} in {STOCK_ICINGA2 / 'constants.conf'}"
+    return found.group(1)
+
+
+def itl_checkcommands() -> set[str]:
+    """Every CheckCommand the installed ITL names (objects and templates), all of its parts."""
+    if not ITL.is_dir():
+        service_missing("20-nagios-icinga.sh", f"no Icinga Template Library in {ITL}")
+    names = set()
+    for path in sorted(ITL.rglob("*")):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            names.update(
+                re.findall(r'^\s*(?:object|template)\s+CheckCommand\s+"([^"]+)"', text, re.M)
+            )
+    return names

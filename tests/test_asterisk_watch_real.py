@@ -292,5 +292,5 @@ def test_the_icinga2_example_validates_and_names_the_watched_services(tmp_path) 
     for service in services.values():
         assert service["check_interval"] == 300  # above the 240 s heartbeat
         assert service["enable_active_checks"] is True  # the fallback to polling
-        assert service["check_command"].startswith("asterisk_")
-    assert services["pbx3!PRI spans"]["vars"]["asterisk_pri_expected"] == 4
+        assert service["check_command"].startswith("isp_asterisk_")
+    assert services["pbx3!PRI spans"]["vars"]["isp_asterisk_pri_expected"] == 4

@@ -2,10 +2,14 @@
 
 - `nagios4 -v` on a main config reading nagios/ (every command) and nagios-examples/ (the PBX
   and relay examples): zero errors, zero warnings.
-- `icinga2 daemon -C` on the single-server layout (commands.conf + conf.d/) and on the
-  distributed one (zones.conf, zones.d/global-templates with commands.conf, zones.d/master):
-  no warning or critical line; the objects it dumps are checked (services per host,
-  command_endpoint, the ITL conventions of every CheckCommand).
+- `icinga2 daemon -C` on a copy of Debian's stock /etc/icinga2 (icinga2.conf untouched: every
+  ITL part, its conf.d), our files dropped where the READMEs put them: the single-server layout
+  (conf.d/isp-plugins-*.conf) and the distributed one (zones.conf appended to the master's,
+  zones.d/global-templates, zones.d/master): no warning or critical line; the objects it dumps
+  are checked (services per host, command_endpoint, the ITL conventions of every CheckCommand).
+  None of our CheckCommand names is in the installed ITL.
+- Every sudoers line we ship allows exactly a command line a definition runs through sudo, no
+  wildcard; `visudo -c` accepts them.
 - Nagios 4 started for real, running every AMI command definition against AMI simulators;
   the first results in status.dat are asserted.
 - Every option written in a command line (Nagios, NRPE, the examples' arguments) is one the
@@ -19,7 +23,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -31,17 +34,22 @@ from tests.conftest import FIXTURES, SECRET
 from tests.nagios_helpers import (
     AMI_PLUGINS,
     ICINGA2,
+    ITL_INCLUDES,
+    MASTER,
     NAGIOS_COMMANDS,
     NAGIOS_EXAMPLES,
     NRPE,
     PBX_HOST_PLUGINS,
     PLUGINS,
     RELAY_PLUGINS,
-    SCRIPTS,
+    SINGLE_SERVER_FILES,
+    STOCK_ICINGA2,
+    SUDOERS_RULE,
     icinga2_constants,
     icinga2_daemon,
     icinga2_objects,
     icinga2_validate,
+    itl_checkcommands,
     nagios_commands,
     nagios_main_config,
     nrpe_commands,
@@ -50,7 +58,12 @@ from tests.nagios_helpers import (
     plugin_options,
     plugin_words,
     require,
+    stock_constant,
+    stock_icinga2,
+    stock_icinga2_master,
     stop,
+    sudo_command_lines,
+    sudoers_rules,
     wait_until,
 )
 
@@ -144,6 +157,63 @@ def test_nrpe_commands_run_the_relay_side_plugins_with_real_options(options) -> 
     assert "dont_blame_nrpe=1" in text and "dont_blame_nrpe=0" in text
 
 
+# -- sudo: the checks that need root -----------------------------------------------------------
+#: Characters that make a sudoers argument a pattern (*, ?, [...], \\ escapes), or that sudoers
+#: needs escaped (so the rule would differ from the command line), or an argument matching
+#: anything ("" is none; ^...$ a regular expression in sudo 1.9.10+; $ an NRPE macro).
+SUDOERS_SPECIAL = set("*?[]\\,:=!")
+
+
+def test_every_sudoers_line_pins_one_command_line_we_run() -> None:
+    """No wildcard: the nagios user may run exactly the command lines we define as root, not
+    the same plugin with its own --state-dir, socket or configuration directory."""
+    rules = sudoers_rules()
+    run = sudo_command_lines()
+    assert len(rules) >= 2 and len(run) >= 2, (rules, run)  # the readers are not blind
+    for where, rule, command in rules:
+        program, *arguments = command.split()
+        assert program.startswith("/") and arguments, f"{where}: {rule} allows any arguments"
+        for argument in arguments:
+            assert not SUDOERS_SPECIAL & set(argument), f"{where}: {rule}: {argument}"
+            assert not argument.startswith("^") and "$" not in argument, f"{where}: {rule}"
+        assert '""' not in arguments, f"{where}: {rule}"
+        assert rule.startswith("nagios ALL=(root) NOPASSWD: "), f"{where}: {rule}"
+    # Each rule is a command line a definition runs through sudo, and each such line has one.
+    allowed = {command for _, _, command in rules}
+    assert allowed == set(run.values()), (allowed, run)
+
+
+def test_the_sudoers_reader_is_not_blind() -> None:
+    text = "#   nagios ALL=(root) NOPASSWD: /usr/bin/x --a 1 *\n    admin ALL = /bin/y\nx = /z\n"
+    found = [m.group("rule", "command") for m in SUDOERS_RULE.finditer(text)]
+    assert found == [
+        ("nagios ALL=(root) NOPASSWD: /usr/bin/x --a 1 *", "/usr/bin/x --a 1 *"),
+        ("admin ALL = /bin/y", "/bin/y"),
+    ]
+
+
+def visudo_check(visudo: str, path: Path) -> subprocess.CompletedProcess:
+    """`visudo -c -f path`: the file's syntax, without installing it."""
+    return subprocess.run(
+        [visudo, "-c", "-f", str(path)], capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def test_visudo_accepts_every_shipped_sudoers_line(tmp_path) -> None:
+    visudo = require("visudo")
+    rules = sorted({rule for _, rule, _ in sudoers_rules()})
+    checked = tmp_path / "isp-plugins"
+    checked.write_text("".join(f"{rule}\n" for rule in rules))
+    checked.chmod(0o440)
+    done = visudo_check(visudo, checked)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The harness is not blind: visudo refuses a broken line.
+    broken = tmp_path / "broken"
+    broken.write_text("nagios ALL=(root) NOPASSWD /usr/bin/true --x=1\n")
+    done = visudo_check(visudo, broken)
+    assert done.returncode != 0, done.stdout
+
+
 # -- Nagios 4: the daemon validates ---------------------------------------------------------
 def nagios_verify(nagios: str, main: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -199,56 +269,92 @@ def by_type(objects: list[dict], kind: str) -> dict[str, dict]:
     return {o["properties"]["__name"]: o["properties"] for o in objects if o["type"] == kind}
 
 
-@pytest.fixture(scope="module")
-def single_server(tmp_path_factory) -> list[dict]:
-    """One Icinga 2 server: commands.conf and conf.d/ as the README copies them."""
-    icinga2 = require("icinga2")
-    tmp = tmp_path_factory.mktemp("icinga2-single")
-    (tmp / "constants.conf").write_text(icinga2_constants())
-    main = tmp / "icinga2.conf"
-    main.write_text(
-        'include "constants.conf"\n'
-        "include <itl>\n"
-        "include <plugins>\n"
-        f'include "{ICINGA2 / "commands.conf"}"\n'
-        f'include_recursive "{ICINGA2 / "conf.d"}"\n'
-    )
-    done = icinga2_validate(icinga2, main, tmp / "cache")
+def ours(services: dict[str, dict]) -> dict[str, dict]:
+    """The services that run our CheckCommands (the stock conf.d applies its own too)."""
+    commands = set(PLUGINS.values())
+    return {name: s for name, s in services.items() if s["check_command"] in commands}
+
+
+#: Every ITL part the stock icinga2.conf includes, for the tests' own main configurations.
+ITL = "".join(f"include <{part}>\n" for part in ITL_INCLUDES)
+
+
+def icinga2_valid(icinga2: str, main: Path, cache: Path, defines: tuple[str, ...] = ()) -> str:
+    """`icinga2 daemon -C` passes with no warning or critical line; returns its report."""
+    done = icinga2_validate(icinga2, main, cache, defines)
     report = done.stdout + done.stderr
     assert done.returncode == 0, report
     assert icinga2_problems(done) == [], report
     assert "Finished validating the configuration file(s)." in report
+    return report
+
+
+@pytest.fixture(scope="module")
+def single_server(tmp_path_factory) -> list[dict]:
+    """One Icinga 2 server: Debian's stock /etc/icinga2 (every ITL part, its conf.d), our
+    files dropped into conf.d as the READMEs say."""
+    icinga2 = require("icinga2")
+    tmp = tmp_path_factory.mktemp("icinga2-single")
+    main = stock_icinga2(tmp, SINGLE_SERVER_FILES)
+    icinga2_valid(icinga2, main, tmp / "cache")
     return icinga2_objects(tmp / "cache")
 
 
 @pytest.fixture(scope="module")
 def distributed(tmp_path_factory) -> list[dict]:
-    """A master and three relay agents: zones.conf, zones.d/{global-templates,master}."""
+    """A master with three relay agents, on the stock configuration as the node wizard leaves
+    it: zones.conf appended to, zones.d/{global-templates,master}."""
     icinga2 = require("icinga2")
     tmp = tmp_path_factory.mktemp("icinga2-distributed")
-    (tmp / "constants.conf").write_text(icinga2_constants())
-    zones = tmp / "zones.d"
-    (zones / "global-templates").mkdir(parents=True)
-    shutil.copy(ICINGA2 / "commands.conf", zones / "global-templates" / "isp-plugins.conf")
-    shutil.copytree(ICINGA2 / "zones.d" / "master", zones / "master")
-    main = tmp / "icinga2.conf"
-    main.write_text(
-        'include "constants.conf"\n'
-        f'include "{ICINGA2 / "zones.conf"}"\n'
-        "include <itl>\n"
-        "include <plugins>\n"
-        f'include_zones "isp-plugins", "{zones}"\n'
-    )
-    done = icinga2_validate(icinga2, main, tmp / "cache")
-    report = done.stdout + done.stderr
-    assert done.returncode == 0, report
-    assert icinga2_problems(done) == [], report
+    main = stock_icinga2_master(tmp)
+    # The daemon reads ZonesDir (default /etc/icinga2/zones.d), not a path relative to main.
+    icinga2_valid(icinga2, main, tmp / "cache", (f"-DZonesDir={main.parent / 'zones.d'}",))
     return icinga2_objects(tmp / "cache")
 
 
+def test_the_stock_icinga2_conf_includes_every_itl_part() -> None:
+    """The stock layouts above load every ITL part (ITL_INCLUDES is the stock file's list)."""
+    require("icinga2")
+    text = (STOCK_ICINGA2 / "icinga2.conf").read_text(encoding="utf-8")
+    assert tuple(re.findall(r"^include <([\w-]+)>", text, re.MULTILINE)) == ITL_INCLUDES
+    assert re.search(r'^include_recursive "conf.d"', text, re.MULTILINE)
+
+
+def test_no_checkcommand_of_ours_is_in_the_itl() -> None:
+    """A CheckCommand the ITL defines too stops Icinga 2 from starting ("re-defined")."""
+    itl = itl_checkcommands()
+    assert {"fail2ban", "mailq", "ping4"} <= itl  # the reader is not blind
+    assert set(PLUGINS.values()) & itl == set()
+
+
+def test_the_stock_configuration_refuses_a_name_the_itl_has(tmp_path) -> None:
+    """The harness is not blind: the stock includes make a second "fail2ban" an error (what
+    commands.conf did before its names had ICINGA2_PREFIX)."""
+    icinga2 = require("icinga2")
+    main = stock_icinga2(tmp_path, {})
+    (main.parent / "conf.d" / "clash.conf").write_text(
+        'object CheckCommand "fail2ban" { command = [ "/bin/true" ] }\n'
+    )
+    done = icinga2_validate(icinga2, main, tmp_path / "cache")
+    assert done.returncode != 0
+    assert "Object 'fail2ban' of type 'CheckCommand' re-defined" in done.stdout, done.stdout
+
+
+def test_icinga2_single_server_keeps_the_stock_objects(single_server) -> None:
+    commands = by_type(single_server, "CheckCommand")
+    assert set(PLUGINS.values()) <= set(commands)
+    assert {"fail2ban", "mailq", "ping4"} <= set(commands)  # every ITL part was loaded
+    # The stock conf.d is loaded, its templates.conf too: the node's host imports generic-host.
+    hosts = by_type(single_server, "Host")
+    assert any("generic-host" in host["templates"] for host in hosts.values()), sorted(hosts)
+    assert any(name.endswith("!load") for name in by_type(single_server, "Service"))
+
+
 def test_icinga2_single_server_applies_the_pbx_services(single_server) -> None:
-    services = by_type(single_server, "Service")
-    assert sorted(services) == [
+    services = ours(by_type(single_server, "Service"))
+    assert sorted(
+        name for name in services if name.startswith("pbx1.") or name.startswith("pbx2.")
+    ) == [
         "pbx1.example.net!bri-ports",
         "pbx1.example.net!dahdi-alarms",
         "pbx1.example.net!fxo-lines",
@@ -257,24 +363,25 @@ def test_icinga2_single_server_applies_the_pbx_services(single_server) -> None:
         "pbx2.example.net!pri-spans",
     ]
     pri1 = services["pbx1.example.net!pri-spans"]
-    assert pri1["check_command"] == "asterisk_pri"
-    assert pri1["vars"]["asterisk_pri_expected"] == 4
-    assert pri1["vars"]["asterisk_pri_secret"] == "change-me"
+    assert pri1["check_command"] == "isp_asterisk_pri"
+    assert pri1["vars"]["isp_asterisk_pri_expected"] == 4
+    assert pri1["vars"]["isp_asterisk_pri_secret"] == "change-me"
     pri2 = services["pbx2.example.net!pri-spans"]["vars"]
-    assert pri2["asterisk_pri_secret_file"] == "/etc/icinga2/secrets/pbx2.ami"
-    assert pri2["asterisk_pri_tls"] is True
-    assert services["pbx1.example.net!fxo-lines"]["vars"]["asterisk_fxo_channel"] == "1-4"
+    assert pri2["isp_asterisk_pri_secret_file"] == "/etc/icinga2/secrets/pbx2.ami"
+    assert pri2["isp_asterisk_pri_tls"] is True
+    assert services["pbx1.example.net!fxo-lines"]["vars"]["isp_asterisk_fxo_channel"] == "1-4"
 
 
 def test_icinga2_distributed_checks_every_relay_queue_on_its_own_agent(distributed) -> None:
     services = by_type(distributed, "Service")
     zones = by_type(distributed, "Zone")
     endpoints = by_type(distributed, "Endpoint")
-    relays = sorted(by_type(distributed, "Host"))
+    relays = sorted(name for name in by_type(distributed, "Host") if name.startswith("relay"))
     assert relays == [f"relay{n}.example.net" for n in (1, 2, 3)]
+    assert MASTER in by_type(distributed, "Host")  # the stock conf.d's host of the node
     for relay in relays:
         queue = services[f"{relay}!postfix-queue"]
-        assert queue["check_command"] == "postfix_queue"
+        assert queue["check_command"] == "isp_postfix_queue"
         assert queue["command_endpoint"] == relay
         assert queue["zone"] == "master"
         # One zone per node, a child of the master's, holding the agent's endpoint.
@@ -284,16 +391,16 @@ def test_icinga2_distributed_checks_every_relay_queue_on_its_own_agent(distribut
         assert services[f"{relay}!agent-health"]["vars"]["cluster_zone"] == relay
         offenders = services[f"{relay}!ratelimit-offenders"]
         assert offenders["command_endpoint"] == relay
-        assert offenders["check_command"] == "ratelimit_offenders"
-    assert services["relay1.example.net!postfix-queue"]["vars"]["postfix_queue_warning"] == 500
+        assert offenders["check_command"] == "isp_ratelimit_offenders"
+    assert services["relay1.example.net!postfix-queue"]["vars"]["isp_postfix_queue_warning"] == 500
     relay3 = services["relay3.example.net!postfix-queue"]["vars"]
-    assert relay3["postfix_queue_warning"] == 2000 and relay3["postfix_queue_all_instances"]
+    assert relay3["isp_postfix_queue_warning"] == 2000 and relay3["isp_postfix_queue_all_instances"]
     log = services["relay1.example.net!ratelimit-offenders"]["vars"]
-    assert log["ratelimit_offenders_log"] == "/var/log/mail.log"
-    assert log["ratelimit_offenders_dsn"] is None
+    assert log["isp_ratelimit_offenders_log"] == "/var/log/mail.log"
+    assert log["isp_ratelimit_offenders_dsn"] is None
     database = services["relay3.example.net!ratelimit-offenders"]["vars"]
-    assert database["ratelimit_offenders_backend"] == "policyd-rate-limit"
-    assert database["ratelimit_offenders_log"] is None
+    assert database["isp_ratelimit_offenders_backend"] == "policyd-rate-limit"
+    assert database["isp_ratelimit_offenders_log"] is None
     # The agents get the CheckCommands from the global zone.
     assert zones["global-templates"]["global"] is True
     for command in PLUGINS.values():
@@ -307,9 +414,8 @@ def test_icinga2_daemon_c_does_see_warnings(tmp_path) -> None:
     (tmp_path / "constants.conf").write_text(icinga2_constants())
     main = tmp_path / "icinga2.conf"
     main.write_text(
-        'include "constants.conf"\ninclude <itl>\ninclude <plugins>\n'
-        f'include "{ICINGA2 / "commands.conf"}"\n'
-        'apply Service "nowhere" { check_command = "asterisk_pri"; assign where false }\n'
+        'include "constants.conf"\n' + ITL + f'include "{ICINGA2 / "commands.conf"}"\n'
+        'apply Service "nowhere" { check_command = "isp_asterisk_pri"; assign where false }\n'
     )
     done = icinga2_validate(icinga2, main, tmp_path / "cache")
     assert any("warning/" in line for line in icinga2_problems(done)), done.stdout
@@ -319,7 +425,7 @@ def test_icinga2_daemon_c_does_see_warnings(tmp_path) -> None:
 def test_icinga2_checkcommand_follows_the_itl_conventions(script, single_server, options) -> None:
     name = PLUGINS[script]
     command = by_type(single_server, "CheckCommand")[name]
-    assert command["command"] == [str(SCRIPTS / script)]
+    assert command["command"] == [f"{stock_constant('PluginContribDir')}/{script}"]
     covered = set()
     for key, argument in command["arguments"].items():
         assert key in options[script], f"{name}: {key} is not an option of {script}"
@@ -540,7 +646,7 @@ def test_nagios4_runs_every_ami_command_definition_end_to_end(tmp_path, ami_pbxs
 def test_icinga2_runs_the_checkcommands_with_the_secret_in_the_environment(
     tmp_path, ami_pbxs
 ) -> None:
-    """asterisk_pri with <command>_secret (env) and asterisk_dahdi with a secret file."""
+    """isp_asterisk_pri with <command>_secret (env) and isp_asterisk_dahdi with a secret file."""
     icinga2 = require("icinga2")
     secret_file = tmp_path / "ami.secret"
     secret_file.write_text(SECRET + "\n")
@@ -551,8 +657,7 @@ def test_icinga2_runs_the_checkcommands_with_the_secret_in_the_environment(
     main = tmp_path / "icinga2.conf"
     main.write_text(
         f"""include "constants.conf"
-include <itl>
-include "{ICINGA2 / "commands.conf"}"
+{ITL}include "{ICINGA2 / "commands.conf"}"
 
 object IcingaApplication "app" {{ }}
 object CheckerComponent "checker" {{ }}
@@ -581,20 +686,20 @@ object Host "pbx-dahdi" {{
 }}
 object Service "pri-spans" {{
 \thost_name = "pbx-pri"
-\tcheck_command = "asterisk_pri"
+\tcheck_command = "isp_asterisk_pri"
 \tcheck_interval = 2s  /* the first check falls at random within it */
-\tvars.asterisk_pri_username = "monitor"
-\tvars.asterisk_pri_secret = "{SECRET}"
-\tvars.asterisk_pri_expected = 4
-\tvars.asterisk_pri_warning = 3
+\tvars.isp_asterisk_pri_username = "monitor"
+\tvars.isp_asterisk_pri_secret = "{SECRET}"
+\tvars.isp_asterisk_pri_expected = 4
+\tvars.isp_asterisk_pri_warning = 3
 }}
 object Service "dahdi-alarms" {{
 \thost_name = "pbx-dahdi"
-\tcheck_command = "asterisk_dahdi"
+\tcheck_command = "isp_asterisk_dahdi"
 \tcheck_interval = 2s  /* the first check falls at random within it */
-\tvars.asterisk_dahdi_username = "monitor"
-\tvars.asterisk_dahdi_secret_file = "{secret_file}"
-\tvars.asterisk_dahdi_span = [ 1, 2 ]
+\tvars.isp_asterisk_dahdi_username = "monitor"
+\tvars.isp_asterisk_dahdi_secret_file = "{secret_file}"
+\tvars.isp_asterisk_dahdi_span = [ 1, 2 ]
 }}
 """
     )

@@ -25,7 +25,7 @@ import pytest
 import asterisk_ami
 import isp_plugins
 import isp_plugins.checks
-from isp_plugins.checks import AMI_CHECKS, BY_SCRIPT, CHECKS, CheckInfo
+from isp_plugins.checks import AMI_CHECKS, BY_SCRIPT, CHECKS, ICINGA2_PREFIX, CheckInfo
 from tests import golden, test_asterisk_watch, test_nagios_config
 from tests.check_cases import AMI_CASES, REAL_CASES
 from tests.conftest import ROOT
@@ -107,9 +107,13 @@ def test_nagios_has_a_command_file_per_check_and_nothing_else() -> None:
 
 
 def test_icinga2_has_a_checkcommand_per_check_and_nothing_else() -> None:
-    """commands.conf: one CheckCommand per check, named after its package."""
+    """commands.conf: one CheckCommand per check, in the registry's order, each named
+    ICINGA2_PREFIX + its package (isp_asterisk_pri), so no ITL command can share its name."""
     names = icinga2_checkcommands()
-    assert sorted(names) == sorted(check.package for check in CHECKS)
+    assert names == [check.icinga2_command for check in CHECKS]
+    assert ICINGA2_PREFIX == "isp_"
+    assert BY_SCRIPT["check_fail2ban"].icinga2_command == "isp_fail2ban"
+    assert all(name == ICINGA2_PREFIX + check.package for name, check in zip(names, CHECKS))
 
 
 def test_nrpe_runs_every_check_that_reads_its_own_host_and_nothing_unknown() -> None:
@@ -134,7 +138,7 @@ def test_the_config_parsers_are_not_blind() -> None:
         "check_postfix_queue_nrpe_args",
         "check_postfix_queue",
     ]
-    assert icinga2_checkcommands()[:2] == ["asterisk_pri", "asterisk_bri"]
+    assert icinga2_checkcommands()[:2] == ["isp_asterisk_pri", "isp_asterisk_bri"]
     assert len(nrpe_commands()) == 8  # the commented-out optional ones included
 
 

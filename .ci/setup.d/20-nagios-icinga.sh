@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Nagios 4 and Icinga 2 for tests/test_nagios_config.py: Debian's packages, binaries only.
+# Nagios 4, Icinga 2 and visudo for tests/test_nagios_config.py: Debian's packages, binaries only.
 # The tests never use the system instances: they run `nagios4 -v`, start nagios4 and run
 # `icinga2 daemon -C` on their own main configs in temporary directories, so nothing is
 # configured or started here (there is no systemd in the CI container either).
@@ -14,6 +14,8 @@ dpkg -s nagios4-core >/dev/null 2>&1 || wanted+=(nagios4-core)
 # includes: itl, plugins, the `nagios` user). Without recommends: no icinga2-doc, no
 # monitoring-plugins pulled in for nothing.
 dpkg -s icinga2 >/dev/null 2>&1 || wanted+=(icinga2)
+# sudo: visudo -c checks the sudoers lines nrpe/isp-plugins.cfg ships (no rule is installed).
+dpkg -s sudo >/dev/null 2>&1 || wanted+=(sudo)
 
 if [ "${#wanted[@]}" -gt 0 ]; then
     # Another setup script may hold the dpkg lock for a moment: apt waits for it.

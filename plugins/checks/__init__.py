@@ -17,6 +17,10 @@ from typing import NamedTuple
 ANY_CHANGE = frozenset({"alarm", "alarmclear", "fullybooted", "reload"})
 #: Span alarms (Asterisk 12+): they re-evaluate the checks that watch spans.
 SPAN_ALARMS = frozenset({"spanalarm", "spanalarmclear"})
+#: Starts the name of each Icinga 2 CheckCommand (and so of its custom variables) in
+#: nagios-config/icinga2/: the Icinga Template Library, which Debian's icinga2.conf includes
+#: whole, has names like ours ("fail2ban"), and a name defined twice stops Icinga 2.
+ICINGA2_PREFIX = "isp_"
 
 
 class CheckInfo(NamedTuple):
@@ -35,6 +39,11 @@ class CheckInfo(NamedTuple):
     def name(self) -> str:
         """The status line's prefix: ASTERISK_PRI for check_asterisk_pri."""
         return self.package.upper()
+
+    @property
+    def icinga2_command(self) -> str:
+        """Its Icinga 2 CheckCommand, the prefix of its custom variables: isp_asterisk_pri."""
+        return ICINGA2_PREFIX + self.package
 
     @property
     def module(self) -> str:
