@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -23,6 +22,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import trustme
 
 from tests.services import service_missing
 
@@ -76,61 +77,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-
 def make_ca(directory: Path) -> tuple[Path, Path, Path]:
-    """A throw-away CA and a certificate for 127.0.0.1/localhost: (ca, cert, key)."""
-    ca_key, ca = directory / "ca.key", directory / "ca.pem"
-    key, csr, cert = directory / "ami.key", directory / "ami.csr", directory / "ami.pem"
-    ext = directory / "ami.ext"
-    ext.write_text("subjectAltName = IP:127.0.0.1, DNS:localhost\n")
-    subject_ca, subject = "/CN=isp-plugins test CA", "/CN=localhost"
-    openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        subject_ca,
-        "-keyout",
-        str(ca_key),
-        "-out",
-        str(ca),
-    )
-    openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        subject,
-        "-keyout",
-        str(key),
-        "-out",
-        str(csr),
-    )
-    openssl(
-        "x509",
-        "-req",
-        "-in",
-        str(csr),
-        "-CA",
-        str(ca),
-        "-CAkey",
-        str(ca_key),
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        str(ext),
-        "-out",
-        str(cert),
-    )
+    """A throw-away CA and a certificate for 127.0.0.1/localhost: (ca, cert, key) files."""
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1", "localhost")
+    ca, cert, key = directory / "ca.pem", directory / "ami.pem", directory / "ami.key"
+    authority.cert_pem.write_to_path(str(ca))
+    certificate.cert_chain_pems[0].write_to_path(str(cert))
+    certificate.private_key_pem.write_to_path(str(key))
     return ca, cert, key
 
 
@@ -348,8 +302,6 @@ def require_build(version: str) -> Build:
             SETUP_SCRIPT,
             f"no Asterisk {build.release} ({build.flavour}) built in {build.prefix}",
         )
-    if build.tls and shutil.which("openssl") is None:
-        service_missing(SETUP_SCRIPT, "openssl is not installed")
     return build
 
 

@@ -4,7 +4,8 @@
 # PJSIP, each built once per machine from the source releases in ../shared/asterisk (no
 # download) into a cache outside the checkout. A second run finds the builds and costs seconds.
 #
-#   ISP_PLUGINS_ASTERISK_SOURCES  the source releases and build.sh (default ../shared/asterisk)
+#   ISP_PLUGINS_ASTERISK_SOURCES  the source releases and build.sh (default: shared/asterisk
+#                                 beside the checkout or beside a directory above it)
 #   ISP_PLUGINS_ASTERISK_CACHE    the cache (default /var/cache/isp-plugins/asterisk); one
 #                                 directory per VERSION-FLAVOUR, which build.sh keys itself
 #
@@ -13,7 +14,20 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 checkout=$(cd "$(dirname "$0")/../.." && pwd)
-sources=${ISP_PLUGINS_ASTERISK_SOURCES:-$(dirname "$checkout")/shared/asterisk}
+# ../shared/asterisk beside the checkout, or beside a directory above it (a CI clone may sit
+# deeper than the developers' one).
+sources=${ISP_PLUGINS_ASTERISK_SOURCES:-}
+if [ -z "$sources" ]; then
+    dir=$checkout
+    while [ "$dir" != / ]; do
+        dir=$(dirname "$dir")
+        if [ -x "$dir/shared/asterisk/build.sh" ]; then
+            sources=$dir/shared/asterisk
+            break
+        fi
+    done
+    sources=${sources:-$(dirname "$checkout")/shared/asterisk}
+fi
 cache=${ISP_PLUGINS_ASTERISK_CACHE:-/var/cache/isp-plugins/asterisk}
 
 if [ ! -x "$sources/build.sh" ]; then
@@ -22,12 +36,6 @@ if [ ! -x "$sources/build.sh" ]; then
         exit 1
     fi
     exit 0
-fi
-
-# The runtime side the tests use: openssl for the throw-away CA of the TLS tests.
-if ! command -v openssl >/dev/null 2>&1; then
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 openssl >/dev/null
 fi
 
 for build in 13.38.3:dahdi 22.10.1:dahdi 20.20.1:sip; do
