@@ -86,6 +86,7 @@ async def _serve(path: str, settings: Any, overrides: dict[str, float | None]) -
     supervisor.start()
 
     async def reloader() -> None:
+        # Nothing may end this task: a dead reloader ignores every later SIGHUP.
         while True:
             await reloads.get()
             log.info("SIGHUP: reloading %s", path)
@@ -94,14 +95,22 @@ async def _serve(path: str, settings: Any, overrides: dict[str, float | None]) -
                 await supervisor.reload(new)
             except ConfigError as exc:
                 log.error("configuration not reloaded, keeping the running one: %s", exc)
+            except Exception as exc:  # a bug of ours; its text may quote the file: not logged
+                log.error(
+                    "configuration not reloaded, keeping the running one: internal error "
+                    "(%s)",
+                    type(exc).__name__,
+                )
 
     task = asyncio.ensure_future(reloader())
-    await stop.wait()
-    log.info("stopping: logging off every session")
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await supervisor.stop()
+    try:
+        await stop.wait()
+        log.info("stopping: logging off every session")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await supervisor.stop()
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -167,6 +176,8 @@ def main(
         settings = _load(path, overrides)
     except ConfigError as exc:
         _fail(f"{path}: {exc}")
+    except Exception as exc:  # a bug of ours: one line, and not its text (it may quote a secret)
+        _fail(f"{path}: cannot be used: internal error ({type(exc).__name__})")
     if check_path is not None:
         outputs = []
         if settings.nagios_command_file:
