@@ -156,7 +156,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
     seen: list[dict[str, Any]]
 
-    def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
         self.seen.append({"path": self.path, "authorization": self.headers.get("Authorization")})
@@ -175,7 +175,7 @@ class _Redirector(http.server.BaseHTTPRequestHandler):
     status = 301
     location = ""
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.send_response(self.status)
         self.send_header("Location", self.location)
@@ -319,9 +319,7 @@ def test_the_backoff_schedule() -> None:
     assert backoff.after(Failure.LOST) == 2 * BACKOFF_FIRST
 
 
-def test_a_restarted_asterisk_is_found_within_a_second_of_coming_back(
-    tmp_path, simulator
-) -> None:
+def test_a_restarted_asterisk_is_found_within_a_second_of_coming_back(tmp_path, simulator) -> None:
     from isp_plugins.watch import CONNECT_RETRY
 
     sim = simulator("18", "pri_all_up")

@@ -25,9 +25,12 @@ EXIT_CONFIG = 2
 
 
 def _setup_logging(level: str) -> None:
+    from isp_plugins.watch.logs import FORMAT, NamePbx  # noqa: PLC0415
+
     handler = logging.StreamHandler(sys.stderr)
     # systemd's journal adds the time; the level prefix lets it set the priority too.
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(NamePbx())  # the AMI library's lines name their PBX
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
@@ -97,8 +100,7 @@ async def _serve(path: str, settings: Any, overrides: dict[str, float | None]) -
                 log.error("configuration not reloaded, keeping the running one: %s", exc)
             except Exception as exc:  # a bug of ours; its text may quote the file: not logged
                 log.error(
-                    "configuration not reloaded, keeping the running one: internal error "
-                    "(%s)",
+                    "configuration not reloaded, keeping the running one: internal error (%s)",
                     type(exc).__name__,
                 )
 
@@ -161,8 +163,9 @@ def main(
     perfdata and long output as the active check. Evaluations run on every alarm event
     (Alarm, AlarmClear, SpanAlarm, SpanAlarmClear, FullyBooted, Reload) and every
     --interval seconds; a result is sent when it changes and every --heartbeat seconds.
-    A lost session is retried after 1 s, doubling to 60 s; a rejected login once a
-    minute at most. SIGHUP reloads the configuration, SIGTERM logs off and exits.
+    A refused connection is retried every second (a restarted Asterisk is back within
+    one); other failures after 1 s, doubling to 60 s; a rejected login once a minute at
+    most. SIGHUP reloads the configuration, SIGTERM logs off and exits.
     """
     from isp_plugins.watch.config import ConfigError  # noqa: PLC0415
 
