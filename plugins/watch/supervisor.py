@@ -222,7 +222,10 @@ class PbxWatcher:
             failure = _failure(exc, session)
         except AuthenticationFailed as exc:
             self._lost(str(exc), logging.ERROR)
-            log.error("%s: will not log in again for %.0f s (fail2ban)", self.pbx.name, AUTH_RETRY)
+            level = logging.ERROR if self.news else logging.DEBUG
+            log.log(
+                level, "%s: will not log in again for %.0f s (fail2ban)", self.pbx.name, AUTH_RETRY
+            )
             failure = Failure.AUTH
         except AmiError as exc:
             self._lost(str(exc))
