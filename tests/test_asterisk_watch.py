@@ -43,6 +43,8 @@ def test_check_config_accepts_a_good_file_and_says_what_it_watches(tmp_path) -> 
 
 
 def test_the_shipped_example_is_valid(tmp_path) -> None:
+    import trustme
+
     example = Path(__file__).resolve().parent.parent / "nagios-config" / "asterisk-watch.ini"
     text = example.read_text(encoding="utf-8")
     # Point its secret and credentials files at readable ones; the rest stays as shipped.
@@ -55,8 +57,10 @@ def test_the_shipped_example_is_valid(tmp_path) -> None:
         if key in ("secret_file", "icinga_credentials_file"):
             value = credentials if key == "icinga_credentials_file" else secret
             text = text.replace(line, f"{key} = {value}")
-        if key == "icinga_ca_file":
-            text = text.replace(line, f"icinga_ca_file = {secret}")
+        if key == "icinga_ca_file":  # loaded at --check-config: a real CA certificate
+            ca_file = tmp_path / "ca.pem"
+            trustme.CA().cert_pem.write_to_path(str(ca_file))
+            text = text.replace(line, f"icinga_ca_file = {ca_file}")
     path = tmp_path / "example.ini"
     path.write_text(text)
     done = check_config(path)

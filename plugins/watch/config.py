@@ -253,13 +253,35 @@ def _icinga(section: str, values: configparser.SectionProxy) -> IcingaConfig | N
     insecure = _flag(section, "icinga_insecure", values.get("icinga_insecure", "no"))
     if ca_file and not os.path.isfile(ca_file):
         raise ConfigError(f"[{section}] icinga_ca_file {ca_file} does not exist")
+    if ca_file:
+        _check_ca_file(section, ca_file)
     return IcingaConfig(url, ca_file, username, password, insecure)
+
+
+def _check_ca_file(section: str, ca_file: str) -> None:
+    """Load the CA file now: a file that is no certificate is a configuration error, not an
+    exception when the outputs are made (at start-up, or on a reload)."""
+    import ssl  # noqa: PLC0415 (only a configuration with icinga_ca_file pays for it)
+
+    try:
+        ssl.create_default_context(cafile=ca_file)
+    except (ssl.SSLError, OSError, ValueError):
+        # No detail: OpenSSL's says little, and must not quote the file.
+        raise ConfigError(
+            f"[{section}] icinga_ca_file {ca_file} holds no usable CA certificate"
+        ) from None
 
 
 def parse(text: str, source: str = "<config>") -> WatchConfig:
     """The configuration in ``text``; ConfigError with one line saying what is wrong."""
+    # No interpolation: a '%' is a character like any other. With it, a secret holding '%'
+    # raised at the first read (a traceback, the end of the secret in it) and '%%' silently
+    # became '%': the login failed with a secret the file does not hold.
     parser = configparser.ConfigParser(
-        delimiters=("=",), comment_prefixes=("#", ";"), inline_comment_prefixes=(" ;", " #")
+        delimiters=("=",),
+        comment_prefixes=("#", ";"),
+        inline_comment_prefixes=(" ;", " #"),
+        interpolation=None,
     )
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep service names
     try:

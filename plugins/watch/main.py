@@ -25,9 +25,12 @@ EXIT_CONFIG = 2
 
 
 def _setup_logging(level: str) -> None:
+    from isp_plugins.watch.logs import FORMAT, NamePbx  # noqa: PLC0415
+
     handler = logging.StreamHandler(sys.stderr)
     # systemd's journal adds the time; the level prefix lets it set the priority too.
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(NamePbx())  # the AMI library's lines name their PBX
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
@@ -86,6 +89,7 @@ async def _serve(path: str, settings: Any, overrides: dict[str, float | None]) -
     supervisor.start()
 
     async def reloader() -> None:
+        # Nothing may end this task: a dead reloader ignores every later SIGHUP.
         while True:
             await reloads.get()
             log.info("SIGHUP: reloading %s", path)
@@ -94,14 +98,21 @@ async def _serve(path: str, settings: Any, overrides: dict[str, float | None]) -
                 await supervisor.reload(new)
             except ConfigError as exc:
                 log.error("configuration not reloaded, keeping the running one: %s", exc)
+            except Exception as exc:  # a bug of ours; its text may quote the file: not logged
+                log.error(
+                    "configuration not reloaded, keeping the running one: internal error (%s)",
+                    type(exc).__name__,
+                )
 
     task = asyncio.ensure_future(reloader())
-    await stop.wait()
-    log.info("stopping: logging off every session")
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await supervisor.stop()
+    try:
+        await stop.wait()
+        log.info("stopping: logging off every session")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await supervisor.stop()
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -152,8 +163,9 @@ def main(
     perfdata and long output as the active check. Evaluations run on every alarm event
     (Alarm, AlarmClear, SpanAlarm, SpanAlarmClear, FullyBooted, Reload) and every
     --interval seconds; a result is sent when it changes and every --heartbeat seconds.
-    A lost session is retried after 1 s, doubling to 60 s; a rejected login once a
-    minute at most. SIGHUP reloads the configuration, SIGTERM logs off and exits.
+    A refused connection is retried every second (a restarted Asterisk is back within
+    one); other failures after 1 s, doubling to 60 s; a rejected login once a minute at
+    most. SIGHUP reloads the configuration, SIGTERM logs off and exits.
     """
     from isp_plugins.watch.config import ConfigError  # noqa: PLC0415
 
@@ -167,6 +179,8 @@ def main(
         settings = _load(path, overrides)
     except ConfigError as exc:
         _fail(f"{path}: {exc}")
+    except Exception as exc:  # a bug of ours: one line, and not its text (it may quote a secret)
+        _fail(f"{path}: cannot be used: internal error ({type(exc).__name__})")
     if check_path is not None:
         outputs = []
         if settings.nagios_command_file:

@@ -13,8 +13,9 @@ import ssl
 import stat
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from isp_plugins.watch.config import IcingaConfig
 
@@ -126,6 +127,11 @@ class IcingaApi:
         pair = f"{config.username}:{config.password}".encode()
         self._authorization = "Basic " + base64.b64encode(pair).decode("ascii")
         self.source = socket.gethostname()
+        # urlopen follows redirects, re-sending the Authorization header wherever they point
+        # (another host, plain http). The API never redirects: a 3xx is a failure here.
+        self._opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=self.context), _NoRedirect()
+        )
 
     def body(self, result: PassiveResult) -> dict[str, object]:
         status, perfdata, long_output = result.split()
@@ -154,9 +160,15 @@ class IcingaApi:
         )
         started = time.monotonic()
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout, context=self.context) as r:
+            with self._opener.open(request, timeout=self.timeout) as r:
                 answer = json.loads(r.read().decode("utf-8") or "{}")
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                where = _location(exc.headers.get("Location"))
+                raise OutputError(
+                    f"{self.name}: refused to follow HTTP {exc.code} redirect to {where} "
+                    "(set icinga_url to where the API really is)"
+                ) from None
             raise OutputError(f"{self.name}: HTTP {exc.code} {_reason(exc)}") from None
         except urllib.error.URLError as exc:
             raise OutputError(f"{self.name}: {exc.reason}") from None
@@ -169,6 +181,28 @@ class IcingaApi:
         if failed:
             raise OutputError(f"{self.name}: {failed[0].get('status', 'refused')}")
         log.debug("%s took %.0f ms", self.name, (time.monotonic() - started) * 1000)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Follows no redirect: the 3xx reaches the caller as an HTTPError."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _location(value: str | None) -> str:
+    """A redirect's target for the log: without user:password@, printable, short."""
+    if not value:
+        return "(no Location)"
+    try:
+        parts = urllib.parse.urlsplit(value.strip())
+        if parts.username is not None or parts.password is not None:
+            netloc = parts.netloc.rpartition("@")[2]
+            value = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "(an unreadable Location)"
+    flat = "".join(c if c.isprintable() else "?" for c in value)
+    return flat if len(flat) <= 200 else flat[:200] + "..."
 
 
 def _reason(exc: urllib.error.HTTPError) -> str:

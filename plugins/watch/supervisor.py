@@ -6,25 +6,31 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
+import enum
 import logging
 import time
 from collections.abc import Awaitable, Sequence
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
-from asterisk_ami.errors import AmiError, AmiTimeout, AuthenticationFailed, ConnectionLost
+from asterisk_ami.errors import (
+    AmiError,
+    AmiTimeout,
+    AuthenticationFailed,
+    ConnectionFailed,
+    ConnectionLost,
+)
 from asterisk_ami.session import LOGOFF_GRACE, Session, Target
+from isp_plugins.watch import AUTH_RETRY, BACKOFF_FIRST, BACKOFF_MAX, CONNECT_RETRY
 from isp_plugins.watch.config import PLUGINS, PbxConfig, WatchConfig
+from isp_plugins.watch.logs import PBX
 from isp_plugins.watch.outputs import Output, OutputError, PassiveResult
+from isp_plugins.watch.rounds import Replies, RoundSession
 from isp_plugins.watch.services import Outcome, Service, prepare, target_of
 
 log = logging.getLogger("asterisk_watch")
 T = TypeVar("T")
 
-#: Back-off after a lost or failed connection: 1 s, doubling up to 60 s.
-BACKOFF_FIRST = 1.0
-BACKOFF_MAX = 60.0
-#: fail2ban bans after a few failed logins: never try again sooner than this.
-AUTH_RETRY = 60.0
 #: How long connect + login may take.
 LOGIN_TIMEOUT = 10.0
 #: How long SIGTERM waits for a watcher busy logging in or evaluating before cancelling it.
@@ -36,6 +42,53 @@ TRIGGERS = {
     event: frozenset(check.script for check in PLUGINS.values() if event in check.events)
     for event in frozenset().union(*(check.events for check in PLUGINS.values()))
 }
+
+
+class Failure(enum.Enum):
+    """Why there is no session, as far as when to try again goes."""
+
+    REFUSED = "no TCP connection"  # refused, unreachable, no answer to the handshake
+    AUTH = "login rejected"
+    LOST = "session ended"  # a logged-in session ended (closed, reset, hung, Shutdown)
+    OTHER = "failed after connecting"  # no greeting, TLS refused, not AMI, name unresolved
+
+
+class Backoff:
+    """When one PBX is tried again: pure, the caller sleeps. The constants are in
+    :mod:`isp_plugins.watch`."""
+
+    def __init__(self) -> None:
+        self.next = BACKOFF_FIRST
+
+    def reset(self) -> None:
+        """A healthy session (an evaluation got its replies): start the schedule over. A
+        session that logs in and dies at once does not count, or it would be retried every
+        second forever."""
+        self.next = BACKOFF_FIRST
+
+    def after(self, failure: Failure) -> float:
+        """Seconds to wait after ``failure``."""
+        if failure is Failure.REFUSED:
+            # Costs the PBX nothing, and leaves the doubling where it was: the PBX that
+            # accepts and then fails is still backed off from.
+            return CONNECT_RETRY
+        delay = self.next
+        self.next = min(self.next * 2, BACKOFF_MAX)
+        if failure is Failure.AUTH:
+            delay = max(delay, AUTH_RETRY)
+        return delay
+
+
+def _failure(error: BaseException, session: Session) -> Failure:
+    """How an attempt failed. asterisk_ami raises ConnectionFailed itself (not a subclass:
+    TlsError is one) when the TCP handshake fails, while its phase still says so."""
+    if isinstance(error, AuthenticationFailed):
+        return Failure.AUTH
+    if session.phase.startswith("connecting to ") and (
+        type(error) is ConnectionFailed or isinstance(error, asyncio.TimeoutError)
+    ):
+        return Failure.REFUSED
+    return Failure.OTHER
 
 
 class Publisher:
@@ -93,7 +146,11 @@ class PbxWatcher:
         #: session that logs in but never answers is as lost as one that is refused.
         self.lost_since: float | None = time.monotonic()
         self.lost_reason = "no result yet since start-up"
-        self.last_auth_failure: float | None = None
+        #: The failure last logged: the same one again (a PBX refusing connections every
+        #: second) goes to the debug log only.
+        self.logged_reason: str | None = None
+        self.news = True  # whether the last failure was logged as news
+        self.backoff = Backoff()
         self.dirty: set[str] = set()  # plugins to evaluate at once
         self.wake = asyncio.Event()
         self.stopping = asyncio.Event()
@@ -127,20 +184,18 @@ class PbxWatcher:
 
     # -- the loop -----------------------------------------------------------------------
     async def run(self) -> None:
-        backoff = BACKOFF_FIRST
+        # This task, and all it starts, logs about this PBX (asterisk_ami's lines too).
+        PBX.set(self.pbx.name)
         stale_task = asyncio.ensure_future(self._stale_loop())
         try:
             while not self.stopping.is_set():
-                session = await self._login()
+                session, failure = await self._login()
                 if session is None:
-                    delay = backoff
-                    if self.last_auth_failure is not None:
-                        delay = max(delay, self.last_auth_failure + AUTH_RETRY - time.monotonic())
-                    backoff = min(backoff * 2, BACKOFF_MAX)
-                    log.info("%s: next attempt in %.0f s", self.pbx.name, delay)
+                    delay = self.backoff.after(failure)
+                    level = logging.INFO if self.news else logging.DEBUG
+                    log.log(level, "%s: next attempt in %g s", self.pbx.name, delay)
                     await self._sleep(delay)
                     continue
-                backoff = BACKOFF_FIRST
                 self.session = session
                 try:
                     await self._serve(session)
@@ -148,8 +203,7 @@ class PbxWatcher:
                     self.session = None
                     await self._close(session)
                 if not self.stopping.is_set():
-                    await self._sleep(backoff)
-                    backoff = min(backoff * 2, BACKOFF_MAX)
+                    await self._sleep(self.backoff.after(Failure.LOST))
         finally:
             stale_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -159,26 +213,31 @@ class PbxWatcher:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.stopping.wait(), max(seconds, 0))
 
-    async def _login(self) -> Session | None:
+    async def _login(self) -> tuple[Session | None, Failure]:
         session = Session(self.target, events=self.pbx.events, on_event=self._on_event)
         try:
             await asyncio.wait_for(self._connect(session), LOGIN_TIMEOUT)
-        except asyncio.TimeoutError:
+        except asyncio.TimeoutError as exc:
             self._lost(f"no answer within {LOGIN_TIMEOUT:g}s ({session.phase})")
+            failure = _failure(exc, session)
         except AuthenticationFailed as exc:
-            self.last_auth_failure = time.monotonic()
             self._lost(str(exc), logging.ERROR)
-            log.error("%s: will not log in again for %.0f s (fail2ban)", self.pbx.name, AUTH_RETRY)
+            level = logging.ERROR if self.news else logging.DEBUG
+            log.log(
+                level, "%s: will not log in again for %.0f s (fail2ban)", self.pbx.name, AUTH_RETRY
+            )
+            failure = Failure.AUTH
         except AmiError as exc:
             self._lost(str(exc))
+            failure = _failure(exc, session)
         else:
-            self.last_auth_failure = None
+            self.logged_reason = None  # the next failure is news
             log.info(
                 "%s: logged in to %s (%s)", self.pbx.name, self.target.address, session.greeting
             )
-            return session
+            return session, Failure.LOST
         session.close()
-        return None
+        return None, failure
 
     async def _connect(self, session: Session) -> None:
         await session.connect()
@@ -188,6 +247,10 @@ class PbxWatcher:
         self.lost_reason = reason
         if self.lost_since is None:
             self.lost_since = time.monotonic()
+        self.news = reason != self.logged_reason
+        if not self.news:  # the same failure again: said already
+            level = logging.DEBUG
+        self.logged_reason = reason
         log.log(level, "%s: %s%s", self.pbx.name, prefix, reason)
 
     async def _close(self, session: Session) -> None:
@@ -238,36 +301,46 @@ class PbxWatcher:
         """Evaluate the services of ``plugins``; False when the session died meanwhile."""
         loop = asyncio.get_running_loop()
         broken: list[AmiError] = []
-        acquire = self._acquirer(loop, session, broken)
+        replies: Replies = {}  # this round's: one 'pri show spans' for PRI and BRI services
+        acquire = self._acquirer(loop, session, broken, replies)
         for service in list(self.services):
             if service.config.plugin not in plugins:
                 continue
-            outcome = await loop.run_in_executor(
-                self.executor, service.evaluate, self.target, acquire
-            )
+            outcome = await self._in_thread(service.evaluate, self.target, acquire)
             if broken or session.lost:
                 reason = broken[0] if broken else "the server closed the connection"
                 self._lost(str(reason), prefix="session lost: ")
                 return False
             self.lost_since = None
+            self.backoff.reset()  # a healthy session
             await self._publish(service, outcome)
         return True
 
     async def _publish(self, service: Service, outcome: Outcome, now: float | None = None) -> None:
         """Publish from a worker thread: a slow Icinga API must not stall the sessions."""
+        await self._in_thread(self.publisher.publish, service, outcome, now)
+
+    async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` in a worker thread, in this PBX's context (its log lines, and
+        the session work it hands back to the loop, name the PBX)."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.executor, self.publisher.publish, service, outcome, now)
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(self.executor, context.run, function, *args)
 
     def _acquirer(
-        self, loop: asyncio.AbstractEventLoop, session: Session, broken: list[AmiError]
+        self,
+        loop: asyncio.AbstractEventLoop,
+        session: Session,
+        broken: list[AmiError],
+        replies: Replies,
     ) -> Callable[[Callable[[Session], Awaitable[T]], float], T]:
         """What the plugin's Resource calls instead of opening its own session: the work
-        runs on the watcher's loop, over the live session, within the plugin's deadline."""
+        runs on the watcher's loop, over the live session (the round's replies shared),
+        within the plugin's deadline."""
+        view = cast(Session, RoundSession(session, replies))
 
         def acquire(work: Callable[[Session], Awaitable[T]], deadline: float) -> T:
-            future = asyncio.run_coroutine_threadsafe(
-                asyncio.wait_for(work(session), deadline), loop
-            )
+            future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(work(view), deadline), loop)
             try:
                 return future.result(deadline + 1)
             except (asyncio.TimeoutError, concurrent.futures.TimeoutError):
