@@ -278,6 +278,15 @@ class Session:
         return await asyncio.shield(self._failure)
 
     @property
+    def ami_version(self) -> tuple[int, ...]:
+        """The AMI version in the greeting: (1, 0) for Asterisk 1.4, (11, 0, 0) for 22; () if
+        the greeting carries none we can read. It names the generation, not the Command reply
+        format (13 and 14 overlap)."""
+        text = self.greeting.rpartition("/")[2].strip()
+        parts = text.split(".")
+        return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else ()
+
+    @property
     def lost(self) -> bool:
         return self._failure is not None and self._failure.done()
 
