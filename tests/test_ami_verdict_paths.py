@@ -27,9 +27,7 @@ def server_tls() -> ssl.SSLContext:
 
 
 def run(script: str, sim: Simulator, *args: str) -> PluginRun:
-    done = run_script(
-        script, "-p", str(sim.port), "-U", "monitor", "-P", SECRET, "-t", "5", *args
-    )
+    done = run_script(script, "-p", str(sim.port), "-U", "monitor", "-P", SECRET, "-t", "5", *args)
     assert done.stderr == "", done.stderr
     return done
 
@@ -127,9 +125,7 @@ def test_explicit_zero_expected_and_none_listed_is_ok(
 
 
 @pytest.mark.parametrize("version", ["13", "20", "22"])
-def test_fxo_chan_dahdi_unloaded_without_command_permission(
-    simulator: Start, version: str
-) -> None:
+def test_fxo_chan_dahdi_unloaded_without_command_permission(simulator: Start, version: str) -> None:
     """DAHDIShowChannels answered 'Invalid/unknown command': chan_dahdi is not loaded, whatever
     the CLI fallback is refused for. ZapShowChannels is never sent after 1.4 (each unknown
     action is a RequestBadFormat security event in the PBX's log, food for fail2ban)."""
