@@ -27,6 +27,11 @@ class NotAmiServer(AmiError):
     """Something answered on the port, but not with an AMI greeting."""
 
 
+class TlsPort(NotAmiServer):
+    """A plain connection reached a TLS port: the server answered in TLS, or closed the
+    connection without a greeting when sent plain text."""
+
+
 class AuthenticationFailed(AmiError):
     """The server rejected the username and secret (or the MD5 key)."""
 
@@ -55,6 +60,14 @@ class AmiTimeout(AmiError):
 
 class ProtocolError(AmiError):
     """The server spoke, but not in a form this client can read."""
+
+
+class SendFailed(AmiError):
+    """A request could not be written (a value that cannot be encoded, a broken transport)."""
+
+
+class EventFlood(ProtocolError):
+    """The server sent more unsolicited data (events not asked for) than a session accepts."""
 
 
 class ParseError(AmiError):

@@ -8,11 +8,21 @@ import logging
 import re
 from typing import Any, Callable
 
+from panoramisk import actions
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.manager import Manager
 from panoramisk.message import Message
 
-from asterisk_ami.errors import AmiError, ConnectionLost, NotAmiServer, ProtocolError, excerpt
+from asterisk_ami.errors import (
+    AmiError,
+    ConnectionLost,
+    EventFlood,
+    NotAmiServer,
+    ProtocolError,
+    SendFailed,
+    TlsPort,
+    excerpt,
+)
 
 log = logging.getLogger("asterisk_ami.protocol")
 
@@ -21,6 +31,19 @@ GREETING_PREFIX = "Asterisk Call Manager/"
 MAX_GREETING = 256
 #: A reply larger than this (a hostile or broken server) ends the session.
 MAX_BUFFER = 8 * 1024 * 1024
+#: What goes on the wire: Asterisk compares the bytes of manager.conf; we send UTF-8.
+WIRE_ENCODING = "utf-8"
+#: Unsolicited data a session without an event subscriber accepts: messages that answer no
+#: request of ours (events, although the login said ``Events: off``). A healthy Asterisk sends
+#: none, or one FullyBooted (1.4 with sendfullybooted); past these a PBX in an event storm (or a
+#: hostile one) would keep the check parsing until its deadline, so the session ends at once.
+MAX_UNSOLICITED_BYTES = 1024 * 1024
+MAX_UNSOLICITED_MESSAGES = 10000
+#: Frames parsed between two looks at the clock, so a flood cannot hold one callback past
+#: the session's deadline for long.
+CLOCK_EVERY = 256
+#: The first bytes of a TLS record (handshake or alert), as a plain client decodes them.
+_TLS_RECORDS = ("\x15\x03", "\x16\x03")
 
 _END_OF_FOLLOWS = re.compile(r"--END COMMAND--\r?\n\r?\n")
 _FOLLOWS_HEADER = re.compile(r"(Response|Privilege|ActionID|CommandID): ([^\r\n]*)\r?\n", re.I)
@@ -53,30 +76,63 @@ class OneShotProtocol(AMIProtocol):
     so no CLI line is lost, and UTF-8 split across TCP reads is decoded correctly.
     """
 
-    def __init__(self, manager: OneShotManager, on_failure: Callable[[AmiError], None]) -> None:
+    def __init__(
+        self,
+        manager: OneShotManager,
+        on_failure: Callable[[AmiError], None],
+        *,
+        plain: bool = True,
+        subscribed: bool = False,
+        read_until: float | None = None,
+    ) -> None:
+        """``plain``: no TLS (a TLS answer is then told apart); ``subscribed``: someone takes
+        the events (no limit on them); ``read_until``: the loop time after which nothing more
+        is read (the session's deadline: a flood must not keep the loop from its timers)."""
         super().__init__()
         self._manager = manager
         self._on_failure = on_failure
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._decoder = codecs.getincrementaldecoder(WIRE_ENCODING)("replace")
         self._buffer = ""
         self._broken = False
+        self.plain = plain
+        self.subscribed = subscribed
+        self.read_until = read_until
+        self.unsolicited_bytes = 0
+        self.unsolicited_messages = 0
+        self.heard = False  # any byte from the server yet
+        self.probed = False  # plain text sent before any greeting (see probe_for_tls)
         self.greeting: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self.factory = self._manager
         self.log = log
-        self.encoding = "utf-8"
+        self.encoding = WIRE_ENCODING
         self._manager.protocol = self
         self._manager.responses = self.responses
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.greeting.done():
             reason = f" ({exc})" if exc else ""
-            self.greeting.set_exception(
-                ConnectionLost(f"the server closed the connection before its greeting{reason}")
-            )
+            if self.probed:  # a TLS listener closes on plain text (OpenSSL sends no alert)
+                self.greeting.set_exception(
+                    TlsPort(f"it closed the connection when sent plain text{reason}")
+                )
+            else:
+                self.greeting.set_exception(
+                    ConnectionLost(f"the server closed the connection before its greeting{reason}")
+                )
         super().connection_lost(exc)
+
+    def probe_for_tls(self) -> None:
+        """Send plain text to a server that has said nothing: an AMI server answers it after its
+        greeting, a TLS listener fails its handshake and closes (or sends a TLS alert).
+
+        The text is a Challenge: the one request Asterisk 1.4 to 22 accepts before login with no
+        security event (an empty line would be a RequestBadFormat, fail2ban's food).
+        """
+        self.probed = True
+        self.send({"Action": "Challenge", "AuthType": "MD5"})
 
     def _fail(self, error: AmiError) -> None:
         """Stop reading: the session ends with ``error`` (it may still send its Logoff)."""
@@ -87,27 +143,105 @@ class OneShotProtocol(AMIProtocol):
             self.transport.abort()  # not logged in: nothing to say before closing
         self._on_failure(error)
 
+    def send(self, data: Any, as_list: bool | None = False) -> asyncio.Future[Any]:
+        """panoramisk's send, except that a request that cannot be written ends the session.
+
+        panoramisk logs a failed write with the whole action in clear (the secret too) and
+        leaves its reply pending for ever; here nothing is logged and the session fails.
+        """
+        if isinstance(data, actions.Action):
+            action = data
+        else:
+            kind = actions.Command if "Command" in data else actions.Action
+            action = kind(data, as_list=as_list)
+        action.as_list = as_list
+        name = str(action.get("Action", "a request"))
+        try:
+            self.transport.write(str(action).encode(WIRE_ENCODING))
+        except UnicodeError:
+            self._fail(SendFailed(f"cannot send {name}: a value is not valid UTF-8 text"))
+        except Exception as exc:  # whatever the transport raises ends the session
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            self._fail(SendFailed(f"cannot send {name}: {reason}"))
+        else:
+            self.responses[action.id] = action
+            if action.action_id:
+                self.responses[action.action_id] = action
+        return action.future  # type: ignore[no-any-return]
+
     def data_received(self, data: bytes) -> None:
         if self._broken:
             return
+        self.heard = True
         self._buffer += self._decoder.decode(data)
         if len(self._buffer) > MAX_BUFFER:
             self._fail(ProtocolError(f"AMI reply exceeds {MAX_BUFFER // 1048576} MiB"))
             return
         if not self.greeting.done() and not self._read_greeting():
             return
-        while not self._broken:
-            frame = self._next_frame()
-            if frame is None:
-                return
-            message = self._parse(frame)
-            if message is None:
-                self._fail(ProtocolError(f"not an AMI message: {excerpt(frame)}"))
-                return
-            log.debug("received %s", _describe(message))
-            self.handle_message(message)
+        self._read_messages()
+
+    def _expired(self) -> bool:
+        """Past the session's deadline: stop reading, so the loop runs the deadline's timer."""
+        if self.read_until is None or self._loop_time() < self.read_until:
+            return False
+        self.transport.pause_reading()
+        return True
+
+    @staticmethod
+    def _loop_time() -> float:
+        return asyncio.get_running_loop().time()
+
+    def _read_messages(self) -> None:
+        """Parse and hand on every complete message in the buffer (cut once, at the end)."""
+        buffer, pos, parsed = self._buffer, 0, 0
+        debug = log.isEnabledFor(logging.DEBUG)  # a description per message only when shown
+        try:
+            while not self._broken:
+                if parsed % CLOCK_EVERY == 0 and self._expired():
+                    return
+                frame, pos = _next_frame(buffer, pos)
+                if frame is None:
+                    return
+                parsed += 1
+                message = self._parse(frame)
+                if message is None:
+                    self._fail(ProtocolError(f"not an AMI message: {excerpt(frame)}"))
+                    return
+                if debug:
+                    log.debug("received %s", _describe(message))
+                if not self.subscribed and not self._answers_a_request(message):
+                    self._count_unsolicited(len(frame))
+                    if self._broken:
+                        return
+                self.handle_message(message)
+        finally:
+            if not self._broken:
+                self._buffer = buffer[pos:]
+
+    def _answers_a_request(self, message: Message) -> bool:
+        return any(
+            key is not None and key in self.responses for key in (message.id, message.action_id)
+        )
+
+    def _count_unsolicited(self, size: int) -> None:
+        self.unsolicited_bytes += size
+        self.unsolicited_messages += 1
+        if self.unsolicited_messages > MAX_UNSOLICITED_MESSAGES:
+            what = f"{MAX_UNSOLICITED_MESSAGES} events"
+        elif self.unsolicited_bytes > MAX_UNSOLICITED_BYTES:
+            what = f"{MAX_UNSOLICITED_BYTES // 1048576} MiB of events"
+        else:
+            return
+        self._fail(EventFlood(f"sent more than {what} not asked for (the login said Events: off)"))
 
     def _read_greeting(self) -> bool:
+        if self.plain and self._buffer.startswith(_TLS_RECORDS):
+            self._fail(TlsPort("it answers in TLS"))
+            return False
+        if self.plain and not _text(self._buffer[:MAX_GREETING]):
+            self._fail(TlsPort(f"it greets with {excerpt(self._buffer)}, not text"))
+            return False
         newline = self._buffer.find("\n")
         if newline < 0:
             if len(self._buffer) > MAX_GREETING:
@@ -121,22 +255,6 @@ class OneShotProtocol(AMIProtocol):
         self.greeting.set_result(line)
         return True
 
-    def _next_frame(self) -> str | None:
-        """Cut the next complete message off the buffer, or return None to wait for more."""
-        self._buffer = self._buffer.lstrip("\r\n")
-        if self._buffer.startswith("Response: Follows"):
-            match = _END_OF_FOLLOWS.search(self._buffer)
-            if match is None:
-                return None
-            end = match.end()
-        else:
-            blank = self._buffer.find("\r\n\r\n")
-            if blank < 0:
-                return None
-            end = blank + 4
-        frame, self._buffer = self._buffer[:end], self._buffer[end:]
-        return frame
-
     @staticmethod
     def _parse(frame: str) -> Message | None:
         if not frame.startswith("Response: Follows"):
@@ -148,6 +266,39 @@ class OneShotProtocol(AMIProtocol):
             pos = match.end()
         body = _END_OF_FOLLOWS.sub("--END COMMAND--\n", frame[pos:])
         return Message(headers, content=body)
+
+
+def _next_frame(buffer: str, pos: int) -> tuple[str | None, int]:
+    """The next complete message from ``pos`` and where the one after starts; (None, pos)
+    to wait for more. Positions, not slices: a buffer of many small events is copied once."""
+    while pos < len(buffer) and buffer[pos] in "\r\n":
+        pos += 1
+    if buffer.startswith("Response: Follows", pos):
+        match = _END_OF_FOLLOWS.search(buffer, pos)
+        if match is None:
+            return None, pos
+        end = match.end()
+    else:
+        blank = buffer.find("\r\n\r\n", pos)
+        if blank < 0:
+            return None, pos
+        end = blank + 4
+    return buffer[pos:end], end
+
+
+def _text(text: str) -> bool:
+    """Whether the start of a greeting is text (TLS records and other binary are not)."""
+    return all(c.isprintable() or c in "\r\n\t" for c in text) and "\ufffd" not in text
+
+
+def wire_encodable(text: str) -> bool:
+    """Whether ``text`` can go on the wire (a str from argv or the environment may carry
+    undecodable bytes as surrogates)."""
+    try:
+        text.encode(WIRE_ENCODING)
+    except UnicodeError:
+        return False
+    return True
 
 
 def _describe(message: Message) -> str:

@@ -18,9 +18,10 @@ from asterisk_ami.errors import (
     ConnectionFailed,
     ConnectionLost,
     ProtocolError,
+    SendFailed,
     TlsError,
 )
-from asterisk_ami.protocol import OneShotManager, OneShotProtocol
+from asterisk_ami.protocol import WIRE_ENCODING, OneShotManager, OneShotProtocol
 from asterisk_ami.replies import CommandOutput, command_output, raise_for_action_error
 
 log = logging.getLogger("asterisk_ami.session")
@@ -29,6 +30,9 @@ T = TypeVar("T")
 
 #: How long a finished session waits for the server's Goodbye before closing anyway.
 LOGOFF_GRACE = 0.5
+#: How long a plain connection waits for the greeting before it probes for a TLS port (at most
+#: a quarter of the deadline). Asterisk greets as it accepts: a second of silence is not AMI.
+PROBE_AFTER = 1.0
 _HIDDEN = ("secret", "key")
 
 
@@ -131,6 +135,10 @@ class Session:
         self._protocol: OneShotProtocol | None = None
         self._failure: asyncio.Future[AmiError] | None = None
         self._logoff_sent = False
+        #: Loop time after which nothing more is read (set by :func:`run`: its deadline).
+        self.read_until: float | None = None
+        #: Seconds of silence after which a plain connection probes for a TLS port; None: never.
+        self.probe_after: float | None = PROBE_AFTER
 
     # -- connection ---------------------------------------------------------------------
     def _on_failure(self, error: AmiError) -> None:
@@ -152,7 +160,13 @@ class Session:
                 manager.register_event("*", lambda _manager, event, d=deliver: d(event))
             try:
                 _, protocol = await loop.create_connection(
-                    lambda m=manager: OneShotProtocol(m, self._on_failure),  # type: ignore[misc]
+                    lambda m=manager: OneShotProtocol(  # type: ignore[misc]
+                        m,
+                        self._on_failure,
+                        plain=target.tls is None,
+                        subscribed=self.on_event is not None,
+                        read_until=self.read_until,
+                    ),
                     host=sockaddr[0],
                     port=sockaddr[1],
                     family=family,
@@ -172,7 +186,13 @@ class Session:
             raise ConnectionFailed(f"cannot connect to AMI at {target.address}: {reason}")
         log.info("connected to %s", target.address)
         self.phase = "waiting for the AMI greeting"
-        self.greeting = await self._protocol.greeting
+        protocol = self._protocol
+        if protocol.plain and self.probe_after is not None:
+            await asyncio.wait({protocol.greeting}, timeout=self.probe_after)
+            if not protocol.greeting.done() and not protocol.heard:
+                log.info("no greeting after %gs: probing for a TLS port", self.probe_after)
+                protocol.probe_for_tls()
+        self.greeting = await protocol.greeting
         log.info("greeting: %s", self.greeting)
 
     async def _request(self, action: dict[str, Any], phase: str, as_list: bool = False) -> Any:
@@ -183,7 +203,8 @@ class Session:
         """
         assert self._protocol is not None and self._failure is not None
         self.phase = phase
-        log.debug("sending %s", _redacted(action))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("sending %s", _redacted(action))
         # panoramisk: False means a single reply, None means "a list if the reply says so".
         reply = self._protocol.send(action, as_list=None if as_list else False)
         await asyncio.wait({reply, self._failure}, return_when=asyncio.FIRST_COMPLETED)
@@ -209,7 +230,11 @@ class Session:
                 )
             import hashlib  # noqa: PLC0415 (only MD5 logins pay for it)
 
-            key = hashlib.md5((challenge + target.secret).encode("utf-8")).hexdigest()
+            try:
+                keyed = (challenge + target.secret).encode(WIRE_ENCODING)
+            except UnicodeError:
+                raise SendFailed("cannot send Login: the secret is not valid UTF-8 text") from None
+            key = hashlib.md5(keyed).hexdigest()
             action.update({"AuthType": "MD5", "Key": key})
         else:
             action["Secret"] = target.secret
@@ -253,6 +278,15 @@ class Session:
         return await asyncio.shield(self._failure)
 
     @property
+    def ami_version(self) -> tuple[int, ...]:
+        """The AMI version in the greeting: (1, 0) for Asterisk 1.4, (11, 0, 0) for 22; () if
+        the greeting carries none we can read. It names the generation, not the Command reply
+        format (13 and 14 overlap)."""
+        text = self.greeting.rpartition("/")[2].strip()
+        parts = text.split(".")
+        return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else ()
+
+    @property
     def lost(self) -> bool:
         return self._failure is not None and self._failure.done()
 
@@ -286,6 +320,8 @@ async def _bounded(target: Target, deadline: float, work: Callable[[Session], Aw
     loop = asyncio.get_running_loop()
     started = loop.time()
     session = Session(target)
+    session.read_until = started + deadline
+    session.probe_after = min(PROBE_AFTER, deadline / 4)
 
     async def exchange() -> T:
         await session.connect()

@@ -104,8 +104,17 @@ FAILURES = {
     "http": "be a web server: wait for a request, answer 400 Bad Request, close",
     "huge-reply": "log in, then answer requests with 10 MB of output",
     "drip": "send everything one byte every 100 ms",
+    "tls-alert": "be a TLS stack that answers the first plain bytes with a TLS alert, and closes",
+    "flood": "log in, then send small events without end (Events: off ignored), answer nothing",
 }
 HUGE_REPLY_BYTES = 10 * 1024 * 1024
+#: What the "tls-alert" failure answers: a fatal protocol_version alert record (TLS 1.0 header).
+TLS_ALERT = b"\x15\x03\x01\x00\x02\x02\x46"
+#: One event of the "flood" failure: small, as a PBX in an event storm sends them (VarSet).
+FLOOD_EVENT = (
+    "Event: VarSet\r\nPrivilege: dialplan,all\r\nChannel: DAHDI/1-1\r\n"
+    "Variable: LOOP\r\nValue: 1\r\nUniqueid: 1700000000.1\r\n\r\n"
+)
 
 
 #: The scenarios shipped with the package (package data: a plain pip install has them).
@@ -260,6 +269,11 @@ class Simulator:
             await self._send(writer, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
             await writer.drain()
             return
+        if fail == "tls-alert":
+            await reader.read(1)  # a TLS server waits for the client's first record
+            await self._send(writer, TLS_ALERT)
+            await writer.drain()
+            return
         if fail == "not-ami":
             await self._send(writer, "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
             await reader.read()
@@ -295,6 +309,8 @@ class Simulator:
                 )
                 mask = event_mask(action.get("events", "on"))
                 self._clients[writer] = mask
+                if fail == "flood":
+                    self._in_background(self._flood(writer))
                 if mask & {"all", "system"} or self.profile.fullybooted_always:
                     await self._send(writer, self.fully_booted())
             elif name == "challenge":
@@ -343,7 +359,7 @@ class Simulator:
         False when the connection must end.
         """
         fail = self.failure
-        if fail == "stall":
+        if fail in ("stall", "flood"):
             return True
         if fail == "garbage":
             await self._send(writer, GARBAGE)
@@ -351,9 +367,7 @@ class Simulator:
         if fail == "huge-reply":  # written in the background: keep reading (a Logoff) meanwhile
             line = "PRI span 1/0: Up, Active\n"
             reply = self.command_reply_text(aid, line * (HUGE_REPLY_BYTES // len(line)), True)
-            task = asyncio.ensure_future(self._send(writer, reply))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._in_background(self._send(writer, reply))
             return True
         if fail in ("stall-mid-reply", "close-mid-reply"):
             await self._send(writer, reply[: len(reply) // 2])
@@ -361,6 +375,20 @@ class Simulator:
             return fail == "stall-mid-reply"
         await self._send(writer, reply)
         return True
+
+    def _in_background(self, coro: Any) -> None:
+        """Run ``coro`` beside the conversation (keep reading requests, a Logoff, meanwhile)."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _flood(self, writer: asyncio.StreamWriter) -> None:
+        """Events as fast as the client reads them, until it goes."""
+        block = (FLOOD_EVENT * (65536 // len(FLOOD_EVENT))).encode()
+        with contextlib.suppress(ConnectionError):
+            while not writer.is_closing():
+                writer.write(block)
+                await writer.drain()
 
     async def _read_action(self, reader: asyncio.StreamReader) -> dict[str, str] | None:
         """Read one action; header names lower-cased. None at end of stream."""

@@ -336,7 +336,7 @@ def test_bad_thresholds_are_unknown(args: tuple[str, ...], message: str) -> None
     ("args", "fragment"),
     [
         (("-n", "-1"), "-1 is not in the range x>=0"),
-        (("-t", "0"), "0.0 is not in the range x>0"),
+        (("-t", "0"), "0.0 is not in the range 0<x<=86400"),
         (("-p", "70000"), "70000 is not in the range 1<=x<=65535"),
         (("--auth", "sha"), "'sha' is not one of 'plain', 'md5'"),
         (("--bogus",), "--bogus"),

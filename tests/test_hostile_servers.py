@@ -35,6 +35,8 @@ MODES: dict[str, tuple[dict[str, object], bool]] = {
     "no permission": ({"failure": "no-permission"}, True),
     "unknown command": ({"scenario": "no_libpri"}, True),
     "no Goodbye": ({"failure": "no-goodbye"}, True),
+    "event flood": ({"failure": "flood"}, True),
+    "TLS alert": ({"failure": "tls-alert"}, False),
 }
 
 
@@ -81,3 +83,29 @@ def test_hostile_server(simulator: Start, check: CheckInfo, mode: str, version: 
         assert not any(a.get("action") == "Logoff" for a in sim.received)
     assert sim.connections == 1
     assert len(sim.actions("login")) <= 1  # never a second attempt: fail2ban bans for less
+
+
+@pytest.mark.parametrize("timeout", ["1", "3"])
+@pytest.mark.parametrize("check", AMI_CHECKS, ids=[check.script for check in AMI_CHECKS])
+def test_event_flood_ends_by_the_cap_or_the_deadline(
+    simulator: Start, check: CheckInfo, timeout: str
+) -> None:
+    """A PBX that floods small events and answers nothing: the session ends at the unsolicited
+    data cap, or at its own asyncio deadline, never by the SIGALRM backstop."""
+    options, healthy = AMI_CASES[check.script]
+    sim = simulator("22", healthy, failure="flood")
+    run = run_script(
+        check.script, "-p", str(sim.port), "-U", "monitor", "-P", SECRET, "-t", timeout,
+        *options,
+    )  # fmt: skip
+    where = f"AMI at 127.0.0.1:{sim.port}"
+    capped = (
+        f"{check.name} UNKNOWN - {where} sent more than 1 MiB of events not asked for "
+        "(the login said Events: off): session ended"
+    )
+    deadline = re.escape(f"{check.name} UNKNOWN - no answer from {where} within {timeout}s (")
+    assert run.status == capped or re.fullmatch(deadline + r"waiting for .*\)", run.status), (
+        run.stdout
+    )
+    assert run.code == 3 and run.stderr == ""
+    assert run.seconds < float(timeout) + 3

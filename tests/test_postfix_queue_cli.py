@@ -315,7 +315,7 @@ def test_old_postfix_uses_the_spool(tmp_path: Path) -> None:
             "Invalid value for '--method': 'mailq' is not one of 'auto', 'postqueue', 'spool'.",
         ),
         (["--top", "-1"], "Invalid value for '--top': -1 is not in the range 0<=x<=1000."),
-        (["-t", "0"], "Invalid value for '-t' / '--timeout': 0.0 is not in the range x>0."),
+        (["-t", "0"], "Invalid value for '-t' / '--timeout': 0.0 is not in the range 0<x<=86400."),
         (["extra"], "Got unexpected extra argument (extra)"),
     ],
 )

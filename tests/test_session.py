@@ -217,3 +217,78 @@ def test_debug_log_hides_the_secret(simulator: Start, caplog: pytest.LogCaptureF
 def test_target_repr_hides_the_secret() -> None:
     target = Target("pbx1", 5038, "monitor", SECRET, "md5")
     assert repr(target) == str(target) == "Target(pbx1:5038, user 'monitor', md5)"
+
+
+# -- a request that cannot be written (issue 14, item 4) -----------------------------------
+NOT_UTF8 = "p\udce4sswort"  # the bytes p, 0xE4, sswort from argv or the environment
+
+
+@pytest.mark.parametrize("auth", ["plain", "md5"])
+def test_unwritable_secret_ends_the_session(simulator: Start, auth: str) -> None:
+    """Not a timeout, not a UnicodeEncodeError: a typed failure, and nothing logged in clear."""
+    sim = simulator("22")
+    started = time.monotonic()
+    with pytest.raises(errors.SendFailed) as caught:
+        run_commands(target(sim, secret=NOT_UTF8, auth=auth), ["pri show spans"], 5)
+    assert str(caught.value) == (
+        "cannot send Login: a value is not valid UTF-8 text"
+        if auth == "plain"
+        else "cannot send Login: the secret is not valid UTF-8 text"
+    )
+    assert time.monotonic() - started < 5  # ended by the failure, not the deadline
+    assert not sim.actions("Login")
+
+
+def test_failed_send_is_not_logged(simulator: Start, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(errors.SendFailed):
+        run_commands(target(simulator("22"), secret=NOT_UTF8), ["pri show spans"], 5)
+    assert "sswort" not in caplog.text and "Traceback" not in caplog.text
+
+
+# -- an event flood (issue 14, item 11) -----------------------------------------------------
+def test_event_flood_is_capped(simulator: Start) -> None:
+    sim = simulator("22", failure="flood")
+    with pytest.raises(errors.EventFlood, match="sent more than 1 MiB of events not asked for"):
+        run_commands(target(sim), ["pri show spans"], 30)
+
+
+def test_deadline_holds_under_an_event_flood(
+    simulator: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the cap out of the way, the flood runs into the session's own deadline: reading
+    stops there, so the timer fires (in a plugin, before the SIGALRM backstop)."""
+    from asterisk_ami import protocol
+
+    monkeypatch.setattr(protocol, "MAX_UNSOLICITED_BYTES", 1 << 40)
+    monkeypatch.setattr(protocol, "MAX_UNSOLICITED_MESSAGES", 1 << 40)
+    sim = simulator("22", failure="flood")
+    started = time.monotonic()
+    with pytest.raises(errors.AmiTimeout) as caught:
+        run_commands(target(sim), ["pri show spans"], 1.0)
+    assert caught.value.phase == "waiting for the reply to 'pri show spans'"
+    assert time.monotonic() - started < 1.0 + SLACK
+
+
+def test_flood_debug_text_only_when_shown(
+    simulator: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No description is built per message unless debug records are wanted (-vvv)."""
+    from asterisk_ami import protocol
+
+    built: list[int] = []
+    describe = protocol._describe
+    monkeypatch.setattr(protocol, "_describe", lambda m: built.append(1) or describe(m))
+    logging.getLogger("asterisk_ami").setLevel(logging.WARNING)
+    try:
+        with pytest.raises(errors.EventFlood):
+            run_commands(target(simulator("22", failure="flood")), ["pri show spans"], 30)
+    finally:
+        logging.getLogger("asterisk_ami").setLevel(logging.NOTSET)
+    assert built == []
+
+
+def test_one_event_is_not_a_flood(simulator: Start) -> None:
+    """1.4 sends FullyBooted even with Events: off: an unsolicited message, well under the cap."""
+    out = run_commands(target(simulator("1.4")), ["pri show spans"], 5)
+    assert out.outputs[0].lines

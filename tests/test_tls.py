@@ -106,14 +106,33 @@ def test_plain_server_on_the_tls_port(simulator: Start, ca_file: Path) -> None:
     )
 
 
-def test_plain_client_on_a_tls_port(tls_simulator: Callable[..., Simulator]) -> None:
+@pytest.mark.parametrize("timeout", ["1", "10"])
+def test_plain_client_on_a_tls_port(tls_simulator: Callable[..., Simulator], timeout: str) -> None:
+    """A TLS listener says nothing until the client's hello: after a short silence the check
+    sends a plain Challenge, which the listener fails as a handshake and closes on (no need to
+    wait for -t). Nothing, least of all a Login, goes to it."""
     sim = tls_simulator("127.0.0.1")
-    run = plugin(sim, "-t", "1")
+    run = plugin(sim, "-t", timeout)
     assert (run.code, run.status) == (
-        3,
-        f"ASTERISK_PRI UNKNOWN - no answer from AMI at 127.0.0.1:{sim.port} within 1s "
-        "(waiting for the AMI greeting)",
+        2,
+        f"ASTERISK_PRI CRITICAL - no AMI greeting from 127.0.0.1:{sim.port}: it closed the "
+        "connection when sent plain text (is this a TLS port? try --tls)",
     )
+    assert run.seconds < 1 + 3  # the probe goes out after 1 s of silence at most
+    assert sim.received == []
+
+
+def test_tls_alert_as_greeting(simulator: Start) -> None:
+    """A TLS stack that answers plain bytes with an alert (0x15 0x03 ...) is told at once."""
+    sim = simulator(failure="tls-alert")
+    run = plugin(sim, "-t", "10")
+    assert (run.code, run.status) == (
+        2,
+        f"ASTERISK_PRI CRITICAL - no AMI greeting from 127.0.0.1:{sim.port}: it answers in TLS "
+        "(is this a TLS port? try --tls)",
+    )
+    assert run.seconds < 1 + 3
+    assert sim.actions("Login") == []
 
 
 def test_tls_defaults_to_port_5039() -> None:

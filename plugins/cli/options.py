@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 import click
 
 from isp_plugins.cli.secrets import SECRET_ENV, read_secret
-from isp_plugins.cli.types import CountThreshold
+from isp_plugins.cli.types import CountThreshold, Timeout
 from isp_plugins.version import __version__
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ def run_options(timeout_help: str, verbose_help: str) -> list[Callable[[Any], An
         click.option(
             "-t",
             "--timeout",
-            type=click.FloatRange(min=0, min_open=True),
+            type=Timeout(),
             default=10.0,
             show_default=True,
             help=timeout_help,
@@ -201,12 +201,18 @@ def make_target(
     insecure: bool = False,
 ) -> Target:
     """The AMI target; a line break in a header value would inject a second AMI header."""
-    from asterisk_ami.session import Target  # noqa: PLC0415 (keeps asyncio out of --help)
+    from asterisk_ami.protocol import wire_encodable  # noqa: PLC0415 (keeps asyncio out of --help)
+    from asterisk_ami.session import Target  # noqa: PLC0415
     from asterisk_ami.tls import client_context  # noqa: PLC0415
 
     for what, value in (("username", username), ("secret", secret), ("hostname", hostname)):
         if "\r" in value or "\n" in value:
             raise click.UsageError(f"the {what} must not contain a line break")
+        if not wire_encodable(value):  # bytes that are not UTF-8, from argv, env or a file
+            raise click.UsageError(f"the {what} is not valid UTF-8 text")
+    host = hostname.strip("[]")
+    if not host or any(c.isspace() for c in host):
+        raise click.UsageError("the hostname must not be empty or contain white space")
     if (ca_file or insecure) and not tls:
         raise click.UsageError("--ca-file and --insecure apply to --tls only")
     if ca_file and insecure:
@@ -219,7 +225,7 @@ def make_target(
             reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
             raise click.UsageError(f"cannot load CA file {ca_file}: {reason}") from None
     port = port or (5039 if tls else 5038)
-    return Target(hostname.strip("[]"), port, username, secret, auth, context)
+    return Target(host, port, username, secret, auth, context)
 
 
 def options_object(cls: type[Any]) -> Callable[[Callable[[Any], Any]], Callable[..., Any]]:

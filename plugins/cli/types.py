@@ -5,6 +5,7 @@ nagiosplugin is imported only when a value is converted, never for ``--help``.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,24 @@ class RangeType(click.ParamType):  # type: ignore[type-arg]  # generic from clic
             return nagiosplugin.Range(text)
         except ValueError as exc:
             self.fail(f"{text!r} is not a valid range: {exc}", param, ctx)
+
+
+#: The longest -t: a day. setitimer and the asyncio loop take larger values badly (OverflowError)
+#: and no check should run for longer between two Nagios runs.
+MAX_TIMEOUT = 86400
+
+
+class Timeout(click.FloatRange):
+    """-t: seconds, more than 0 and at most :data:`MAX_TIMEOUT`; never NaN or infinite."""
+
+    def __init__(self) -> None:
+        super().__init__(min=0, max=MAX_TIMEOUT, min_open=True)
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds):  # NaN compares false with both ends: the range lets it in
+            self.fail(f"{value!r} is not a number of seconds.", param, ctx)
+        return seconds
 
 
 UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

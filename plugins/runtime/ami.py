@@ -3,7 +3,7 @@ asterisk-watch's), counts against -n, and long-output notes on how the session w
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import nagiosplugin
@@ -12,6 +12,7 @@ from isp_plugins.runtime.deadline import session_deadline
 
 if TYPE_CHECKING:
     from asterisk_ami.session import Session, Target
+    from isp_plugins.runtime.failures import Failure
 
 T = TypeVar("T")
 #: Runs an acquisition coroutine over an AMI session within a deadline (seconds).
@@ -29,15 +30,39 @@ class AmiResource(nagiosplugin.Resource):
     target: Target
     timeout: float  # -t: the session gets session_deadline(timeout)
     acquire: Acquire | None = None
+    greeting: str = ""  # the server's greeting, once a session is logged in
 
     def run_session(self, work: Callable[[Session], Awaitable[T]]) -> T:
         """``work`` over one AMI session, within the check's deadline (derived from -t)."""
         deadline = session_deadline(self.timeout)
+
+        async def logged_in(session: Session) -> T:
+            self.greeting = session.greeting  # kept whatever ends the session afterwards
+            return await work(session)
+
         if self.acquire is not None:
-            return self.acquire(work, deadline)  # type: ignore[no-any-return]
+            return self.acquire(logged_in, deadline)  # type: ignore[no-any-return]
         from asterisk_ami import session  # noqa: PLC0415 (keeps asyncio out of --help)
 
-        return session.run(self.target, deadline, work)
+        return session.run(self.target, deadline, logged_in)
+
+    def greeting_line(self) -> str:
+        """The -v line on the session: the greeting, and what a check adds (reply format...)."""
+        return f"AMI greeting: {self.greeting}"
+
+    def framed(self, lines: Iterable[str], verbose: int) -> list[str]:
+        """The long output of every path once logged in, the verdict's or a failure's: the
+        connection warnings first, then ``lines``, then at -v the greeting line."""
+        if not self.greeting:  # no session was made: nothing to say about it
+            return list(lines)
+        framed = connection_notes(self.target) + list(lines)
+        if verbose >= 1:
+            framed.append(self.greeting_line())
+        return framed
+
+    def failure_output(self, failure: Failure, verbose: int) -> list[str]:
+        """The long output of a failure (ReportSummary asks for it)."""
+        return self.framed(failure.detail, verbose)
 
 
 class CountResource(AmiResource):

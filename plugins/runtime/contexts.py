@@ -14,7 +14,8 @@ class UpCount(nagiosplugin.ScalarContext):
     """Thresholds on how many things are up, for a Resource with an ``expected`` attribute.
 
     Without -w: WARNING below the expected count (known only after probing when -n was not
-    given); without -c: CRITICAL when none is up. Perfdata shows the ranges in effect.
+    given); without -c: CRITICAL when none is up, unless none is expected (-n 0). Perfdata
+    shows the ranges in effect.
     """
 
     def __init__(
@@ -26,11 +27,14 @@ class UpCount(nagiosplugin.ScalarContext):
     ) -> None:
         super().__init__(name, warning, critical or nagiosplugin.Range("1:"), fmt_metric)
         self.default_warning = warning is None
+        self.default_critical = critical is None
 
     def _settle(self, resource: Any) -> None:
         expected = getattr(resource, "expected", None)
         if self.default_warning and expected is not None:
             self.warning = nagiosplugin.Range(f"{expected}:")
+        if self.default_critical and expected == 0:  # -n 0: none up is what was expected
+            self.critical = nagiosplugin.Range("")
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: Any) -> nagiosplugin.Result:
         self._settle(resource)
@@ -81,7 +85,8 @@ class ReportSummary(nagiosplugin.Summary):
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
         failure = failure_of(results)
         if failure is not None:
-            return list(failure.detail)
+            framed = getattr(self.resource, "failure_output", None)  # AMI: warnings, greeting
+            return list(failure.detail) if framed is None else framed(failure, self.verbose_level)
         if getattr(self.resource, "report", None) is None:
             return []
         return list(self.resource.long_output(self.verbose_level))

@@ -31,6 +31,9 @@ def classify(error: AmiError, target: Target, timeout: float, not_found: str = "
     if isinstance(error, errors.ConnectionFailed):
         text = str(error)
         return Failure(crit, text if target.address in text else f"{where}: {text}")
+    if isinstance(error, errors.TlsPort):  # as --tls on a plain port: CRITICAL, with the fix
+        hint = "is this a TLS port? try --tls"
+        return Failure(crit, f"no AMI greeting from {target.address}: {error} ({hint})")
     if isinstance(error, errors.NotAmiServer):
         return Failure(crit, f"{target.address} is not an AMI server: {error}")
     if isinstance(error, errors.AuthenticationFailed):
@@ -43,6 +46,10 @@ def classify(error: AmiError, target: Target, timeout: float, not_found: str = "
         )
     if isinstance(error, errors.CommandNotFound):
         return Failure(crit, f"'{error.command}' not available{not_found}", (error.text,))
+    if isinstance(error, errors.SendFailed):
+        return Failure(unknown, f"{where}: {error}")
+    if isinstance(error, errors.EventFlood):
+        return Failure(unknown, f"{where} {error}: session ended")
     if isinstance(error, errors.ParseError):
         return Failure(unknown, f"cannot read the output: {error}")
     return Failure(unknown, f"unreadable reply from {where}: {error}")

@@ -34,15 +34,41 @@ class SuiteOutput(Output):  # type: ignore[misc]
         self.add_longoutput(check.verbose_str)
 
 
-class _Redact(logging.Filter):
+def secret_forms(secret: str) -> list[str]:
+    """Every way ``secret`` can show in a log line: as is, repr'd or escaped (in a dict or an
+    exception), and, when it holds undecodable bytes, those bytes decoded some other way."""
+    if not secret:
+        return []
+    forms = {secret, repr(secret)[1:-1], ascii(secret)[1:-1]}
+    forms.add(secret.encode("utf-8", "backslashreplace").decode("ascii", "replace"))
+    forms.add(secret.encode("unicode_escape").decode("ascii", "replace"))
+    raw = secret.encode("utf-8", "surrogateescape")
+    forms.add(repr(raw)[2:-1])
+    forms.update(raw.decode(codec, "replace") for codec in ("utf-8", "latin-1"))
+    return sorted(forms, key=len, reverse=True)  # the longest first: no half-hidden form
+
+
+class RedactSecret(logging.Filter):
+    """Hides the secret, in every form, from a record's text and its traceback."""
+
     def __init__(self, secret: str) -> None:
         super().__init__()
-        self.secret = secret
+        self.forms = secret_forms(secret)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.secret and self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "(hidden)"), ()
+        if not self.forms:
+            return True
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        if record.stack_info:
+            text += "\n" + record.stack_info
+        hidden = text
+        for form in self.forms:
+            hidden = hidden.replace(form, "(hidden)")
+        if hidden != text or record.exc_info or record.stack_info:
+            record.msg, record.args = hidden, ()
+            record.exc_info, record.exc_text, record.stack_info = None, None, None
         return True
 
 
@@ -59,10 +85,13 @@ def run_check(
     """
     runtime = nagiosplugin.Runtime()
     runtime.output = SuiteOutput(runtime.logchan)
-    runtime.logchan.addFilter(_Redact(secret))
+    runtime.logchan.addFilter(RedactSecret(secret))
+    # The records nagiosplugin shows at this -v, and no others: a logger that knows its level
+    # builds no debug text (one per AMI message) that would only be thrown away.
+    level = logging.DEBUG if verbose >= 3 else logging.INFO if verbose == 2 else logging.WARNING
     for name in loggers:
         logger = logging.getLogger(name)
-        logger.setLevel(logging.DEBUG)
+        logger.setLevel(level)
         logger.propagate = False
         if runtime.logchan not in logger.handlers:
             logger.addHandler(runtime.logchan)

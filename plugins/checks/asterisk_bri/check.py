@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import nagiosplugin
 
-from isp_plugins.runtime.ami import CountResource, connection_notes
+from isp_plugins.runtime.ami import CountResource
 from isp_plugins.runtime.contexts import ListedCount, ReportSummary, UpCount
 from isp_plugins.runtime.failures import Failure, FailureContext, classify, failure_metric
 
@@ -186,6 +186,8 @@ def ref_name(ref: PortRef) -> str:
 
 
 def summarize(rep: BriReport) -> str:
+    if not rep.listed and rep.expected == 0:  # -n 0: none expected, none listed
+        return "no BRI ports listed, none expected (-n 0)"
     parts = [f"{len(rep.up)} of {rep.expected} ports up"]
     mixed = len({p.source for p in rep.listed}) > 1
 
@@ -238,7 +240,6 @@ def clean(text: str) -> str:
 
 # -- acquisition ------------------------------------------------------------------------
 class Gathered(NamedTuple):
-    greeting: str
     reply_format: str
     sources: tuple[SourceResult, ...]
 
@@ -276,7 +277,7 @@ async def gather(session: Session, source: str) -> Gathered:
                 detail = await session.command(f"pri show span {span.number}")
                 info[span.number] = parse_pri_show_span(detail.lines, span.number)
             results.append(dahdi_ports(spans, info))
-    return Gathered(session.greeting, reply_format, tuple(results))
+    return Gathered(reply_format, tuple(results))
 
 
 # -- nagiosplugin glue ------------------------------------------------------------------
@@ -311,12 +312,16 @@ class BriPorts(CountResource):
 
     def long_output(self, verbose: int) -> list[str]:
         assert self.report is not None and self.gathered is not None
-        lines = connection_notes(self.target) + describe(self.report)
+        lines = describe(self.report)
         if verbose >= 1:
             lines += source_notes(self.gathered.sources)
-            reply = REPLY_FORMATS.get(self.gathered.reply_format, self.gathered.reply_format)
-            lines.append(f"AMI greeting: {self.gathered.greeting}; reply format: {reply}")
-        return lines
+        return self.framed(lines, verbose)
+
+    def greeting_line(self) -> str:
+        if self.gathered is None or not self.gathered.reply_format:
+            return super().greeting_line()
+        reply = REPLY_FORMATS.get(self.gathered.reply_format, self.gathered.reply_format)
+        return f"{super().greeting_line()}; reply format: {reply}"
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
         from asterisk_ami.errors import AmiError  # noqa: PLC0415 (keeps asyncio out of --help)
@@ -344,7 +349,7 @@ class BriPorts(CountResource):
         rep = self.report = report(
             gathered.sources, self.expected_option, self.exclude, self.idle_ok, self.idle_ok_ports
         )
-        if rep.expected == 0 and not rep.listed:
+        if not rep.listed and not rep.expected_given:
             yield failure_metric(
                 Failure(
                     nagiosplugin.Unknown,

@@ -90,14 +90,14 @@ def main(options: Options) -> NoReturn:
 
     \b
     States:
-      OK        ports up (and idle) within the thresholds
+      OK        ports up (and idle) within the thresholds; with -n 0, none listed
       WARNING   -w reached (default: fewer ports up or idle than expected);
                 -n given and a different number of ports listed
       CRITICAL  -c reached (default: no port up or idle); AMI unreachable,
                 TLS rejected, not an AMI server, login failed; the --source
                 asked for is not loaded, or with --source auto neither is
       UNKNOWN   bad options, no 'command' permission, the -t timeout, a reply
-                that cannot be read, or no BRI port listed and none expected
+                that cannot be read, or no BRI port listed and no -n given
 
     \b
     Perfdata:

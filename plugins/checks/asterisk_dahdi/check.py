@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import nagiosplugin
 
-from isp_plugins.runtime.ami import AmiResource, connection_notes
+from isp_plugins.runtime.ami import AmiResource
 from isp_plugins.runtime.contexts import ReportSummary
 from isp_plugins.runtime.failures import Failure, FailureContext, classify, failure_metric
 
@@ -165,19 +165,19 @@ class DahdiSpans(AmiResource):
         self.unconfigured_critical = unconfigured_critical
         self.report: DahdiReport | None = None
         self.layout = ""
-        self.greeting = ""
         self.reply_format = ""
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
         from asterisk_ami.errors import AmiError  # noqa: PLC0415 (keeps asyncio out of --help)
 
         try:
-            self.greeting, output = self.run_session(_dahdi_show_status)
+            output = self.run_session(_dahdi_show_status)
             status = _parse(output)
         except AmiError as error:
             yield failure_metric(classify(error, self.target, self.timeout, NOT_FOUND))
             return
         except _Failed as failed:
+            self.reply_format = output.reply_format
             yield failure_metric(failed.failure)
             return
         self.reply_format, self.layout = output.reply_format, status.layout
@@ -220,12 +220,15 @@ class DahdiSpans(AmiResource):
 
     def long_output(self, verbose: int) -> list[str]:
         assert self.report is not None
-        lines = connection_notes(self.target) + describe(self.report)
-        if verbose >= 1:
-            reply = REPLY_FORMATS.get(self.reply_format, self.reply_format)
-            layout = LAYOUTS.get(self.layout, self.layout)
-            lines.append(f"AMI greeting: {self.greeting}; reply format: {reply}; layout: {layout}")
-        return lines
+        return self.framed(describe(self.report), verbose)
+
+    def greeting_line(self) -> str:
+        line = super().greeting_line()
+        if self.reply_format:
+            line += f"; reply format: {REPLY_FORMATS.get(self.reply_format, self.reply_format)}"
+        if self.layout in LAYOUTS:  # not "none" (no DAHDI), nor unknown before a reply
+            line += f"; layout: {LAYOUTS[self.layout]}"
+        return line
 
     def _failure(self, status: DahdiStatus) -> Failure | None:
         if status.missing:
@@ -251,14 +254,14 @@ class _Failed(Exception):
         self.failure = failure
 
 
-async def _dahdi_show_status(session: Session) -> tuple[str, CommandOutput]:
+async def _dahdi_show_status(session: Session) -> CommandOutput:
     from asterisk_ami.errors import CommandNotFound  # noqa: PLC0415
 
     try:
-        return session.greeting, await session.command(COMMAND)
+        return await session.command(COMMAND)
     except CommandNotFound as missing:
         try:  # chan_zap of Asterisk 1.4.0 to 1.4.21
-            return session.greeting, await session.command(ZAP_COMMAND)
+            return await session.command(ZAP_COMMAND)
         except CommandNotFound:
             raise missing from None
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import nagiosplugin
 
-from isp_plugins.runtime.ami import CountResource, connection_notes
+from isp_plugins.runtime.ami import CountResource
 from isp_plugins.runtime.contexts import ListedCount, ReportSummary, UpCount, WarnWhenAny
 from isp_plugins.runtime.failures import Failure, FailureContext, classify, failure_metric
 
@@ -21,7 +21,12 @@ if TYPE_CHECKING:
 
 NAME = "asterisk_fxo"
 #: 1.4.22+ registers DAHDIShowChannels; 1.4 in Zap mode only ZapShowChannels.
-ACTIONS = ("DAHDIShowChannels", "ZapShowChannels")
+ACTION = "DAHDIShowChannels"
+ZAP_ACTION = "ZapShowChannels"
+#: The greeting of Asterisk 1.4 (AMI 1.0), the only generation that may have ZapShowChannels.
+#: It is never sent to a later one: each unknown action is a RequestBadFormat security event
+#: in the PBX's security log (fail2ban reads it).
+ZAP_GENERATION = (1, 0)
 NOT_FOUND = ": chan_dahdi is not loaded"
 
 
@@ -29,22 +34,37 @@ NOT_FOUND = ": chan_dahdi is not loaded"
 async def read_channels(
     session: Session, method: str, selected: Sequence[int]
 ) -> tuple[list[DahdiChannel], str]:
-    """The channels and where they came from: the AMI action, else the CLI (``method=auto``)."""
-    from asterisk_ami.errors import CommandNotFound  # noqa: PLC0415
+    """The channels and where they came from: the AMI action, else the CLI (``method=auto``).
+
+    When the action is unknown, chan_dahdi is not loaded (1.4 in Zap mode aside): the CLI is
+    still asked (it may know better), but if it is refused for want of ``command`` permission,
+    the action's answer is the verdict.
+    """
+    from asterisk_ami.errors import CommandNotFound, PermissionDenied  # noqa: PLC0415
     from asterisk_ami.parsers import dahdi_channels as parse  # noqa: PLC0415
 
+    missing: CommandNotFound | None = None
     if method in ("auto", "action"):
-        missing: list[CommandNotFound] = []
-        for action in ACTIONS:
+        actions = [ACTION]
+        if session.ami_version[:2] == ZAP_GENERATION:
+            actions.append(ZAP_ACTION)
+        for action in actions:
             try:
                 events = await session.action_list({"Action": action})
             except CommandNotFound as error:
-                missing.append(error)
+                missing = missing or error
                 continue
             return parse.parse_channel_events(events), f"AMI action {action}"
         if method == "action":
-            raise missing[0]
-    rows = parse.parse_show_channels((await session.command("dahdi show channels")).lines)
+            assert missing is not None
+            raise missing
+    try:
+        listed = await session.command("dahdi show channels")
+    except PermissionDenied:
+        if missing is None:
+            raise
+        raise missing from None
+    rows = parse.parse_show_channels(listed.lines)
     if selected:
         rows = [r for r in rows if r.number in selected]
     if all(r.signalling for r in rows):  # 18.23+ prints signalling and alarms in the table
@@ -110,6 +130,8 @@ def describe(channel: DahdiChannel) -> str:
 
 
 def summarize(rep: LineReport) -> str:
+    if not rep.fxo and rep.expected == 0:  # -n 0: none expected, none listed
+        return "no FXO ports listed, none expected (-n 0)"
     parts = [f"{len(rep.with_line)} of {rep.expected} FXO lines up"]
     if rep.without_line:
         parts.append("no line: " + ", ".join(str(c.number) for c in rep.without_line))
@@ -143,23 +165,21 @@ class FxoLines(CountResource):
         self.method = method
         self.report: LineReport | None = None
         self.source = ""
-        self.greeting = ""
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
         from asterisk_ami.errors import AmiError  # noqa: PLC0415 (keeps asyncio out of --help)
 
-        async def work(ami: Session) -> tuple[list[DahdiChannel], str, str]:
-            channels, source = await read_channels(ami, self.method, self.selected)
-            return channels, source, ami.greeting
+        async def work(ami: Session) -> tuple[list[DahdiChannel], str]:
+            return await read_channels(ami, self.method, self.selected)
 
         try:
-            channels, self.source, self.greeting = self.run_session(work)
+            channels, self.source = self.run_session(work)
         except AmiError as error:
             failure = classify(error, self.target, self.timeout, NOT_FOUND)
             yield failure_metric(failure)
             return
         rep = self.report = report(channels, self.expected_option, self.selected, self.include_fxs)
-        if rep.expected == 0 and not rep.fxo:
+        if not rep.fxo and not rep.expected_given:
             text = "no FXO ports listed and none expected (give -n to expect lines)"
             yield failure_metric(Failure(nagiosplugin.Unknown, text))
             return
@@ -175,14 +195,16 @@ class FxoLines(CountResource):
 
     def long_output(self, verbose: int) -> list[str]:
         assert self.report is not None
-        lines = connection_notes(self.target)
-        lines += [
+        lines = [
             describe(c) for c in sorted(self.report.fxo + self.report.fxs, key=lambda c: c.number)
         ]
         lines += [f"channel {n}: not configured in chan_dahdi" for n in self.report.missing]
-        if verbose >= 1:
-            lines.append(f"AMI greeting: {self.greeting}; channels from {self.source}")
-        return lines
+        return self.framed(lines, verbose)
+
+    def greeting_line(self) -> str:
+        if not self.source:  # the session failed before the channels were read
+            return super().greeting_line()
+        return f"{super().greeting_line()}; channels from {self.source}"
 
 
 def build_check(options: Options, target: Target) -> nagiosplugin.Check:

@@ -64,7 +64,8 @@ def main(options: Options) -> NoReturn:
 
     \b
     States:
-      OK        FXO lines with line within the thresholds
+      OK        FXO lines with line within the thresholds; with -n 0, none
+                listed
       WARNING   -w reached (default: fewer lines up than expected); -n given
                 and a different number of FXO ports listed; with --include-fxs,
                 a phone port in alarm
@@ -73,7 +74,7 @@ def main(options: Options) -> NoReturn:
                 server, login failed, or chan_dahdi not loaded
       UNKNOWN   bad options, no permission (--method cli needs write =
                 command), the -t timeout, a reply that cannot be read, or no
-                FXO ports listed and none expected
+                FXO ports listed and no -n given
 
     \b
     Perfdata:

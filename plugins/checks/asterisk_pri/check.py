@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import nagiosplugin
 
-from isp_plugins.runtime.ami import CountResource, connection_notes
+from isp_plugins.runtime.ami import CountResource
 from isp_plugins.runtime.contexts import ListedCount, ReportSummary, UpCount, WarnWhenAny
 from isp_plugins.runtime.failures import Failure, FailureContext, classify, failure_metric
 
@@ -90,6 +90,8 @@ def _numbers(spans: Sequence[PriSpan]) -> str:
 
 
 def summarize(rep: SpanReport) -> str:
+    if not rep.spans and rep.expected == 0:  # -n 0: none expected, none listed
+        return "no PRI spans listed, none expected (-n 0)"
     parts = [f"{len(rep.up)} of {rep.expected} spans up"]
     alarm = [s for s in rep.down if s.in_alarm]
     down = [s for s in rep.down if not s.in_alarm]
@@ -145,14 +147,12 @@ class PriSpans(CountResource):
         self.want_calls = calls
         self.report: SpanReport | None = None
         self.calls: Calls | None = None
-        self.greeting = ""
         self.reply_format = ""
 
     async def _exchange(self, session: Session) -> tuple[CommandOutput, CommandOutput | None]:
         from asterisk_ami.errors import CommandNotFound  # noqa: PLC0415
 
         spans = await session.command(COMMAND)
-        self.greeting = session.greeting
         if not self.want_calls:
             return spans, None
         try:
@@ -179,7 +179,7 @@ class PriSpans(CountResource):
             return
         self.reply_format = output.reply_format
         rep = self.report = report(spans, self.expected_option, self.exclude)
-        if rep.expected == 0 and not rep.spans:
+        if not rep.spans and not rep.expected_given:
             text = "no PRI spans listed and none expected (give -n to expect spans)"
             yield failure_metric(Failure(nagiosplugin.Unknown, text))
             return
@@ -210,7 +210,7 @@ class PriSpans(CountResource):
     def long_output(self, verbose: int) -> list[str]:
         rep = self.report
         assert rep is not None
-        lines = connection_notes(self.target)
+        lines = []
         for span in rep.spans:
             line = describe_span(span)
             if self.calls:
@@ -221,10 +221,13 @@ class PriSpans(CountResource):
         lines += [f"span {n}: excluded, not listed" for n in rep.missing_excluded]
         if self.want_calls and self.calls is None:
             lines.append(f"calls: this Asterisk has no '{CALLS_COMMAND}' (it came in 1.8.6)")
-        if verbose >= 1:
-            reply = REPLY_FORMATS.get(self.reply_format, self.reply_format)
-            lines.append(f"AMI greeting: {self.greeting}; reply format: {reply}")
-        return lines
+        return self.framed(lines, verbose)
+
+    def greeting_line(self) -> str:
+        if not self.reply_format:  # the session failed before a reply was read
+            return super().greeting_line()
+        reply = REPLY_FORMATS.get(self.reply_format, self.reply_format)
+        return f"{super().greeting_line()}; reply format: {reply}"
 
 
 def build_check(options: Options, target: Target) -> nagiosplugin.Check:

@@ -74,7 +74,7 @@ def main(options: Options) -> NoReturn:
 
     \b
     States:
-      OK        spans up within the thresholds
+      OK        spans up within the thresholds; with -n 0, none listed
       WARNING   -w reached (default: fewer spans up than expected);
                 --calls-warning reached; -n given and a different number of
                 spans listed; or a span that is up lost one of its
@@ -84,7 +84,7 @@ def main(options: Options) -> NoReturn:
                 certificate rejected, not an AMI server, login failed, or
                 'pri show spans' not available (no chan_dahdi or libpri)
       UNKNOWN   bad options, no 'command' permission, the -t timeout, a reply
-                that cannot be read, or no spans listed and none expected
+                that cannot be read, or no spans listed and no -n given
 
     \b
     Perfdata:
