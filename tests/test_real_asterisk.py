@@ -163,7 +163,7 @@ def test_minus_v_keeps_the_greeting_and_the_insecure_warning_on_every_path(
     run = check(asterisk, script, "--tls", "--insecure", "-v", port=asterisk.tls_port)
     assert (run.code, run.status) == REAL_CASES[script].bare
     assert "warning: the AMI TLS certificate was not verified (--insecure)" in run.lines
-    assert any(line.startswith("greeting: Asterisk Call Manager/") for line in run.lines)
+    assert any(line.startswith("AMI greeting: Asterisk Call Manager/") for line in run.lines)
 
 
 # -- asterisk-watch ------------------------------------------------------------------------
@@ -204,3 +204,40 @@ def test_the_captured_fixtures_are_what_the_real_server_answers(own_asterisk: Re
     assert sorted(found) == sorted(stored)
     differ = [name for name in stored if stable(found[name]) != stable(stored[name])]
     assert differ == [], "python -m tests.capture_asterisk rewrites fixtures/asterisk/captured"
+
+
+@pytest.mark.parametrize(
+    "script", ["check_asterisk_pri", "check_asterisk_bri", "check_asterisk_fxo"]
+)
+def test_nothing_listed_and_none_expected_is_ok(asterisk: RealAsterisk, script: str) -> None:
+    run = check(asterisk, script, "-n", "0")
+    name = script.removeprefix("check_").upper()
+    assert run.code == 0 and run.status.startswith(f"{name} OK - no "), run.stdout
+    assert "none expected (-n 0)" in run.status
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_plain_text_to_the_tls_port_says_try_tls(asterisk: RealAsterisk, script: str) -> None:
+    tls_only(asterisk)
+    run = check(asterisk, script, "-t", "10", port=asterisk.tls_port)
+    name = script.removeprefix("check_").upper()
+    assert (run.code, run.status) == (
+        2,
+        f"{name} CRITICAL - no AMI greeting from 127.0.0.1:{asterisk.tls_port}: it closed the "
+        "connection when sent plain text (is this a TLS port? try --tls)",
+    )
+    assert run.seconds < 10  # not the whole -t (a loose bound: the probe waits 1 s)
+
+
+def test_fxo_without_command_permission_and_chan_dahdi_unloaded(own_asterisk: RealAsterisk) -> None:
+    """DAHDIShowChannels answers "unknown" (chan_dahdi absent): CRITICAL, not the permission
+    UNKNOWN; and no ZapShowChannels (a RequestBadFormat security event each) after 1.4."""
+    own_asterisk.unload("chan_dahdi.so")
+    run = check(own_asterisk, "check_asterisk_fxo", user=NO_COMMAND)
+    assert (run.code, run.status) == (
+        2,
+        "ASTERISK_FXO CRITICAL - 'DAHDIShowChannels' not available: chan_dahdi is not loaded",
+    )
+    assert wait_until(lambda: "DAHDIShowChannels" in own_asterisk.log("security"), 10)
+    assert "ZapShowChannels" not in own_asterisk.log("security")
+    assert "ZapShowChannels" not in own_asterisk.log()
