@@ -389,6 +389,9 @@ class Simulator:
             while not writer.is_closing():
                 writer.write(block)
                 await writer.drain()
+                # drain() does not yield while the buffer is below its limit: without this,
+                # the flood starves the conversation, which must still read a Logoff.
+                await asyncio.sleep(0)
 
     async def _read_action(self, reader: asyncio.StreamReader) -> dict[str, str] | None:
         """Read one action; header names lower-cased. None at end of stream."""

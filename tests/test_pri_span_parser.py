@@ -42,6 +42,7 @@ def fixture_files() -> list[tuple[str, str, int]]:
     found = sorted(
         (path.parent.parent.name, path.parent.name, int(path.stem.rsplit("_", 1)[1]))
         for path in FIXTURES.glob("*/*/pri_show_span_*.txt")
+        if path.parent.name != "no_hardware"  # what real Asterisk says of a span it lacks
     )
     assert found, "no pri_show_span_N fixtures"
     return found
@@ -54,6 +55,16 @@ def test_fixture(version: str, scenario: str, span: int) -> None:
     assert (dchannel.kind, dchannel.bri, dchannel.usable) == EXPECTED[scenario][span]
     assert dchannel.order == "Primary" and dchannel.switchtype == "EuroISDN"
     assert dchannel.status.startswith("Provisioned, ") == (version in ("1.4", "1.6"))
+
+
+@pytest.mark.parametrize("version", ["13", "20", "22"])
+def test_a_span_without_pri_is_not_a_span_block(version: str) -> None:
+    """Real Asterisk (captured) answers `pri show span 1` with one line when there is no such
+    span; the bri check only asks for listed spans, so this is a reply it cannot read."""
+    text = (FIXTURES / version / "no_hardware" / "pri_show_span_1.txt").read_text()
+    assert text == "No PRI running on span 1\n"
+    with pytest.raises(ParseError, match="No PRI running on span 1"):
+        parse_pri_show_span(text.splitlines(), 1)
 
 
 def test_every_span_listed_has_its_detail() -> None:
