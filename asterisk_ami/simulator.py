@@ -344,7 +344,8 @@ class Simulator:
             else:
                 message = self.profile.unknown_action.format(action=action.get("action", ""))
                 await self._send(writer, self.response(aid, "Error", Message=message))
-            await writer.drain()
+            if fail != "flood":  # the flood fills the buffer: waiting here would stop reading
+                await writer.drain()
 
     async def _answer_command(self, writer: asyncio.StreamWriter, aid: str, command: str) -> bool:
         """Answer one Command; False when the connection must end."""
