@@ -5,7 +5,8 @@
 # download) into a cache outside the checkout. A second run finds the builds and costs seconds.
 #
 #   ISP_PLUGINS_ASTERISK_SOURCES  the source releases and build.sh (default: shared/asterisk
-#                                 beside the checkout or beside a directory above it)
+#                                 beside the checkout or a directory above it, or
+#                                 /work/shared/asterisk); needed only for a missing build
 #   ISP_PLUGINS_ASTERISK_CACHE    the cache (default /var/cache/isp-plugins/asterisk); one
 #                                 directory per VERSION-FLAVOUR, which build.sh keys itself
 #
@@ -13,9 +14,21 @@
 # as here in CI). Idempotent and non-interactive; run as root by .ci/run.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+cache=${ISP_PLUGINS_ASTERISK_CACHE:-/var/cache/isp-plugins/asterisk}
+BUILDS="13.38.3:dahdi 22.10.1:dahdi 20.20.1:sip"
+built() { [ "$(cat "$cache/$1-$2/.built" 2>/dev/null)" = "$1 $2" ]; }
+missing=""
+for build in $BUILDS; do
+    built "${build%%:*}" "${build##*:}" || missing="$missing $build"
+done
+if [ -z "$missing" ]; then
+    echo "asterisk: every build is in $cache"
+    exit 0
+fi
+
 checkout=$(cd "$(dirname "$0")/../.." && pwd)
-# ../shared/asterisk beside the checkout, or beside a directory above it (a CI clone may sit
-# deeper than the developers' one).
+# shared/asterisk beside the checkout, or beside a directory above it (a CI clone may sit
+# deeper than the developers' one), or the workplace's /work/shared.
 sources=${ISP_PLUGINS_ASTERISK_SOURCES:-}
 if [ -z "$sources" ]; then
     dir=$checkout
@@ -26,9 +39,11 @@ if [ -z "$sources" ]; then
             break
         fi
     done
+    if [ -z "$sources" ] && [ -x /work/shared/asterisk/build.sh ]; then
+        sources=/work/shared/asterisk
+    fi
     sources=${sources:-$(dirname "$checkout")/shared/asterisk}
 fi
-cache=${ISP_PLUGINS_ASTERISK_CACHE:-/var/cache/isp-plugins/asterisk}
 
 if [ ! -x "$sources/build.sh" ]; then
     echo "asterisk: no source releases in $sources (set ISP_PLUGINS_ASTERISK_SOURCES)" >&2
@@ -38,7 +53,7 @@ if [ ! -x "$sources/build.sh" ]; then
     exit 0
 fi
 
-for build in 13.38.3:dahdi 22.10.1:dahdi 20.20.1:sip; do
+for build in $missing; do
     version=${build%%:*}
     flavour=${build##*:}
     started=$SECONDS
