@@ -294,8 +294,9 @@ def test_unreadable_log_and_state_are_unknown(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     code, out = run(log, blocker)
-    assert code == 3 and out[0].startswith(
-        f"ASTERISK_SIPAUTH UNKNOWN - cannot read state {blocker}/"
+    assert (code, out) == (
+        3,
+        [f"ASTERISK_SIPAUTH UNKNOWN - state directory {blocker} is not a directory"],
     )
     state = tmp_path / "state"
     assert run(log, state)[0] == 0
