@@ -20,20 +20,21 @@ FIXTURES = ROOT / "fixtures" / "asterisk_security"
 #: 2024-12-24: a year-less stamp is read in 2024.
 NOW = 1735000000.0
 
-#: fixture -> (failures counted, sources, accounts, top source, its failures, form counted)
+#: fixture -> (failures counted, sources, accounts, top source, its failures,
+#: (NOTICE lines, security events, failures logged in both forms))
 EXPECTED = {
-    "chan_sip-1.4.log": (7, 3, 6, "203.0.113.5", 4, "NOTICE lines"),
-    "chan_sip-1.6.log": (4, 2, 4, "203.0.113.5", 2, "NOTICE lines"),
-    "chan_sip-1.8.log": (4, 2, 4, "203.0.113.5", 3, "NOTICE lines"),
-    "chan_sip-11.log": (4, 2, 4, "203.0.113.5", 3, "NOTICE lines"),
-    "chan_sip-20-syslog.log": (3, 1, 3, "203.0.113.9", 3, "NOTICE lines"),
-    "pjsip-12.log": (3, 2, 3, "203.0.113.5", 2, "NOTICE lines"),
-    "pjsip-13.10.log": (4, 2, 4, "203.0.113.5", 2, "NOTICE lines"),
-    "pjsip-18.log": (4, 3, 4, "203.0.113.5", 2, "NOTICE lines"),
-    "security-11.log": (3, 2, 3, "203.0.113.5", 2, "security events"),
-    "security-13.log": (3, 2, 3, "203.0.113.5", 2, "security events"),
-    "security-18-pjsip.log": (4, 1, 2, "203.0.113.5", 4, "security events"),
-    "full-mixed-13.log": (2, 1, 2, "203.0.113.5", 2, "security events"),
+    "chan_sip-1.4.log": (7, 3, 6, "203.0.113.5", 4, (7, 0, 0)),
+    "chan_sip-1.6.log": (4, 2, 4, "203.0.113.5", 2, (4, 0, 0)),
+    "chan_sip-1.8.log": (4, 2, 4, "203.0.113.5", 3, (4, 0, 0)),
+    "chan_sip-11.log": (4, 2, 4, "203.0.113.5", 3, (4, 0, 0)),
+    "chan_sip-20-syslog.log": (3, 1, 3, "203.0.113.9", 3, (3, 0, 0)),
+    "pjsip-12.log": (3, 2, 3, "203.0.113.5", 2, (3, 0, 0)),
+    "pjsip-13.10.log": (4, 2, 4, "203.0.113.5", 2, (4, 0, 0)),
+    "pjsip-18.log": (4, 3, 4, "203.0.113.5", 2, (4, 0, 0)),
+    "security-11.log": (3, 2, 3, "203.0.113.5", 2, (0, 3, 0)),
+    "security-13.log": (3, 2, 3, "203.0.113.5", 2, (0, 3, 0)),
+    "security-18-pjsip.log": (4, 1, 2, "203.0.113.5", 4, (0, 4, 0)),
+    "full-mixed-13.log": (2, 1, 2, "203.0.113.5", 2, (2, 2, 2)),
 }
 
 
@@ -50,7 +51,7 @@ def test_fixture_counts(name: str, tmp_path: Path) -> None:
     assert len(counts.per_source) == sources
     assert len(counts.accounts) == accounts
     assert counts.per_source.most_common(1)[0] == (top, top_count)
-    assert scan.tally.form == form
+    assert (scan.tally.notice_lines, scan.tally.security_events, scan.tally.pairs) == form
 
 
 def event(line: str) -> lines.AuthEvent | None:
@@ -262,7 +263,10 @@ def test_thresholds_on_every_metric(tmp_path: Path) -> None:
     got, out = run(log, tmp_path / "v", "-v", "--ignore", "203.0.113.0/24")
     assert got == 0
     assert out[1].startswith(f"log: {log}, ")
-    assert "counted: NOTICE lines, 0 successful authentications" in out[1]
+    assert (
+        "counted: 3 NOTICE lines + 0 security events - 0 logged in both forms, "
+        "0 successful authentications"
+    ) in out[1]
     assert "4 events from --ignore networks left out" in out
 
 
@@ -294,8 +298,9 @@ def test_unreadable_log_and_state_are_unknown(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     code, out = run(log, blocker)
-    assert code == 3 and out[0].startswith(
-        f"ASTERISK_SIPAUTH UNKNOWN - cannot read state {blocker}/"
+    assert (code, out) == (
+        3,
+        [f"ASTERISK_SIPAUTH UNKNOWN - state directory {blocker} is not a directory"],
     )
     state = tmp_path / "state"
     assert run(log, state)[0] == 0

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from isp_plugins.sources import fail2ban as f2b
+from tests import fail2ban_payloads as payloads
 from tests.conftest import SLACK, run_script, wait_for
 from tests.services import service_missing, services
 
@@ -238,11 +239,15 @@ def test_sipauth_counts_what_fail2ban_banned(server: Server) -> None:
 
 # -- fake servers that misbehave ----------------------------------------------------------
 class FakeServer:
-    """A Unix socket server answering every command with ``reply`` (None: never answers)."""
+    """A Unix socket server answering every command with ``reply`` (None: never answers), or
+    a command found in ``replies`` (the words joined by spaces) with its own."""
 
-    def __init__(self, path: Path, reply: bytes | None) -> None:
+    def __init__(
+        self, path: Path, reply: bytes | None, replies: dict[str, bytes] | None = None
+    ) -> None:
         self.path = path
         self.reply = reply
+        self.replies = replies or {}
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(str(path))
         self.listener.listen(5)
@@ -262,8 +267,11 @@ class FakeServer:
                 if not chunk:
                     break
                 data += chunk
-            if self.reply is not None:
-                conn.sendall(self.reply)
+            command = " ".join(pickle.loads(data[: -len(f2b.END)])) if data else ""
+            answer = self.replies.get(command, self.reply)
+            if answer is not None:
+                with contextlib.suppress(OSError):
+                    conn.sendall(answer)
                 conn.close()
 
     def close(self) -> None:
@@ -288,24 +296,44 @@ class Evil:
 
 
 @pytest.mark.parametrize(
-    ("reply", "state", "text"),
+    ("reply", "line"),
     [
-        (b"garbage" + f2b.END, "UNKNOWN", "unreadable reply from fail2ban (UnpicklingError)"),
-        (pickle.dumps([1, 2]) + f2b.END, "UNKNOWN", "unexpected reply to 'status': not fail2ban's"),
-        (pickle.dumps((0, "x")) + f2b.END, "UNKNOWN", "unexpected server status from fail2ban"),
-        (b"", "CRITICAL", "closed the connection without an answer (protection is off)"),
+        (
+            b"garbage" + f2b.END,
+            "UNKNOWN - not fail2ban's answer from {s} to 'status': unreadable pickle",
+        ),
+        (
+            pickle.dumps([1, 2]) + f2b.END,
+            "UNKNOWN - not fail2ban's answer from {s} to 'status': not a (code, result) pair",
+        ),
+        (
+            pickle.dumps((0, "x")) + f2b.END,
+            "UNKNOWN - not fail2ban's answer from {s} to 'status': the server status is not a "
+            "list of pairs",
+        ),
+        (
+            pickle.dumps("ERROR: no such command") + f2b.END,
+            "UNKNOWN - fail2ban refused 'status': ERROR: no such command",
+        ),
+        (
+            b"",
+            "CRITICAL - fail2ban at {s} closed the connection without an answer "
+            "(protection is off)",
+        ),
     ],
 )
-def test_misbehaving_servers(short_dir: Path, reply: bytes, state: str, text: str) -> None:
+def test_misbehaving_servers(short_dir: Path, reply: bytes, line: str) -> None:
     fake = FakeServer(short_dir / "s", reply)
     try:
         done = run_script(SCRIPT, "-s", str(short_dir / "s"), "--state-dir", str(short_dir))
     finally:
         fake.close()
-    assert done.stderr == ""
-    assert done.code == {"UNKNOWN": 3, "CRITICAL": 2}[state]
-    assert done.lines == [f"FAIL2BAN {state} - " + done.status.split(" - ", 1)[1]]
-    assert done.status.startswith(f"FAIL2BAN {state} - ") and done.status.endswith(text)
+    code = 3 if line.startswith("UNKNOWN") else 2
+    assert (done.code, done.lines, done.stderr) == (
+        code,
+        ["FAIL2BAN " + line.format(s=short_dir / "s")],
+        "",
+    )
 
 
 def test_hostile_pickle_runs_nothing(short_dir: Path) -> None:
@@ -317,7 +345,13 @@ def test_hostile_pickle_runs_nothing(short_dir: Path) -> None:
     finally:
         fake.close()
     assert not marker.exists()
-    assert done.code == 3 and done.status.startswith("FAIL2BAN UNKNOWN - unexpected server status")
+    assert (done.code, done.lines) == (
+        3,
+        [
+            f"FAIL2BAN UNKNOWN - not fail2ban's answer from {short_dir / 's'} to 'status': "
+            "the server status is not a list of pairs"
+        ],
+    )
 
 
 def test_silent_server_is_unknown_within_the_timeout(short_dir: Path) -> None:
@@ -480,3 +514,221 @@ def test_no_permission_on_the_socket_is_unknown(short_dir: Path) -> None:
         3,
         f"FAIL2BAN UNKNOWN - no permission to use {private / 's'} (run as root or through sudo)\n",
     )
+
+
+# -- hostile replies: bounded work, bounded output, UNKNOWN (issue 14, item 7) -----------
+def run_bounded(*args: str) -> tuple[int, str, int]:
+    """The plugin's exit code, its output and its peak RSS in KiB, run with at most 2 GiB of
+    address space (a reply that explodes hits that, not the machine)."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    script = Path(sys.executable).with_name(SCRIPT)
+    child = subprocess.Popen(
+        [str(script), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=limit,  # noqa: PLW1509 (no thread of ours runs Python here)
+    )
+    assert child.stdout is not None
+    # Read at most 64 MiB: an exploded line shows as a long output, not as a stuck test.
+    output = child.stdout.read(64 << 20)
+    if len(output) == 64 << 20:
+        os.kill(child.pid, 9)
+    child.stdout.close()
+    _, status, usage = os.wait4(child.pid, 0)  # not Popen.wait: it keeps no rusage
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return child.returncode, output.decode("utf-8", "replace"), usage.ru_maxrss
+
+
+BOMB_LEVELS = 7  # 10**7 strings of 11 characters to str(): a line of 140 MB before the fix
+
+
+@pytest.mark.parametrize(
+    ("name", "status_reply", "reason"),
+    [
+        (
+            "str() of a memo bomb (the IPAddr form)",
+            payloads.jail_status(
+                banned_now=payloads.number(1),
+                banned=payloads.items(payloads.str_of(payloads.memo_bomb(BOMB_LEVELS))),
+            ),
+            "str() of something that is not a string",
+        ),
+        (
+            "a memo bomb as the banned list",
+            payloads.jail_status(banned=payloads.items(payloads.memo_bomb(BOMB_LEVELS))),
+            "more than 4000000 objects",
+        ),
+        (
+            "a memo bomb as the file list",
+            payloads.jail_status(files=payloads.memo_bomb(BOMB_LEVELS)),
+            "more than 4000000 objects",
+        ),
+        (
+            "one long string a thousand times",
+            payloads.jail_status(files=payloads.memo_bomb(4, leaf="/var/log/" + "x" * 65000)),
+            "more than 67108864 characters in all",
+        ),
+        (
+            "a memo bomb in an ignored key",
+            payloads.reply(
+                payloads.items(
+                    payloads.pair("Filter", payloads.items()),
+                    payloads.pair("Junk", payloads.memo_bomb(BOMB_LEVELS)),
+                )
+            ),
+            "more than 4000000 objects",
+        ),
+        (
+            "a memo bomb in an error",
+            payloads.reply(
+                payloads.global_("fail2ban.exceptions", "UnknownJailException")
+                + payloads.memo_bomb(BOMB_LEVELS)
+                + payloads.TUPLE1
+                + payloads.REDUCE,
+                code=1,
+            ),
+            "more than 4000000 objects",
+        ),
+        (
+            "deep nesting",
+            payloads.jail_status(banned=payloads.deep(100000)),
+            "nested more than 16 deep",
+        ),
+        (
+            "a list that holds itself",
+            payloads.jail_status(banned=payloads.self_holding()),
+            "an object that holds itself",
+        ),
+        (
+            "a huge string",
+            payloads.jail_status(banned=payloads.items(payloads.text("1" * 1000000))),
+            "a string of more than 65536 characters",
+        ),
+        (
+            "a huge number",
+            payloads.jail_status(failed=payloads.number(10**40)),
+            "a number of more than 63 bits",
+        ),
+        (
+            "a dict (hashing a key could take forever)",
+            payloads.reply(payloads.EMPTY_DICT),
+            "a dict or a set",
+        ),
+        (
+            "a string as a count",
+            payloads.jail_status(failed=payloads.text("1")),
+            "'Currently failed' is not a count",
+        ),
+        (
+            "a negative count",
+            payloads.jail_status(total_banned=b"J\xff\xff\xff\xff"),  # BININT -1
+            "'Total banned' is not a count",
+        ),
+        (
+            "numbers as addresses",
+            payloads.jail_status(banned=payloads.items(payloads.number(1))),
+            "'Banned IP list' is not a list of addresses",
+        ),
+        (
+            "a number as a path",
+            payloads.jail_status(files=payloads.items(payloads.number(1))),
+            "'File list' is not a list of paths",
+        ),
+        (
+            "a foreign object as an address",
+            payloads.jail_status(
+                banned=payloads.items(
+                    payloads.global_("fail2ban.server.ipdns", "IPAddr")
+                    + payloads.text("203.0.113.5")
+                    + payloads.TUPLE1
+                    + payloads.REDUCE
+                )
+            ),
+            "'Banned IP list' is not a list of addresses",
+        ),
+        (
+            "a status that is not a list of pairs",
+            payloads.reply(payloads.items(payloads.text("Filter"))),
+            "the status of jail 'asterisk' is not a list of pairs",
+        ),
+    ],
+)
+def test_hostile_replies_are_unknown_and_bounded(
+    short_dir: Path, name: str, status_reply: bytes, reason: str
+) -> None:
+    sock = short_dir / "s"
+    fake = FakeServer(
+        sock,
+        None,
+        {
+            "status": payloads.server_status("asterisk") + f2b.END,
+            "status asterisk": status_reply + f2b.END,
+        },
+    )
+    try:
+        code, output, rss = run_bounded("-s", str(sock), "--state-dir", str(short_dir / "st"))
+    finally:
+        fake.close()
+    assert len(output) < 2000, f"{name}: {len(output)} characters of output"
+    assert (code, output) == (
+        3,
+        f"FAIL2BAN UNKNOWN - not fail2ban's answer from {sock} to 'status asterisk': {reason}\n",
+    ), name
+    assert rss < 150 << 10, f"{name}: {rss} KiB"
+
+
+@pytest.mark.parametrize(
+    ("server_reply", "reason"),
+    [
+        (
+            payloads.reply(
+                payloads.items(
+                    payloads.pair("Number of jail", payloads.number(2)),
+                    payloads.pair("Jail list", payloads.text("a")),
+                )
+            ),
+            "'Number of jail' is not the number of jails listed",
+        ),
+        (
+            payloads.reply(payloads.items(payloads.pair("Number of jail", payloads.number(0)))),
+            "no 'Jail list'",
+        ),
+        (
+            payloads.server_status(*(f"j{n}" for n in range(1001))),
+            "more than 1000 jails",
+        ),
+        (payloads.PROTO + payloads.number(0) + payloads.STOP, "not a (code, result) pair"),
+    ],
+)
+def test_hostile_server_status_is_unknown(
+    short_dir: Path, server_reply: bytes, reason: str
+) -> None:
+    sock = short_dir / "s"
+    fake = FakeServer(sock, server_reply + f2b.END)
+    try:
+        done = run_script(SCRIPT, "-s", str(sock), "--state-dir", str(short_dir / "st"))
+    finally:
+        fake.close()
+    assert (done.code, done.lines, done.stderr) == (
+        3,
+        [f"FAIL2BAN UNKNOWN - not fail2ban's answer from {sock} to 'status': {reason}"],
+        "",
+    )
+
+
+@services
+def test_real_replies_pass_the_checks(server: Server) -> None:
+    """What the real fail2ban-server sends, banned addresses included, is accepted as is."""
+    server.fail("203.0.113.5", 3)
+    assert wait_for(lambda: "203.0.113.5" in server.banned(), 20)
+    deadline = time.monotonic() + 5
+    raw = f2b.ask(str(server.socket), ["status", JAIL], deadline)
+    status = f2b.parse_jail_status(JAIL, raw)
+    assert (status.banned, status.files) == (("203.0.113.5",), (str(server.log),))
+    assert f2b.parse_jail_list(f2b.ask(str(server.socket), ["status"], deadline)) == [JAIL]
+    with pytest.raises(f2b.NoSuchJail):
+        f2b.ask(str(server.socket), ["status", "nope"], deadline)

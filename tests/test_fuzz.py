@@ -1,4 +1,6 @@
-"""Property-based tests: parsers and framing return records or our own errors, nothing else."""
+"""Property-based tests: parsers and framing return records or our own errors, nothing else;
+the records have the properties every parse must have (each span and line once, the state a
+function of the D-channels), and whole lines read the same in a cut text."""
 
 from __future__ import annotations
 
@@ -32,10 +34,38 @@ line_ends = st.sampled_from(["\n", "\r\n", "\r\n\r\n", "\n\r"])
 
 
 def parse_or_parse_error(lines: list[str]) -> list[Any]:
+    """The spans, checked against the properties every parse must have; [] on ParseError."""
     try:
-        return parse_pri_show_spans(lines)
+        spans = parse_pri_show_spans(lines)
     except ParseError:
         return []
+    check_spans(spans, lines)
+    return spans
+
+
+def check_spans(spans: list[Any], lines: list[str]) -> None:
+    numbers = [span.number for span in spans]
+    assert numbers == sorted(set(numbers))  # each span once, in order
+    channels = [(d.span, d.dchan) for span in spans for d in span.dchannels]
+    assert len(channels) == len(set(channels))  # each D-channel once
+    assert all(
+        d.span == span.number >= 0 and d.dchan >= 0 for span in spans for d in span.dchannels
+    )
+    # every line is read: a blank one is skipped, any other is one D-channel (or ParseError)
+    assert len(channels) == sum(1 for line in lines if line.strip())
+    for span in spans:
+        assert span.dchannels  # a span is listed for its D-channels only
+        for d in span.dchannels:
+            words = d.status.split(", ")
+            assert (d.in_alarm, d.up, d.active) == (
+                "In Alarm" in words,
+                "Up" in words,
+                words[-1] == "Active",
+            )
+        # the state is a function of the D-channels' flags
+        usable = any(d.up and not d.in_alarm for d in span.dchannels)
+        alarm = any(d.in_alarm for d in span.dchannels)
+        assert span.state == ("up" if usable else "alarm" if alarm else "down")
 
 
 # -- pri show spans -----------------------------------------------------------------------
@@ -58,7 +88,15 @@ def test_pri_parser_on_arbitrary_bytes(raw: bytes) -> None:
 @fuzz
 @given(fixture_texts, st.integers(min_value=0, max_value=400))
 def test_pri_parser_on_truncated_fixtures(text: str, cut: int) -> None:
+    """The whole lines before the cut read as they do in the whole text."""
     parse_or_parse_error(text[:cut].splitlines())
+    whole_lines = text[:cut].splitlines()[: text[:cut].count("\n")]
+    full = {
+        (d.span, d.dchan): d for s in parse_or_parse_error(text.splitlines()) for d in s.dchannels
+    }
+    for span in parse_or_parse_error(whole_lines):
+        for d in span.dchannels:
+            assert full[(d.span, d.dchan)] == d
 
 
 @seed(FUZZ_SEED)
@@ -68,7 +106,9 @@ def test_pri_parser_with_lines_inserted(text: str, inserts: list[tuple[int, str]
     lines = text.splitlines()
     for position, line in inserts:
         lines.insert(min(position, len(lines)), line)
-    parse_or_parse_error(lines)
+    if parse_or_parse_error(lines) and all(not line.strip() for _, line in inserts):
+        # blank lines inserted change nothing
+        assert parse_pri_show_spans(lines) == parse_pri_show_spans(text.splitlines())
 
 
 @seed(FUZZ_SEED)

@@ -1,5 +1,7 @@
 """Property-based tests: the dahdi show status, misdn show stacks and pri show span parsers
-return records or ParseError, nothing else, and read every line Asterisk can print."""
+return records or ParseError, nothing else, the records have the properties every parse must
+have (each listed once, counters not negative, the verdict a function of the alarm text), and
+the parsers read every line Asterisk can print."""
 
 # ruff: noqa: UP031  (rows are rendered with C printf formats, exactly as Asterisk writes them)
 from __future__ import annotations
@@ -37,10 +39,45 @@ line_ends = st.sampled_from(["\n", "\r\n", "\r\n\r\n", "\n\r"])
 
 
 def parse_or_parse_error(name: str, lines: list[str]) -> Any:
+    """The records, checked against the properties every parse must have; None on
+    ParseError."""
     try:
-        return PARSERS[name](lines)
+        found = PARSERS[name](lines)
     except ParseError:
         return None
+    CHECKS[name](found, sum(1 for line in lines if line.strip()))
+    return found
+
+
+def check_dahdi(status: Any, written: int) -> None:
+    spans = status.spans
+    assert len(spans) <= written  # one row a span at most
+    assert len({s.number for s in spans}) == len(spans)  # each span once
+    for span in spans:
+        assert min(span.number, span.irq_misses, span.bpv, span.crc) >= 0
+        assert span.severity in ("ok", "unconfigured", "warning", "critical")
+        # the verdict is a function of the alarm text
+        assert span.severity == span._replace(description="x", irq_misses=0).severity
+        assert (span.severity == "ok") == span.ok
+
+
+def check_misdn(ports: Any, written: int) -> None:
+    assert len(ports) < max(written, 1)  # the header line, then a port a line at most
+    numbers = [p.number for p in ports if p.number is not None]
+    assert len(numbers) == len(set(numbers)) and all(n >= 0 for n in numbers)
+
+
+def check_pri_span(channels: Any, written: int) -> None:
+    assert len(channels) <= written
+    assert len({c.order for c in channels}) == len(channels)  # each D-channel once
+    assert all(channel.channel >= 0 for channel in channels)
+
+
+CHECKS: dict[str, Callable[[Any, int], None]] = {
+    "dahdi_show_status": check_dahdi,
+    "misdn_show_stacks": check_misdn,
+    "pri_show_span": check_pri_span,
+}
 
 
 # -- any input ----------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 """Property-based tests: the Asterisk log parsers return events or None, never raise; the
-counting of a log cut anywhere equals the counting of its lines."""
+counting of a log cut anywhere equals the counting of its lines; a rendered event parses
+back to itself; each failure counts once (against a reference matching)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, seed, settings
@@ -148,3 +151,118 @@ def test_budgeted_reads_resume_without_loss_or_repeat(picked: list[str], block: 
         assert got == whole
     finally:
         path.unlink()
+
+
+# -- properties: a rendered event parses back; counting once per failure ------------------
+accounts = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-", min_size=1, max_size=12)
+ipv4 = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))
+ipv6 = st.lists(st.integers(0, 0xFFFF), min_size=8, max_size=8).map(
+    lambda words: str(ipaddress.ip_address(":".join(f"{w:x}" for w in words)))
+)
+#: 2024-05-01 10:00:00 local time, plus whole seconds (the logger's stamps)
+BASE = time.mktime((2024, 5, 1, 10, 0, 0, 0, 0, -1))
+
+
+def render(event: lines.AuthEvent) -> str:
+    """The line Asterisk logs for ``event`` (formats: asterisk-formats.md §7)."""
+    assert event.when is not None
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.when))
+    where = f"[{event.source}]:5060" if ":" in event.source else f"{event.source}:5060"
+    if event.form == "chan_sip":
+        return (
+            f"[{stamp}] NOTICE[4567]: chan_sip.c:28390 handle_request_register: Registration "
+            f"from '<sip:{event.account}@192.0.2.10>' failed for '{where}' - {event.reason}"
+        )
+    if event.form == "pjsip":
+        return (
+            f"[{stamp}] NOTICE[2001] res_pjsip/pjsip_distributor.c: Request 'REGISTER' from "
+            f"'<sip:{event.account}@192.0.2.10>' failed for '{where}' (callid: 1a) - "
+            f"{event.reason}"
+        )
+    family = "IPV6" if ":" in event.source else "IPV4"
+    return (
+        f"[{stamp}] SECURITY[4567]: res_security_log.c:96 security_event_stasis_cb: "
+        f'SecurityEvent="{event.reason}",EventTV="1-1",Severity="Error",Service="PJSIP",'
+        f'EventVersion="1",AccountID="{event.account}",SessionID="x",'
+        f'LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="{family}/UDP/{event.source}/5060"'
+    )
+
+
+@st.composite
+def auth_events(draw: st.DrawFn) -> lines.AuthEvent:
+    form = draw(st.sampled_from(["chan_sip", "pjsip", "security"]))
+    reasons = {
+        "chan_sip": sorted(lines.SIP_REASONS),
+        "pjsip": sorted(lines.PJSIP_REASONS),
+        "security": sorted(lines.FAILURE_EVENTS | {lines.SUCCESS_EVENT}),
+    }[form]
+    reason = draw(st.sampled_from(reasons))
+    return lines.AuthEvent(
+        ok=reason == lines.SUCCESS_EVENT,
+        source=draw(st.one_of(ipv4, ipv6)),
+        account=draw(accounts),
+        reason=reason,
+        form=form,
+        when=BASE + draw(st.integers(0, 10**7)),
+    )
+
+
+@seed(FUZZ_SEED)
+@settings(max_examples=max(EXAMPLES // 2, 50), deadline=None)
+@given(auth_events())
+def test_a_rendered_event_parses_back(event: lines.AuthEvent) -> None:
+    assert lines.parse_line(render(event), now=BASE + 10**8) == event
+
+
+def reference_pairs(events: list[lines.AuthEvent]) -> int:
+    """Written apart from tally.Pairing: per (source, account), the two forms' sorted times
+    matched greedily, earliest first, within PAIR_SECONDS (a maximum matching on a line)."""
+    pairs = 0
+    for key in {(e.source, e.account) for e in events}:
+        mine = [e for e in events if (e.source, e.account) == key]
+        a = sorted(e.when or 0.0 for e in mine if e.form == "security")
+        b = sorted(e.when or 0.0 for e in mine if e.form != "security")
+        i = j = 0
+        while i < len(a) and j < len(b):
+            if abs(a[i] - b[j]) <= tally.PAIR_SECONDS:
+                pairs, i, j = pairs + 1, i + 1, j + 1
+            elif a[i] < b[j]:
+                i += 1
+            else:
+                j += 1
+    return pairs
+
+
+@seed(FUZZ_SEED)
+@settings(max_examples=max(EXAMPLES // 4, 50), deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["chan_sip", "pjsip", "security"]),
+            st.sampled_from(["203.0.113.5", "203.0.113.6", "2001:db8::1"]),
+            st.sampled_from(["1001", "1002"]),
+            st.sampled_from([0.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 4.0]),
+        ),
+        max_size=60,
+    )
+)
+def test_each_failure_counts_once(picked: list[tuple[str, str, str, float]]) -> None:
+    """The count is NOTICE lines + security events - pairs, with pairs as a reference
+    matching finds them; nothing is negative; every failure is in one source's count."""
+    when = BASE
+    events = []
+    for form, source, account, step in picked:
+        when += step  # lines in the order of their times, several in a second
+        reason = "InvalidPassword" if form == "security" else "Wrong password"
+        events.append(lines.AuthEvent(False, source, account, reason, form, when))
+    found = tally.count_events(events, tally.Tally())
+    counts = found.counts
+    security = sum(1 for e in events if e.form == "security")
+    assert (found.security_events, found.notice_lines) == (security, len(events) - security)
+    assert found.pairs == reference_pairs(events)
+    assert counts.attempts == len(events) - found.pairs
+    assert counts.attempts >= max(security, len(events) - security)
+    assert sum(counts.per_source.values()) == counts.attempts
+    assert all(n > 0 for n in counts.per_source.values())
+    assert counts.accounts == {e.account for e in events}
+    assert set(counts.per_source) == {e.source for e in events}

@@ -223,13 +223,12 @@ def test_postgresql_auth_failure_down_and_no_database(tmp_path: Path) -> None:
     assert str(pg["password"]) not in done.stdout
 
 
-def test_sqlite_missing_file_critical_and_usage_errors(tmp_path: Path) -> None:
+def test_sqlite_missing_file_and_usage_errors_are_unknown(tmp_path: Path) -> None:
     done = run_script(SCRIPT, "-b", "policyd1", "-d", f"sqlite://{tmp_path}/none.db")
     assert done.lines == [
-        f"RATELIMIT_OFFENDERS CRITICAL - sqlite://{tmp_path}/none.db: cannot open "
-        f"{tmp_path}/none.db: no such file"
+        f"RATELIMIT_OFFENDERS UNKNOWN - sqlite://{tmp_path}/none.db: no such file"
     ]
-    assert done.code == 2
+    assert done.code == 3
     for args, text in [
         (("-d", "sqlite:///x"), "give --backend and --dsn (or --log FILE) (see --help)"),
         (("-b", "policyd1", "-d", "oracle://x/y"), "unsupported database URL scheme 'oracle'"),

@@ -130,8 +130,10 @@ def test_unreadable_log_and_state_dir_unknown(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     code, lines = run(log, blocker)
-    assert code == 3  # a state directory that is a file: even reading the state fails
-    assert lines[0].startswith(f"RATELIMIT_OFFENDERS UNKNOWN - cannot read state {blocker}/")
+    assert (code, lines) == (  # a state directory that is a file
+        3,
+        [f"RATELIMIT_OFFENDERS UNKNOWN - state directory {blocker} is not a directory"],
+    )
 
 
 def test_state_owned_by_another_user_is_refused(tmp_path: Path) -> None:

@@ -53,22 +53,58 @@ def random_throttle(rng: random.Random, count: int) -> list[dict[str, object]]:
     return rows
 
 
+def policyd1_reference(
+    rows: list[dict[str, object]], near: float, exclude: set[str]
+) -> tuple[list[str], int, int, float]:
+    """policyd v1's rule in plain Python, written apart from backends.policyd1: the senders
+    listed in the report's order (offenders, then by usage, then by name), the number of
+    offenders and of near-limit senders, the highest usage."""
+    found = []
+    highest = 0.0
+    for row in rows:
+        values = {key: int(value) for key, value in row.items() if key != "_from"}  # type: ignore[call-overload]
+        get = values.get
+        ident = str(row["_from"])
+        window = get("_time_limit", 0) or DEFAULTS.window
+        if ident in exclude or get("_date", 0) + window < NOW:
+            continue  # excluded, or its window is over (lazy reset)
+        pairs = [
+            (get("_count_cur", 0), get("_count_max", 0) or DEFAULTS.msg),
+            (get("_quota_cur", 0), get("_quota_max", 0) or DEFAULTS.quota),
+            (get("_rcpt_cur", 0), get("_rcpt_max", 0) or DEFAULTS.rcpt),
+        ]
+        usage = max(used * 100 / limit for used, limit in pairs)
+        highest = max(highest, usage)
+        offender = get("_abuse_cur", 0) >= 1 or any(used >= limit for used, limit in pairs)
+        if offender or usage >= near:
+            found.append((not offender, -usage, ident))
+    found.sort()
+    offenders = sum(1 for flag, _, _ in found if not flag)
+    return [ident for _, _, ident in found], offenders, len(found) - offenders, highest
+
+
 @pytest.mark.parametrize("hot_rows", [1000, 5])
 def test_policyd1_top_n_same_senders_and_counts(
     database: Database, hot_rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database.create("policyd1")
-    database.insert("throttle", random_throttle(random.Random(7), 240))
+    rows = random_throttle(random.Random(7), 240)
+    database.insert("throttle", rows)
     conn = connect(database)
+    order, offenders, near, highest = policyd1_reference(rows, 80, {"s001@example.net"})
+    assert offenders > 5 and near > 5
     full = backends.policyd1(conn, DEFAULTS, 80, NOW, ["s001@example.net"])
     assert full.totals is None
-    assert len(full.offenders) > 5 and len(full.near) > 5
+    assert [s.identity for s in full.senders] == order
+    assert (full.offender_count, full.near_count) == (offenders, near)
+    assert full.max_usage == pytest.approx(highest, abs=1e-3)
     monkeypatch.setattr(backends, "HOT_ROWS", hot_rows)  # 5: the totals come from SQL
     for top in (0, 1, 3, 10):
         fast = backends.policyd1(conn, DEFAULTS, 80, NOW, ["s001@example.net"], top)
+        assert [s.identity for s in fast.senders] == order[:top]
         assert listed(fast) == listed(full)[:top]
-        assert (fast.offender_count, fast.near_count) == (len(full.offenders), len(full.near))
-        assert fast.max_usage == pytest.approx(full.max_usage, abs=1e-3)
+        assert (fast.offender_count, fast.near_count) == (offenders, near)
+        assert fast.max_usage == pytest.approx(highest, abs=1e-3)
 
 
 def test_policyd1_nobody_near_takes_max_of_all(database: Database) -> None:

@@ -40,7 +40,8 @@ def state_dir_option(kept: str) -> Callable[[Any], Any]:
         "--state-dir",
         metavar="DIR",
         help=f"{kept} Default: $XDG_STATE_HOME/isp-plugins or ~/.local/state/isp-plugins "
-        "(private to the user).",
+        "(private to the user). Refused: a symlink, a directory anyone may write without the "
+        "sticky bit, or one owned by neither the user nor root.",
     )
 
 

@@ -132,8 +132,10 @@ class SipAuth(nagiosplugin.Resource):  # type: ignore[misc]
         if verbose >= 1:
             lines.append(
                 f"log: {self.log_file}, {scan.bytes_read} bytes read in {self.seconds:.3f}s, "
-                f"window {scan.window:.0f}s, counted: {tally.form}, "
-                f"{plural(tally.successes, 'successful authentication')}"
+                f"window {scan.window:.0f}s, counted: "
+                f"{plural(tally.notice_lines, 'NOTICE line')} + "
+                f"{plural(tally.security_events, 'security event')} - {tally.pairs} logged "
+                f"in both forms, {plural(tally.successes, 'successful authentication')}"
             )
         if self.compromise_failures is not None:
             lines += [

@@ -146,7 +146,7 @@ class Options(NamedTuple):
 @apply_options(
     *run_options(
         "Seconds for the whole check; on expiry the state is UNKNOWN.",
-        "-v adds the log, the bytes read, the window and the form counted.",
+        "-v adds the log, the bytes read, the window and the lines of each form read.",
     )
 )
 @options_object(Options)
@@ -159,8 +159,11 @@ def main(options: Options) -> NoReturn:
     matching peer found, Username/auth name mismatch, ...; Asterisk 1.4 to 20), PJSIP's
     "Request ... failed for 'ADDR' (callid: ...) - ..." (12 to 22), and res_security_log's
     InvalidPassword, ChallengeResponseFailed and InvalidAccountID events of the SIP and
-    PJSIP services. When a file holds both a failure's NOTICE line and its security event,
-    the security events are counted.
+    PJSIP services. Each failure counts once: a NOTICE line and a security event with the
+    same address and account, logged within 2 seconds of each other, are one failure; the
+    lines of either form left unmatched count too (res_security_log loaded partway, or a
+    service that logs no security events). A failure whose two lines fall on either side of
+    a run's position counts in both runs.
 
     A log too big to read within -t (a first run on years of log) is read in part: the
     position saved is where the read stopped, the next runs go on from there, and the

@@ -70,7 +70,7 @@ class Fail2ban(nagiosplugin.Resource):  # type: ignore[misc]
             self._growth(report)
         except f2b.Fail2banError as error:
             state = nagiosplugin.Critical if error.kind == "down" else nagiosplugin.Unknown
-            text = sanitize(str(error))
+            text = sanitize(str(error), 1000)
             if error.kind == "down":
                 text += " (protection is off)"
             elif error.kind == "timeout":

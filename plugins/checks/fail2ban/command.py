@@ -115,8 +115,9 @@ def main(options: Options) -> NoReturn:
       CRITICAL  fail2ban is not running (no socket, connection refused); a --jail
                 does not exist; the server runs no jail (protection is off); banned
                 or failed growth outside -c / --failed-critical
-      UNKNOWN   bad options; no permission on the socket; an unreadable reply; the
-                -t timeout; an unusable state directory
+      UNKNOWN   bad options; no permission on the socket; a reply that is not
+                fail2ban's answer (its shape, or too big to be); the -t timeout;
+                an unusable state directory
 
     \b
     Perfdata, per jail (JAIL is the jail's name, non-word characters as _):

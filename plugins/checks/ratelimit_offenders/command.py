@@ -87,8 +87,10 @@ class Options(NamedTuple):
     "-d",
     "--dsn",
     metavar="URL",
-    help="sqlite:///PATH, mysql://USER@HOST[:PORT]/DB (PyMySQL) or "
-    "postgresql://USER@HOST[:PORT]/DB (pip install 'isp-plugins[postgresql]').",
+    help="sqlite:///PATH or sqlite:////PATH (PATH taken literally: spaces, %, ? and # are "
+    "part of it), mysql://USER[:PASSWORD]@HOST[:PORT]/DB (PyMySQL) or "
+    "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (pip install 'isp-plugins[postgresql]'); "
+    "a PASSWORD there is percent-decoded (% is %25).",
 )
 @click.option(
     "--password-file",
@@ -233,9 +235,10 @@ def main(options: Options) -> NoReturn:
     States:
       OK        no offender, no sender near a limit (with the default -w/-c)
       WARNING   the number of senders at or above --near % is outside -w
-      CRITICAL  the number of offenders is outside -c; the database is
+      CRITICAL  the number of offenders is outside -c; the database server is
                 unreachable or refuses our login (the rate limiter is down)
-      UNKNOWN   bad options or configuration; missing tables or columns (named);
+      UNKNOWN   bad options or configuration (a --dsn we cannot read, an SQLite
+                file missing or unreadable); missing tables or columns (named);
                 the -t timeout; an unreadable log or state directory
 
     \b

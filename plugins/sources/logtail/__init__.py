@@ -12,7 +12,10 @@ position, with any small JSON-able memory of its own (``extra``).
 - a last line still being written (no newline yet) waits for the next run.
 
 The state file is keyed by the log's absolute path, lives in a directory private to the
-user by default, and a state file owned by another user (or a symlink) is refused.
+user by default, and a state file owned by another user (or a symlink) is refused. So is a
+state directory (:func:`check_state_dir`) that is a symlink, that anyone may write without
+the sticky bit, or that belongs to neither the user nor root: another user could plant or
+replace state there and make us skip what we should see.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,17 +102,49 @@ def default_state_dir() -> str:
     return os.path.join(base, "isp-plugins")
 
 
+def check_state_dir(directory: str) -> None:
+    """StateError naming ``directory`` and why it is refused (see the module doc); one that
+    does not exist yet is fine: :func:`write_json` creates it private to the user.
+
+    A symlink is refused, not followed and checked: what it points to can change between
+    the check and the use, and the owner of the link need not be the owner of its target.
+    """
+    try:
+        info = os.lstat(directory or ".")
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StateError(f"state directory {directory}: {exc.strerror}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise StateError(f"state directory {directory} is a symlink: refused")
+    if not stat.S_ISDIR(info.st_mode):
+        raise StateError(f"state directory {directory} is not a directory")
+    uid = os.geteuid()
+    if info.st_uid not in (uid, 0):
+        raise StateError(
+            f"state directory {directory} belongs to uid {info.st_uid}, neither to us "
+            f"(uid {uid}) nor to root: refused"
+        )
+    if info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_ISVTX:
+        raise StateError(
+            f"state directory {directory} is writable by everyone without the sticky bit: refused"
+        )
+
+
 def read_json(path: str) -> Any:
     """A state file's JSON, None when it does not exist or is not JSON.
 
     A state file that another user owns, or a symlink, is refused (StateError): in a shared
     directory it could make us skip what we should see.
     """
+    check_state_dir(os.path.dirname(path))
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         return None
     except OSError as exc:
+        if os.path.islink(path):  # O_NOFOLLOW's ELOOP
+            raise StateError(f"state {path} is a symlink: refused") from None
         raise StateError(f"cannot read state {path}: {exc.strerror}") from None
     with os.fdopen(fd, encoding="utf-8") as handle:
         owner = os.fstat(handle.fileno()).st_uid
@@ -124,9 +160,15 @@ def write_json(path: str, data: Any) -> None:
     """Replace the state file at path atomically (the directory made private if new)."""
     directory = os.path.dirname(path)
     prefix = "." + os.path.basename(path).split(".", 1)[0] + "."
+    check_state_dir(directory)
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        # An unpredictable name, created exclusively: safe in a shared directory too.
+    except OSError as exc:
+        raise StateError(f"cannot write state {path}: {exc.strerror}") from None
+    check_state_dir(directory)  # as created, or as someone else made it meanwhile
+    try:
+        # An unpredictable name, created exclusively: safe in a shared directory too; the
+        # rename replaces a symlink at ``path`` itself, never what it points to.
         fd, temp = tempfile.mkstemp(prefix=prefix, dir=directory)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle)

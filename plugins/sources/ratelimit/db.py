@@ -19,7 +19,7 @@ class DbFailure(Exception):
         self.kind = kind
 
 
-#: down and auth: the rate limiter's database is broken (CRITICAL); the rest UNKNOWN.
+#: down and auth: the rate limiter's database server is broken (CRITICAL); the rest UNKNOWN.
 KINDS = ("down", "auth", "schema", "timeout", "config", "error")
 
 
@@ -148,13 +148,28 @@ def connect(dsn: Dsn, timeout: float) -> Connection:
 
 
 def _sqlite(dsn: Dsn, deadline: float) -> Any:
+    """The file opened read-only. A file that is missing, unreadable or not a file is our
+    configuration (UNKNOWN), as a MySQL or PostgreSQL database that does not exist is: an
+    SQLite database has no server that could be down."""
     import os  # noqa: PLC0415
     import sqlite3  # noqa: PLC0415
+    import stat  # noqa: PLC0415
     from urllib.parse import quote  # noqa: PLC0415
 
-    if not os.path.exists(dsn.database):
-        raise DbFailure("down", f"cannot open {dsn.database}: no such file")
     try:
+        fd = os.open(dsn.database, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise DbFailure("config", "no such file") from None
+    except OSError as exc:
+        raise DbFailure("config", f"cannot read: {exc.strerror}") from None
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    finally:
+        os.close(fd)
+    if not regular:
+        raise DbFailure("config", "not a regular file")
+    try:
+        # A URI for mode=ro: every character of the path percent-encoded but the slashes.
         raw = sqlite3.connect(
             f"file:{quote(dsn.database)}?mode=ro",
             uri=True,
@@ -162,7 +177,7 @@ def _sqlite(dsn: Dsn, deadline: float) -> Any:
             check_same_thread=False,  # a twin runs its one query in a thread (Connection.both)
         )
     except sqlite3.Error as exc:
-        raise DbFailure("down", f"cannot open {dsn.database}: {exc}") from None
+        raise DbFailure("config", f"cannot open: {exc}") from None
 
     def over_time() -> int:
         return 1 if time.monotonic() > deadline else 0
@@ -249,7 +264,7 @@ def classify(exc: BaseException, kind: str) -> DbFailure:
         if "not a database" in low or "malformed" in low:
             return DbFailure("schema", f"not an SQLite database: {text}")
         if "unable to open" in low:
-            return DbFailure("down", text)
+            return DbFailure("config", text)
         return DbFailure("error", text)
     if kind == "mysql":
         args = getattr(exc, "args", ())

@@ -6,16 +6,26 @@ complete line read now. On a first run, or when the previous stamp is unknown or
 it starts at the first event read. A window shorter than a minute counts as a minute.
 
 One failure can be logged twice: as chan_sip's or PJSIP's NOTICE line and as a
-res_security_log event, when logger.conf sends both levels to the same file. The two are
-counted apart; when the read holds security failures, they are the count (they name the
-account exactly), else the NOTICE lines are.
+res_security_log event, when logger.conf sends both levels to the same file. Each failure
+counts once: a NOTICE line and a security event with the same source address and account,
+logged within PAIR_SECONDS of each other (in either order), are one failure; every line or
+event left unmatched is a failure of its own. Several of the same source and account within
+the window pair one to one (the pairs are the smaller side), so a log where only some
+failures have both forms (res_security_log loaded partway; chan_sip 1.8, which sends no
+security events, beside PJSIP) counts them all. Lines without a time we read pair with the
+oldest waiting line of the other form of the same source and account, whatever its time.
+
+Each run counts what it read: a failure whose two lines fall on either side of the position
+a run saved (the check ran between the two writes, a few microseconds apart) counts once in
+each run. Keeping the unmatched lines of a run's last seconds for the next would fix that
+rare case at the price of more state; it is not done.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Union
@@ -31,6 +41,11 @@ MEMORY_SECONDS = 86400.0
 MINUTE = 60.0
 #: Compromises remembered between runs, at most.
 MEMORY_COMPROMISES = 100
+#: A NOTICE line and a security event this close in time (same source and account) are the
+#: same failure: both are written when it happens, stamped to the second at worst.
+PAIR_SECONDS = 2.0
+#: Failures between two sweeps of the lines waiting for their other form.
+SWEEP_EVENTS = 1 << 16
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
@@ -51,6 +66,74 @@ class Counts:
         self.accounts.add(event.account)
 
 
+#: Per (source, account): the times of its security events and of its NOTICE lines waiting
+#: for their other form, and how many of each had no time.
+_SECURITY_TIMES, _SECURITY_UNTIMED, _NOTICE_TIMES, _NOTICE_UNTIMED = range(4)
+
+
+@dataclass
+class Pairing:
+    """Which failures were logged in both forms (see the module doc).
+
+    Lines wait in the order read, which is the order of their times give or take a line:
+    one older than PAIR_SECONDS before a line of the other form can pair with nothing that
+    comes later, and is dropped.
+    """
+
+    waiting: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    pairs: int = 0
+    seen: int = 0
+
+    def same_failure(self, event: AuthEvent) -> bool:
+        """True when ``event`` is the other form of a failure already counted."""
+        key = (event.source, event.account)
+        when = event.when
+        mine, other = (
+            (_SECURITY_TIMES, _NOTICE_TIMES)
+            if event.form == "security"
+            else (_NOTICE_TIMES, _SECURITY_TIMES)
+        )
+        entry = self.waiting.get(key)
+        if entry is None:
+            entry = self.waiting[key] = [deque(), 0, deque(), 0]
+        else:
+            times: deque[float] = entry[other]
+            if when is not None:
+                while times and times[0] < when - PAIR_SECONDS:
+                    times.popleft()
+                if times and times[0] <= when + PAIR_SECONDS:
+                    times.popleft()
+                    return self._paired()
+            elif times:
+                times.popleft()
+                return self._paired()
+            if entry[other + 1]:
+                entry[other + 1] -= 1
+                return self._paired()
+        if when is None:
+            entry[mine + 1] += 1
+        else:
+            entry[mine].append(when)
+        self.seen += 1
+        if when is not None and self.seen % SWEEP_EVENTS == 0:
+            self.sweep(when)
+        return False
+
+    def _paired(self) -> bool:
+        self.pairs += 1
+        return True
+
+    def sweep(self, now: float) -> None:
+        """Drop the lines too old to pair any more: memory stays bounded by the window."""
+        for key, entry in list(self.waiting.items()):
+            for side in (_SECURITY_TIMES, _NOTICE_TIMES):
+                times = entry[side]
+                while times and times[0] < now - 2 * PAIR_SECONDS:
+                    times.popleft()
+            if not (entry[0] or entry[1] or entry[2] or entry[3]):
+                del self.waiting[key]
+
+
 @dataclass(frozen=True)
 class Compromise:
     """An account that authenticated from an address that had failed before."""
@@ -65,10 +148,13 @@ class Compromise:
 
 @dataclass
 class Tally:
-    """What one run found; ``counts`` is the form chosen (see the module doc)."""
+    """What one run found: ``counts``, every failure once (see the module doc)."""
 
-    security: Counts = field(default_factory=Counts)
-    notice: Counts = field(default_factory=Counts)
+    counts: Counts = field(default_factory=Counts)
+    #: Failures read in each form: NOTICE lines, security events.
+    notice_lines: int = 0
+    security_events: int = 0
+    pairing: Pairing = field(default_factory=Pairing)
     successes: int = 0
     compromises: list[Compromise] = field(default_factory=list)
     #: Compromises found by earlier runs, still within the hold time.
@@ -82,12 +168,9 @@ class Tally:
     ignore: tuple[Network, ...] = ()
 
     @property
-    def counts(self) -> Counts:
-        return self.security if self.security.attempts else self.notice
-
-    @property
-    def form(self) -> str:
-        return "security events" if self.security.attempts else "NOTICE lines"
+    def pairs(self) -> int:
+        """Failures logged in both forms (counted once)."""
+        return self.pairing.pairs
 
     def ignored_source(self, source: str) -> bool:
         if not self.ignore:
@@ -100,8 +183,7 @@ class Tally:
 
     def failures_of(self, source: str) -> int:
         earlier = self.memory.get(source, [0, 0])[0]
-        now = max(self.security.per_source[source], self.notice.per_source[source])
-        return int(earlier) + now
+        return int(earlier) + self.counts.per_source[source]
 
     def add(self, event: AuthEvent) -> None:
         if self.ignored_source(event.source):
@@ -122,7 +204,12 @@ class Tally:
                     Compromise(event.account, event.source, failures, event.when)
                 )
             return
-        (self.security if event.form == "security" else self.notice).add(event)
+        if event.form == "security":
+            self.security_events += 1
+        else:
+            self.notice_lines += 1
+        if not self.pairing.same_failure(event):
+            self.counts.add(event)
 
     def remembered(self, now: float) -> dict[str, list[float]]:
         """The memory for the next run: this run's failed sources added, old ones dropped."""
