@@ -14,6 +14,7 @@ import nagiosplugin
 from nagiosplugin.output import Output
 
 from isp_plugins.cli.command import UNKNOWN, status_line
+from isp_plugins.runtime import deadline
 
 if TYPE_CHECKING:
     from asterisk_ami.session import Target
@@ -117,6 +118,7 @@ def run_check(
     runtime.run = run_then_disarm
     signal.signal(signal.SIGALRM, backstop)
     signal.setitimer(signal.ITIMER_REAL, timeout)
+    deadline.arm()  # the check's own deadlines count from here too
     try:
         check.main(verbose=verbose)
     except SystemExit as done:
