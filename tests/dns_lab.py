@@ -62,9 +62,8 @@ def need_dns() -> tuple[str, str]:
 def zone_text(name: str, records: Sequence[tuple[str, str, str]]) -> str:
     lines = [f"$ORIGIN {name}.", "$TTL 60", f"@ IN SOA {SOA}", "@ IN NS ns.lab."]
     for owner, rtype, value in records:
-        if rtype == "TXT":
-            value = '"' + value.replace('"', '\\"') + '"'
-        lines.append(f"{owner} IN {rtype} {value}")
+        data = '"' + value.replace('"', '\\"') + '"' if rtype == "TXT" else value
+        lines.append(f"{owner} IN {rtype} {data}")
     return "\n".join(lines) + "\n"
 
 
@@ -147,7 +146,9 @@ def running_lab(zones: Zones, silent: Sequence[str] = ()) -> Iterator[Lab]:
             lab.blackhole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             lab.blackhole.bind(("127.0.0.1", 0))  # bound, never read: queries vanish
             hole = lab.blackhole.getsockname()[1]
-            stubs += [f'stub-zone:\n  name: "{name}"\n  stub-addr: 127.0.0.1@{hole}\n' for name in silent]
+            stubs += [
+                f'stub-zone:\n  name: "{name}"\n  stub-addr: 127.0.0.1@{hole}\n' for name in silent
+            ]
         (root / "unbound.conf").write_text(
             "server:\n"
             f"  interface: 127.0.0.1@{unbound_port}\n  port: {unbound_port}\n"
@@ -155,7 +156,7 @@ def running_lab(zones: Zones, silent: Sequence[str] = ()) -> Iterator[Lab]:
             f'  directory: "{root}"\n  pidfile: "{root}/unbound.pid"\n'
             '  use-syslog: no\n  logfile: ""\n  verbosity: 0\n'
             "  do-ip6: no\n  do-not-query-localhost: no\n  access-control: 127.0.0.0/8 allow\n"
-            "  num-threads: 1\n  so-reuseport: no\n  module-config: \"iterator\"\n"
+            '  num-threads: 1\n  so-reuseport: no\n  module-config: "iterator"\n'
             "  qname-minimisation: no\n  ratelimit: 0\n  ip-ratelimit: 0\n"
             "  outgoing-range: 1024\n  num-queries-per-thread: 1024\n"
             "  # a silent stub is retried for long: a late SERVFAIL, not a fast one\n"

@@ -1,4 +1,4 @@
-"""What a list's answer means: listed (documented codes only), not listed, or an error of the list."""
+"""What a list's answer means: listed (documented codes only), not listed, or the list's error."""
 
 from __future__ import annotations
 
@@ -40,10 +40,8 @@ def _error(blocklist: BlockList, code: str) -> str:
     if code in blocklist.errors:
         return blocklist.errors[code]
     if address.version != 4 or address not in _LOOPBACK:
-        return (
-            f"answers {code}, outside 127.0.0.0/8: not a blocklist answer (a resolver that "
-            "rewrites NXDOMAIN, or a dead list's domain in other hands)"
-        )
+        # a resolver that rewrites NXDOMAIN, or a dead list's domain in other hands
+        return f"answers {code}, outside 127.0.0.0/8: not a blocklist answer"
     if code == "127.0.0.1":
         return "answers 127.0.0.1, which is never a listing (RFC 5782): a refused query?"
     if address in _ERROR_RANGE:

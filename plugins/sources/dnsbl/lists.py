@@ -3,8 +3,8 @@ points, delisting pages. Read from each list's own documentation; README says wh
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 SEVERITIES = ("critical", "warning", "info")
 KINDS = ("ipv4", "ipv6", "domain")
@@ -196,3 +196,28 @@ BUILTIN: tuple[BlockList, ...] = (
     ),
 )
 BY_ZONE = {blocklist.zone: blocklist for blocklist in BUILTIN}
+
+
+def select(
+    specs: Sequence[tuple[str, str | None, frozenset[str] | None]], defaults: bool
+) -> list[BlockList]:
+    """The lists to ask: the built-in set (unless not ``defaults``), then each (zone, severity,
+    kinds) spec in order, overriding a list of the same zone or adding a list of the user's."""
+    chosen = {blocklist.zone: blocklist for blocklist in BUILTIN} if defaults else {}
+    for zone, severity, kinds in specs:
+        known = chosen.get(zone) or BY_ZONE.get(zone)
+        if known is None:
+            chosen[zone] = custom(zone, severity or "critical", kinds)
+            continue
+        chosen[zone] = replace(
+            known, severity=severity or known.severity, kinds=kinds or known.kinds
+        )
+    return list(chosen.values())
+
+
+def with_dqs(blocklists: list[BlockList], key: str) -> list[BlockList]:
+    """The Spamhaus lists asked through the Data Query Service with ``key`` instead of the public
+    mirrors (``<key>.zen.dq.spamhaus.net``); the zone shown stays the public one."""
+    return [
+        replace(b, query_zone=f"{key}.{b.dqs}.dq.spamhaus.net") if b.dqs else b for b in blocklists
+    ]

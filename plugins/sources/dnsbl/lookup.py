@@ -59,7 +59,9 @@ def system_nameservers() -> list[tuple[str, int]]:
         if isinstance(server, str):
             found.append((server, int(resolver.port)))
         else:  # dnspython 2.4+: Nameserver objects
-            found.append((str(getattr(server, "address", server)), int(getattr(server, "port", 53))))
+            found.append(
+                (str(getattr(server, "address", server)), int(getattr(server, "port", 53)))
+            )
     if not found:
         raise ResolverError("no nameserver in /etc/resolv.conf: give --nameserver")
     return found
@@ -136,9 +138,7 @@ class _Asker:
         if codes and self.want_text(job, codes):
             text_status, text_records = await self.ask(job.name, "TXT")
             if text_status == "answer":
-                texts = tuple(
-                    b"".join(r.strings).decode("utf-8", "replace") for r in text_records
-                )
+                texts = tuple(b"".join(r.strings).decode("utf-8", "replace") for r in text_records)
         return Reply(job, "answer", codes, texts, seconds)
 
 

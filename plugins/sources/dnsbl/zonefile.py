@@ -15,8 +15,11 @@ from isp_plugins.sources.dnsbl.names import BadTarget, parse_zone
 
 #: check_rbl's options (long and short names) that an extra-opts file may carry besides server.
 CHECK_RBL_OPTIONS = frozenset(
-    "host H url U warning w critical c timeout t retry r workers query-timeout debug d "
-    "verbose v append a whitelistings wl nameserver n".split()
+    {
+        *("host", "H", "url", "U", "warning", "w", "critical", "c", "timeout", "t"),
+        *("retry", "r", "workers", "query-timeout", "debug", "d", "verbose", "v"),
+        *("append", "a", "whitelistings", "wl", "nameserver", "n"),
+    }
 )
 
 
