@@ -184,6 +184,7 @@ LISTED_PBL = "192.0.2.26"  # zen (PBL): a warning; UCEPROTECT level 3: info
 LISTED_V6 = "2001:db8::25"  # zen (SBL CSS) over IPv6
 SPAM_DOMAIN = "spammy.example"  # DBL: spam domain
 CUSTOM = "bl.isp-test.example"  # the parent of the lists of our own
+DQS_KEY = "labkey0123456789abcdefghij"  # 26 letters and digits, like Spamhaus' keys
 
 
 def rfc_points(listed: str = "127.0.0.2") -> list[tuple[str, str, str]]:
@@ -221,6 +222,8 @@ def standard_zones() -> dict[str, list[tuple[str, str, str]]]:
         "dnsbl-3.uceprotect.net": [*rfc_points(), (v4(LISTED_PBL), "A", "127.0.0.2")],
         "spam.spamrats.com": rfc_points("127.0.0.38"),
         "noptr.spamrats.com": rfc_points("127.0.0.37"),
+        # Spamhaus through DQS: another answer than the public mirror, to tell them apart
+        f"{DQS_KEY}.zen.dq.spamhaus.net": [*rfc_points(), (v4(LISTED_PBL), "A", "127.0.0.2")],
         # ours: every way a list goes wrong
         f"everything.{CUSTOM}": [("*", "A", "127.0.0.2")],  # a dead list's wildcard
         f"outside.{CUSTOM}": [("*", "A", "198.51.100.7")],  # a parked domain's web server

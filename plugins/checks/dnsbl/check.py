@@ -155,27 +155,30 @@ class Report:
     tested_now: int
     any_answer: bool
 
+    def entries(self) -> list[tuple[Target, ListResult, answers.Listing, tuple[str, ...]]]:
+        """Every listing of the usable lists: target by target (in the order given), then list
+        by list (in the order asked), whatever order the answers came in."""
+        order = {(t.kind, t.key): index for index, t in enumerate(self.targets)}
+        found = [
+            (order.get((target.kind, target.key), -1), position, target, result, listing, texts)
+            for position, result in enumerate(self.results)
+            if result.usable
+            for target, verdict, texts in result.listings
+            for listing in verdict.listings
+        ]
+        found.sort(key=lambda entry: entry[:2])
+        return [entry[2:] for entry in found]
+
     def listed(self, severities: tuple[str, ...]) -> dict[str, list[tuple[ListResult, Any]]]:
         """Target text -> [(list, listing)] of the usable lists' listings of those severities."""
         found: dict[str, list[tuple[ListResult, Any]]] = {}
-        for result in self.results:
-            if not result.usable:
-                continue
-            for target, verdict, _ in result.listings:
-                for listing in verdict.listings:
-                    if listing.severity in severities:
-                        found.setdefault(target.text, []).append((result, listing))
+        for target, result, listing, _ in self.entries():
+            if listing.severity in severities:
+                found.setdefault(target.text, []).append((result, listing))
         return found
 
     def count(self, severity: str) -> int:
-        return sum(
-            1
-            for result in self.results
-            if result.usable
-            for _, verdict, _ in result.listings
-            for listing in verdict.listings
-            if listing.severity == severity
-        )
+        return sum(1 for _, _, listing, _ in self.entries() if listing.severity == severity)
 
     @property
     def weighted(self) -> int:
@@ -380,25 +383,20 @@ class Dnsbl(nagiosplugin.Resource):  # type: ignore[misc]
         report = self.report
         lines = []
         shown = 0
-        for result in report.results:
-            if not result.usable:
+        for target, result, listing, texts in report.entries():
+            shown += 1
+            if shown > LISTINGS_SHOWN:
                 continue
             blocklist = result.blocklist
-            for target, verdict, texts in result.listings:
-                for listing in verdict.listings:
-                    shown += 1
-                    if shown > LISTINGS_SHOWN:
-                        continue
-                    line = (
-                        f"{sanitize(target.text)} listed on {blocklist.zone} "
-                        f"({blocklist.name}): {listing.code} {listing.meaning} "
-                        f"[{listing.severity}]"
-                    )
-                    if texts:
-                        line += f"; reason: {sanitize(texts[0], REASON_LIMIT)}"
-                    if blocklist.delist:
-                        line += f"; delisting: {blocklist.delist}"
-                    lines.append(line)
+            line = (
+                f"{sanitize(target.text)} listed on {blocklist.zone} ({blocklist.name}): "
+                f"{listing.code} {listing.meaning} [{listing.severity}]"
+            )
+            if texts:
+                line += f"; reason: {sanitize(texts[0], REASON_LIMIT)}"
+            if blocklist.delist:
+                line += f"; delisting: {blocklist.delist}"
+            lines.append(line)
         if shown > LISTINGS_SHOWN:
             lines.append(f"... and {shown - LISTINGS_SHOWN} more listings")
         for result in report.results:

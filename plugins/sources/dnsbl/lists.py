@@ -209,8 +209,11 @@ def select(
         if known is None:
             chosen[zone] = custom(zone, severity or "critical", kinds)
             continue
+        codes = known.codes
+        if severity:  # the user's severity is the list's, whatever each answer means
+            codes = {code: Code(meaning.meaning) for code, meaning in codes.items()}
         chosen[zone] = replace(
-            known, severity=severity or known.severity, kinds=kinds or known.kinds
+            known, severity=severity or known.severity, kinds=kinds or known.kinds, codes=codes
         )
     return list(chosen.values())
 
