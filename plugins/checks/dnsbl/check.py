@@ -219,15 +219,19 @@ class Dnsbl(nagiosplugin.Resource):  # type: ignore[misc]
         tally = Tally(options.blocklists)
         untested = [b for b in options.blocklists if b.zone not in cached]
         budget = session_deadline(options.timeout) - (time.monotonic() - started)
-        lookup.run_jobs(
-            self._jobs(untested),
-            nameservers,
-            options.query_timeout,
-            options.retries,
-            budget,
-            tally.want_text,
-            tally.add,
-        )
+        try:
+            lookup.run_jobs(
+                self._jobs(untested),
+                nameservers,
+                options.query_timeout,
+                options.retries,
+                budget,
+                tally.want_text,
+                tally.add,
+            )
+        except lookup.ResolverError as exc:
+            yield failure_metric(Failure(nagiosplugin.Unknown, str(exc)))
+            return
         tally.settle(cached)
         report = Report(
             list(tally.results.values()),

@@ -1,6 +1,6 @@
 """check_dnsbl: the relays' addresses and domains on DNS blocklists, without false alarms.
 
-This module is the command line only; the check (``check``), nagiosplugin and dnspython load
+This module is the command line only; the check (``check``), nagiosplugin and asyncio load
 after the options are parsed, so ``--help`` stays fast.
 """
 

@@ -2,6 +2,6 @@
 
 Knows nothing of Nagios: :mod:`.names` turns addresses and domains into query names,
 :mod:`.lists` holds the curated list set as data, :mod:`.answers` says what an answer means,
-:mod:`.zonefile` reads a zones file (ours or check_rbl's) and :mod:`.lookup` asks a resolver,
-all queries at once (dnspython's asyncio side, imported only when a check runs).
+:mod:`.zonefile` reads a zones file (ours or check_rbl's), :mod:`.wire` is the DNS wire
+format of a query and its reply, and :mod:`.lookup` asks a resolver, all queries at once.
 """
