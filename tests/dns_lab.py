@@ -230,6 +230,10 @@ def standard_zones() -> dict[str, list[tuple[str, str, str]]]:
         f"dead.{CUSTOM}": [],  # lists nothing, not even its test point
         f"refusing.{CUSTOM}": [("*", "A", "127.255.255.254")],  # an error answer
         f"plain.{CUSTOM}": [*rfc_points(), (v4(LISTED_XBL), "A", "127.0.0.5")],
+        f"many.{CUSTOM}": [
+            *rfc_points(),
+            *((v4(f"192.0.2.{64 + n}"), "A", "127.0.0.2") for n in range(16)),
+        ],
         f"v6.{CUSTOM}": [
             (v6("::ffff:7f00:2"), "A", "127.0.0.2"),
             (v6(LISTED_V6), "A", "127.0.0.2"),

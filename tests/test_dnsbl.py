@@ -198,6 +198,33 @@ def test_a_whole_block(lab: Lab, tmp_path: Path) -> None:
 
 
 @services
+def test_the_status_line_names_five_listed_addresses_the_long_output_all(
+    lab: Lab, tmp_path: Path
+) -> None:
+    done = check(
+        lab,
+        tmp_path,
+        "-a",
+        "192.0.2.64/28",
+        "--no-default-zones",
+        "--zone",
+        f"many.{CUSTOM}",
+        *FAST,
+    )
+    assert done.code == 2
+    named = " - ".join(f"192.0.2.{64 + n} listed on many.{CUSTOM}" for n in range(5))
+    assert lines(done)[0] == (
+        f"DNSBL CRITICAL - {named} - ... and 11 more (long output) - 16 of 16 addresses listed | "
+        "listed_addresses=16;;;0 listings=160;;;0 lists_checked=1;;;0 lists_failed=0;;;0 "
+        "time=Ts;;;0"
+    )
+    assert lines(done)[1:] == [
+        f"192.0.2.{64 + n} listed on many.{CUSTOM} (many.{CUSTOM}): 127.0.0.2 listed [critical]"
+        for n in range(16)
+    ]
+
+
+@services
 def test_a_check_rbl_configuration_file_is_taken_as_is(lab: Lab, tmp_path: Path) -> None:
     ini = tmp_path / "check_rbl.ini"
     ini.write_text(

@@ -30,6 +30,8 @@ NAME = "dnsbl"
 STATE_PREFIX = "check_dnsbl"
 #: Characters of a TXT reason shown in the long output.
 REASON_LIMIT = 200
+#: Listed addresses named on the status line (Nagios 3 keeps 4 KB of a plugin's output).
+STATUS_LISTED = 5
 #: Listings named in the long output (a /24 on a wildcard list would be 256 lines).
 LISTINGS_SHOWN = 50
 LISTED, UNLISTED, TARGET = "listed-test", "unlisted-test", "target"
@@ -350,7 +352,7 @@ class Dnsbl(nagiosplugin.Resource):  # type: ignore[misc]
             return f"no answer from the resolver {where} ({why})"
         clauses = []
         listed = report.listed(("critical", "warning"))
-        for target, found in listed.items():
+        for target, found in list(listed.items())[:STATUS_LISTED]:
             names = []
             for result, listing in found:
                 text = sanitize(result.blocklist.zone)
@@ -359,6 +361,8 @@ class Dnsbl(nagiosplugin.Resource):  # type: ignore[misc]
                 if text not in names:
                     names.append(text)
             clauses.append(f"{sanitize(target)} listed on {', '.join(names)}")
+        if len(listed) > STATUS_LISTED:
+            clauses.append(f"... and {len(listed) - STATUS_LISTED} more (long output)")
         lists_total = len(report.results)
         if listed:
             if total == 1:
