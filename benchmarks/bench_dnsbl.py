@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.dns_lab import running_lab, rfc_points, v4  # noqa: E402
+from tests.dns_lab import rfc_points, running_lab, v4  # noqa: E402
 
 LISTS = 60
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
