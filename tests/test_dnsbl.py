@@ -426,6 +426,36 @@ def test_a_resolver_that_lies_with_addresses_outside_loopback(tmp_path: Path) ->
     ]
 
 
+def test_a_name_too_long_to_ask_is_said_without_the_dqs_key(tmp_path: Path) -> None:
+    """A 200-byte domain under a 63-letter DQS key is longer than DNS allows: not asked, and
+    the key is in no message."""
+
+    def dbl(query: bytes) -> bytes:
+        """DBL's test point listed, anything else NXDOMAIN."""
+        if b"\x07dbltest\x03com" not in query:
+            return query[:2] + b"\x81\x83" + query[4:]
+        answer = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([127, 0, 1, 2])
+        return query[:2] + b"\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" + query[12:-11] + answer
+
+    key = "k" * 63
+    domain = ".".join(["d" * 48] * 4) + ".net"  # 199 bytes
+    server = FakeServer(dbl)
+    done = run_script(
+        SCRIPT, "--nameserver", server.address, "--retest", "0", "--domain", domain,
+        "--no-default-zones", "--zone", "dbl.spamhaus.org", *FAST, "-vv",
+        env={"DNSBL_DQS_KEY": key},
+    )  # fmt: skip
+    server.close()
+    assert done.code == 3, done.stdout
+    assert lines(done)[:2] == [
+        "DNSBL UNKNOWN - no list could be used: 1 of 1 failed - 1 of 1 lists did not answer | "
+        "listed_addresses=0;;;0 listings=0;;;0 lists_checked=0;;;0 lists_failed=1;;;0 "
+        "time=Ts;;;0",
+        "dbl.spamhaus.org: did not answer (1 not asked (a name longer than 255 bytes))",
+    ]
+    assert key not in done.stdout and done.stderr == ""
+
+
 # -- bad options ------------------------------------------------------------------------------
 BAD_OPTIONS = [
     ("", "nothing to check: give -a/--address, --address-file or --domain"),

@@ -110,7 +110,7 @@ def test_broken_replies_read_as_dnspython_reads_them_or_refused(
 def test_the_differential_test_compares_something() -> None:
     """The property above is not vacuous: an intact reply is read by both, the same way."""
     raw = response("2.0.0.127.zen.spamhaus.org", ["127.0.0.2", "127.0.0.4"], [], 0)
-    assert wire.decode_reply(raw).addresses == ["127.0.0.2", "127.0.0.4"]
+    assert sorted(wire.decode_reply(raw).addresses) == ["127.0.0.2", "127.0.0.4"]
     with pytest.raises(wire.WireError, match="record data runs past the end"):
         wire.decode_reply(raw[:-2])
 
@@ -136,8 +136,9 @@ def test_malformed_replies_say_what_is_wrong(data: bytes, error: str) -> None:
         wire.decode_reply(data)
 
 
-def test_names_that_cannot_be_asked() -> None:
-    with pytest.raises(wire.WireError, match="bad label"):
+def test_names_that_cannot_be_asked_are_not_repeated() -> None:
+    """The error never holds the name: with a DQS key, the key is part of it."""
+    with pytest.raises(wire.BadName, match=r"^an empty label, or one longer than 63 bytes$"):
         wire.encode_query(1, "a..b", wire.A)
-    with pytest.raises(wire.WireError, match="longer than 255 bytes"):
+    with pytest.raises(wire.BadName, match=r"^a name longer than 255 bytes$"):
         wire.encode_query(1, ".".join(["a" * 60] * 5), wire.A)

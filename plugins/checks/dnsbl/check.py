@@ -90,9 +90,12 @@ class Tally:
         self.any_answer = False
 
     def want_text(self, job: lookup.Job, codes: tuple[str, ...]) -> bool:
+        """The TXT reason of a listing, unless the list is already known to list everything."""
         kind, _ = job.tag
         result = self.results[job.zone]
-        return kind == TARGET and bool(answers.classify(result.blocklist, codes).listings)
+        if kind != TARGET or result.tested.get(UNLISTED) or result.error:
+            return False
+        return bool(answers.classify(result.blocklist, codes).listings)
 
     def add(self, reply: lookup.Reply) -> None:
         kind, target = reply.job.tag
@@ -187,6 +190,11 @@ class Report:
         from isp_plugins.sources.dnsbl.lists import WEIGHT  # noqa: PLC0415
 
         return sum(WEIGHT[s] * self.count(s) for s in WEIGHT)
+
+    @property
+    def counted(self) -> list[ListResult]:
+        """The lists whose answers count: usable, and they answered some of the questions."""
+        return [r for r in self.results if r.usable and (r.answered or not r.queries)]
 
     @property
     def checked(self) -> list[ListResult]:
@@ -329,7 +337,7 @@ class Dnsbl(nagiosplugin.Resource):  # type: ignore[misc]
         yield nagiosplugin.Metric("warning_listings", report.count("warning"), context="warning")
         problems = sum(1 for r in report.results if r.problem)
         yield nagiosplugin.Metric("list_problems", problems, context="problems")
-        blind = not report.any_answer or not any(r.usable for r in report.results)
+        blind = not report.any_answer or not report.counted
         yield nagiosplugin.Metric("blind", int(blind), context="blind")
 
     def _noun(self) -> str:
@@ -368,9 +376,9 @@ class Dnsbl(nagiosplugin.Resource):  # type: ignore[misc]
             if total == 1:
                 noun = {"addresses": "address", "domains": "domain"}[noun]
             clauses.append(f"{len(listed)} of {total} {noun} listed")
-        elif report.checked:
+        elif report.counted:
             what = sanitize(report.targets[0].text) if total == 1 else f"{total} {noun}"
-            clauses.append(f"{what} not listed on {plural(len(report.checked), 'list')}")
+            clauses.append(f"{what} not listed on {plural(len(report.counted), 'list')}")
         else:
             clauses.append(f"no list could be used: {len(report.failed)} of {lists_total} failed")
         weighted = report.weighted

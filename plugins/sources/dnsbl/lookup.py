@@ -153,6 +153,10 @@ class _Asker:
     async def ask(self, name: str, qtype: int) -> tuple[str, wire.Reply | None]:
         """(status, reply): one question, retried on the next nameserver."""
         status = "timeout"
+        try:
+            wire.encode_query(0, name, qtype)
+        except wire.BadName as exc:
+            return f"not asked ({exc})", None
         for attempt in range(1 + self.retries):
             left = self.deadline - time.monotonic()
             if left <= 0:

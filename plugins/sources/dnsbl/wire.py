@@ -28,6 +28,10 @@ class WireError(ValueError):
     """A reply we cannot read; the message says what is wrong, in a few words."""
 
 
+class BadName(WireError):
+    """A name that cannot be asked. Its message never holds the name: a DQS key is part of it."""
+
+
 def encode_query(qid: int, name: str, qtype: int) -> bytes:
     """One question, recursion desired, with an EDNS0 OPT record announcing ``PAYLOAD``."""
     labels = name.rstrip(".").split(".")
@@ -35,11 +39,11 @@ def encode_query(qid: int, name: str, qtype: int) -> bytes:
     for label in labels:
         raw = label.encode("ascii")
         if not 0 < len(raw) < 64:
-            raise WireError(f"bad label in {name!r}")
+            raise BadName("an empty label, or one longer than 63 bytes")
         wire += bytes([len(raw)]) + raw
     wire += b"\0" + struct.pack("!HH", qtype, _IN)
     if len(wire) - 12 - 4 > 255:
-        raise WireError(f"{name!r} is longer than 255 bytes")
+        raise BadName("a name longer than 255 bytes")
     wire += b"\0" + _RR.pack(_OPT, PAYLOAD, 0, 0)
     return bytes(wire)
 
