@@ -288,7 +288,7 @@ def test_spamhaus_through_dqs_and_the_key_is_never_shown(lab: Lab, tmp_path: Pat
         ), done.lines
         assert DQS_KEY not in done.stdout.lower()
     state = "".join(p.read_text() for p in (tmp_path / "state").iterdir())
-    assert "zen.spamhaus.org (dqs)" in state and DQS_KEY not in state.lower()
+    assert f"zen.spamhaus.org (dqs) via {lab.resolver}" in state and DQS_KEY not in state.lower()
 
 
 @services
@@ -313,6 +313,35 @@ def test_test_results_are_kept_for_retest(lab: Lab, tmp_path: Path) -> None:
             "everything (its never-listed test point 127.0.0.1 is listed): ignored - 1 of 3 lists "
             "did not answer | "
         )
+
+
+def test_an_unusable_state_directory_is_unknown(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    server = FakeServer(lambda query: query[:2] + b"\x81\x83" + query[4:])  # NXDOMAIN
+    done = run_script(
+        SCRIPT, "--nameserver", server.address, "--state-dir", str(tmp_path / "file" / "state"),
+        "-a", LISTED_XBL, "--no-default-zones", "--zone", "bl.spamcop.net", *FAST,
+    )  # fmt: skip
+    server.close()
+    assert (done.code, done.lines) == (
+        3,
+        [
+            f"DNSBL UNKNOWN - cannot read state {tmp_path}/file/state/check_dnsbl.test-points"
+            ".json: Not a directory"
+        ],
+    )
+    # with --retest 0 nothing is kept: no state directory needed
+    server = FakeServer(lambda query: query[:2] + b"\x81\x83" + query[4:])
+    done = run_script(
+        SCRIPT, "--nameserver", server.address, "--state-dir", str(tmp_path / "file" / "state"),
+        "-a", LISTED_XBL, "--no-default-zones", "--zone", "bl.spamcop.net", "--retest", "0",
+        *FAST,
+    )  # fmt: skip
+    server.close()
+    assert done.code == 3
+    assert done.lines[0].startswith(
+        "DNSBL UNKNOWN - no list could be used: 1 of 1 failed - bl.spamcop.net broken"
+    )
 
 
 @services

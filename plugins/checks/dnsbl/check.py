@@ -5,6 +5,7 @@ Loaded by the command (``command``) only after its options are parsed.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -279,13 +280,14 @@ class Dnsbl(nagiosplugin.Resource):  # type: ignore[misc]
 
     # -- test results kept between runs --------------------------------------------------
     def _state_path(self) -> str:
-        return logtail.state_path(
-            self.options.state_dir or default_state_dir(), "test-points", STATE_PREFIX
-        )
+        directory = self.options.state_dir or default_state_dir()
+        return os.path.join(directory, f"{STATE_PREFIX}.test-points.json")
 
     def _key(self, blocklist: BlockList) -> str:
-        # The DQS key never goes into the file: "(dqs)" stands for it.
-        return blocklist.zone + (" (dqs)" if blocklist.query_zone else "")
+        """A list's entry: its zone and the resolvers asked (a list may refuse one resolver and
+        answer another). The DQS key never goes into the file: "(dqs)" stands for it."""
+        via = ",".join(f"{host}:{port}" for host, port in self.options.resolvers) or "resolv.conf"
+        return f"{blocklist.zone}{' (dqs)' if blocklist.query_zone else ''} via {via}"
 
     def _cached(self) -> dict[str, Any]:
         saved = logtail.read_json(self._state_path())
