@@ -231,9 +231,12 @@ def test_a_check_rbl_configuration_file_is_taken_as_is(lab: Lab, tmp_path: Path)
         "[rbl]\nserver=bl.spamcop.net\n; a list that died\nserver=dead.bl.isp-test.example\n"
         "server=psbl.surriel.com\nwarning=1\ncritical=1\n"
     )
+    relays = tmp_path / "relays"
+    relays.write_text(f"# the relays\n{LISTED_XBL}\n")
     done = check(
-        lab, tmp_path, "-a", LISTED_XBL, "--zones-file", str(ini), "--no-default-zones", *FAST
-    )
+        lab, tmp_path, "--address-file", str(relays), "--zones-file", str(ini),
+        "--no-default-zones", *FAST,
+    )  # fmt: skip
     assert done.code == 2
     assert lines(done)[0] == (
         "DNSBL CRITICAL - 192.0.2.25 listed on bl.spamcop.net - 1 of 1 address listed - "

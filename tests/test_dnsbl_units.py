@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -322,3 +323,30 @@ def test_dqs_asks_the_keyed_zones_and_shows_the_public_ones() -> None:
     assert by_zone["zen.spamhaus.org"].asked == "abcdefghijklmnopqrstuvwxyz.zen.dq.spamhaus.net"
     assert by_zone["dbl.spamhaus.org"].asked == "abcdefghijklmnopqrstuvwxyz.dbl.dq.spamhaus.net"
     assert by_zone["bl.spamcop.net"].asked == "bl.spamcop.net"
+
+
+# -- resolvers ----------------------------------------------------------------------------
+def test_nameservers_from_the_command_line() -> None:
+    from isp_plugins.checks.dnsbl.command import parse_nameserver
+
+    assert parse_nameserver("127.0.0.1") == ("127.0.0.1", 53)
+    assert parse_nameserver("127.0.0.1:5353") == ("127.0.0.1", 5353)
+    assert parse_nameserver("::1") == ("::1", 53)
+    assert parse_nameserver("[2001:DB8::53]:5353") == ("2001:db8::53", 5353)
+    assert parse_nameserver("[::1]") == ("::1", 53)
+
+
+def test_nameservers_from_resolv_conf(tmp_path: Path) -> None:
+    from isp_plugins.sources.dnsbl import lookup
+
+    conf = tmp_path / "resolv.conf"
+    conf.write_text(
+        "# written by hand\nsearch example.net\nnameserver 127.0.0.53\n"
+        "nameserver fe80::1%eth0\nnameserver resolver.example.net\noptions edns0 trust-ad\n"
+    )
+    assert lookup.system_nameservers(str(conf)) == [("127.0.0.53", 53), ("fe80::1", 53)]
+    conf.write_text("search example.net\n")
+    with pytest.raises(lookup.ResolverError, match=f"^no nameserver in {conf}: give --nameserver$"):
+        lookup.system_nameservers(str(conf))
+    with pytest.raises(lookup.ResolverError, match="No such file or directory: give --nameserver"):
+        lookup.system_nameservers(str(tmp_path / "none"))
