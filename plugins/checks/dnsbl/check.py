@@ -23,7 +23,7 @@ from isp_plugins.runtime.failures import Failure, FailureContext, failure_metric
 from isp_plugins.runtime.text import plural, sanitize
 from isp_plugins.sources import logtail
 from isp_plugins.sources.dnsbl import answers, lookup
-from isp_plugins.sources.dnsbl.lists import BlockList
+from isp_plugins.sources.dnsbl.lists import WEIGHT, BlockList
 from isp_plugins.sources.dnsbl.names import Target, parse_address
 from isp_plugins.sources.logtail import default_state_dir
 
@@ -55,7 +55,7 @@ class ListResult:
     answered: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     error: str = ""  # the first error answer, in words
-    #: ok, wildcard, broken (from the test points), untested (they got no answer), or cached-*
+    #: ok, wildcard or broken (from the test points, answered now or kept), untested (no answer)
     health: str = ""
     health_reason: str = ""
     tested: dict[str, bool] = field(default_factory=dict)  # test point kind -> listed
@@ -188,8 +188,6 @@ class Report:
 
     @property
     def weighted(self) -> int:
-        from isp_plugins.sources.dnsbl.lists import WEIGHT  # noqa: PLC0415
-
         return sum(WEIGHT[s] * self.count(s) for s in WEIGHT)
 
     @property

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import random
+import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -107,7 +108,7 @@ class _Channel(asyncio.DatagramProtocol):
 
     def free_id(self) -> int:
         while True:
-            qid = random.getrandbits(16)
+            qid = secrets.randbits(16)
             if qid not in self.pending:
                 return qid
 
@@ -195,7 +196,7 @@ class _Asker:
         self, server: tuple[str, int], name: str, qtype: int, timeout: float
     ) -> wire.Reply:
         """The question again over TCP, for a reply truncated on UDP (RFC 7766)."""
-        qid = random.getrandbits(16)
+        qid = secrets.randbits(16)
         query = wire.encode_query(qid, name, qtype)
 
         async def exchange() -> bytes:
