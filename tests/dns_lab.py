@@ -48,7 +48,7 @@ def v4(address: str) -> str:
 
 
 def v6(address: str) -> str:
-    return ".".join(reversed(ipaddress.IPv6Address(address).exploded.replace(":", "")))
+    return ".".join(reversed(ipaddress.IPv6Address(address).packed.hex()))
 
 
 def need_dns() -> tuple[str, str]:

@@ -37,7 +37,8 @@ def reverse_ipv4(address: ipaddress.IPv4Address) -> str:
 
 def reverse_ipv6(address: ipaddress.IPv6Address) -> str:
     """``2001:db8::1`` -> 32 nibbles, reversed and dot-separated (as under ip6.arpa)."""
-    return ".".join(reversed(address.exploded.replace(":", "")))
+    # packed, not exploded: Python 3.13 writes an IPv4-mapped address's tail dotted
+    return ".".join(reversed(address.packed.hex()))
 
 
 def address_target(address: IPAddress) -> Target:
