@@ -1,0 +1,1 @@
+"""check_dnsbl: the relays' addresses and domains on DNS blocklists, without false alarms."""
