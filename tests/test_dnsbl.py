@@ -329,10 +329,7 @@ def test_an_unusable_state_directory_is_unknown(tmp_path: Path) -> None:
     server.close()
     assert (done.code, done.lines) == (
         3,
-        [
-            f"DNSBL UNKNOWN - cannot read state {tmp_path}/file/state/check_dnsbl.test-points"
-            ".json: Not a directory"
-        ],
+        [f"DNSBL UNKNOWN - state directory {tmp_path}/file/state: Not a directory"],
     )
     # with --retest 0 nothing is kept: no state directory needed
     server = FakeServer(lambda query: query[:2] + b"\x81\x83" + query[4:])
