@@ -69,6 +69,7 @@ CHECKS: tuple[CheckInfo, ...] = (
     CheckInfo("check_ratelimit_offenders", False),
     CheckInfo("check_asterisk_sipauth", False),
     CheckInfo("check_fail2ban", False),
+    CheckInfo("check_postfix_deliveries", False),
 )
 BY_SCRIPT = {check.script: check for check in CHECKS}
 AMI_CHECKS = tuple(check for check in CHECKS if check.ami)

@@ -1,0 +1,524 @@
+"""The receivers as data: mailbox providers by recipient domain and MX host, and the reply
+texts that say why they refuse mail, each with its cause and a sample of the real text.
+
+The samples are the receivers' own texts as their postmaster pages and bounce reports show
+them (the sending address replaced by 192.0.2.25); tests/test_postfix_log.py classifies each
+sample and expects its rule. Rules are tried in order, the first match wins: the receivers'
+own codes first, then authentication, throttling, recipient and the generic words.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+#: Why a delivery was refused, in the order the long output lists them.
+CAUSES: tuple[str, ...] = (
+    "reputation",
+    "rate",
+    "recipient",
+    "policy",
+    "tls",
+    "dns",
+    "connection",
+    "other",
+)
+#: How the output names each cause.
+CAUSE_TEXT = {
+    "reputation": "reputation or block",
+    "rate": "rate limited",
+    "recipient": "recipient",
+    "policy": "policy/authentication",
+    "tls": "TLS",
+    "dns": "DNS",
+    "connection": "connection",
+    "other": "other",
+}
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A mailbox provider: its name in the output, its perfdata key, how to recognise it."""
+
+    name: str
+    key: str
+    #: Recipient domains, exact.
+    domains: tuple[str, ...] = ()
+    #: First labels of a domain under any top-level domain: "hotmail" is hotmail.co.uk too.
+    brands: tuple[str, ...] = ()
+    #: Ends of MX host names: a domain hosted there (Google Workspace, Microsoft 365) counts.
+    mx: tuple[str, ...] = ()
+
+
+PROVIDERS: tuple[Provider, ...] = (
+    Provider(
+        "Google",
+        "google",
+        domains=("gmail.com", "googlemail.com"),
+        mx=(".google.com", ".googlemail.com", ".gmail-smtp-in.l.google.com"),
+    ),
+    Provider(
+        "Yahoo/AOL",
+        "yahoo",
+        domains=("ymail.com", "rocketmail.com", "aol.com", "aim.com", "verizon.net", "aol.de"),
+        brands=("yahoo",),
+        mx=(".yahoodns.net", ".yahoo.com", ".aol.com"),
+    ),
+    Provider(
+        "Microsoft",
+        "microsoft",
+        domains=("msn.com", "passport.com", "windowslive.com"),
+        brands=("outlook", "hotmail", "live"),
+        mx=(".protection.outlook.com", ".hotmail.com", ".outlook.com"),
+    ),
+    Provider(
+        "Apple",
+        "apple",
+        domains=("icloud.com", "me.com", "mac.com"),
+        mx=(".mail.icloud.com", ".icloud.com"),
+    ),
+    Provider(
+        "GMX/WEB.DE",
+        "gmx",
+        domains=("web.de", "gmx.de", "gmx.net", "gmx.at", "gmx.ch", "gmx.com", "mail.com"),
+        mx=(".gmx.net", ".web.de", ".mail.com"),
+    ),
+    Provider(
+        "T-Online",
+        "tonline",
+        domains=("t-online.de", "magenta.de"),
+        mx=(".t-online.de",),
+    ),
+    Provider(
+        "Orange",
+        "orange",
+        domains=("orange.fr", "wanadoo.fr", "voila.fr", "orange.com"),
+        mx=(".orange.fr",),
+    ),
+    Provider(
+        "Comcast",
+        "comcast",
+        domains=("comcast.net", "xfinity.com"),
+        mx=(".comcast.net",),
+    ),
+    Provider(
+        "Mail.ru",
+        "mailru",
+        domains=("mail.ru", "inbox.ru", "list.ru", "bk.ru", "internet.ru"),
+        mx=(".mail.ru",),
+    ),
+    Provider(
+        "Yandex",
+        "yandex",
+        domains=("yandex.ru", "yandex.com", "ya.ru", "yandex.by", "yandex.kz", "yandex.ua"),
+        mx=(".yandex.ru", ".yandex.net"),
+    ),
+)
+OTHER = Provider("other", "other")
+BY_KEY = {provider.key: provider for provider in (*PROVIDERS, OTHER)}
+#: --critical-providers by default: the largest mailbox providers of an ISP's customers.
+MAJOR: tuple[str, ...] = ("google", "microsoft", "yahoo", "apple", "gmx")
+
+_BY_DOMAIN = {domain: p for p in PROVIDERS for domain in p.domains}
+_BY_BRAND = {brand: p for p in PROVIDERS for brand in p.brands}
+
+
+@functools.lru_cache(maxsize=65536)
+def provider_of(domain: str, host: str = "") -> Provider:
+    """The provider of a recipient domain, else of the MX host that answered, else OTHER."""
+    domain = domain.lower().rstrip(".")
+    found = _BY_DOMAIN.get(domain)
+    if found is not None:
+        return found
+    brand, _, rest = domain.partition(".")
+    # hotmail.fr, yahoo.co.uk: a brand and a public suffix of one or two short labels.
+    if brand in _BY_BRAND and rest and all(len(label) <= 3 for label in rest.split(".")[:2]):
+        if rest.count(".") <= 1:
+            return _BY_BRAND[brand]
+    host = "." + host.lower().rstrip(".")
+    for provider in PROVIDERS:
+        if host.endswith(provider.mx):
+            return provider
+    return OTHER
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply text a receiver sends, what it means, and a sample of it."""
+
+    name: str
+    cause: str
+    #: A regular expression (case-insensitive) found in the reply, continuation codes removed.
+    pattern: str
+    sample: str
+
+
+REPLIES: tuple[Reply, ...] = (
+    # -- Microsoft (outlook.com, hotmail, live, Microsoft 365) ---------------------------------
+    Reply(
+        "microsoft-block-list",
+        "reputation",
+        r"\(S3140\)|\(S3150\)|part of their network is on our block list|\bSC-00[1-4]\b",
+        "550 5.7.1 Unfortunately, messages from [192.0.2.25] weren't sent. Please contact your "
+        "Internet service provider since part of their network is on our block list (S3150). "
+        "You can also refer your provider to "
+        "http://mail.live.com/mail/troubleshooting.aspx#errors. "
+        "[DB3EUR04FT007.eop-eur04.prod.protection.outlook.com]",
+    ),
+    Reply(
+        "microsoft-banned-ip",
+        "reputation",
+        r"\b5\.7\.6(?:0[6-9]|[1-4]\d)\b|banned sending IP|\b5\.7\.511\b|banned sender",
+        "550 5.7.606 Access denied, banned sending IP [192.0.2.25]. To request removal from "
+        "this list please visit https://sender.office.com/ and follow the directions. For more "
+        "information please go to http://go.microsoft.com/fwlink/?LinkID=526655 "
+        "(AS16012609) [DM6NAM11FT034.eop-nam11.prod.protection.outlook.com]",
+    ),
+    Reply(
+        "microsoft-traffic-refused",
+        "reputation",
+        r"\b5\.7\.7(?:0\d|[1-4]\d|50)\b|traffic not accepted from this IP",
+        "550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP. "
+        "For more information please go to http://go.microsoft.com/fwlink/?LinkId=526653 "
+        "AS(7230) [BN8NAM11FT066.eop-nam11.prod.protection.outlook.com]",
+    ),
+    Reply(
+        "microsoft-ip-reputation",
+        "reputation",
+        r"due to IP reputation|\(S775\)",
+        "451 4.7.650 The mail server [192.0.2.25] has been temporarily rate limited due to IP "
+        "reputation. For e-mail delivery information, see https://postmaster.live.com (S775) "
+        "[Name=Protocol Filter Agent][AGT=PFA][MxId=11BA1D2B3C4D5E6F]",
+    ),
+    Reply(
+        "microsoft-spamhaus",
+        "reputation",
+        r"blocked using Spamhaus",
+        "550 5.7.1 Service unavailable, Client host [192.0.2.25] blocked using Spamhaus. To "
+        "request removal from this list see https://www.spamhaus.org/query/ip/192.0.2.25 "
+        "AS(1450) [AM6EUR05FT020.eop-eur05.prod.protection.outlook.com]",
+    ),
+    Reply(
+        "microsoft-hourly-limit",
+        "rate",
+        r"\bRP-00[1-3]\b|limits for how many messages can be sent",
+        "421 RP-001 (BAY004-MC1F14) Unfortunately, some messages from 192.0.2.25 weren't sent. "
+        "Please try again. We have limits for how many messages can be sent per hour and per "
+        "day. You can also refer to http://mail.live.com/mail/troubleshooting.aspx#errors.",
+    ),
+    Reply(
+        "microsoft-server-busy",
+        "rate",
+        r"\b4\.7\.500\b|Server busy\. Please try again later",
+        "451 4.7.500 Server busy. Please try again later from [192.0.2.25]. (S77714) "
+        "[AM0EUR02FT012.eop-EUR02.prod.protection.outlook.com]",
+    ),
+    Reply(
+        "microsoft-dmarc",
+        "policy",
+        r"\b5\.7\.509\b|\b5\.7\.515\b|does not pass DMARC|required authentication level",
+        "550 5.7.509 Access denied, sending domain example.net does not pass DMARC verification "
+        "and has a DMARC policy of reject. [BN1NAM02FT012.eop-nam02.prod.protection.outlook.com]",
+    ),
+    Reply(
+        "microsoft-recipient",
+        "recipient",
+        r"RecipientNotFound|mailbox unavailable \(S2017062302\)",
+        "550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302). "
+        "[DB8EUR05FT042.eop-eur05.prod.protection.outlook.com]",
+    ),
+    # -- Google (gmail.com, Google Workspace) ------------------------------------------------
+    Reply(
+        "google-unsolicited-rate",
+        "reputation",
+        r"unusual rate of unsolicited mail",
+        "421-4.7.28 [192.0.2.25      15] Our system has detected an unusual rate of 421-4.7.28 "
+        "unsolicited mail originating from your IP address. To protect our 421-4.7.28 users "
+        "from spam, mail sent from your IP address has been temporarily 421-4.7.28 rate "
+        "limited. Please visit 421-4.7.28 https://support.google.com/mail/?p=UnsolicitedRateLimitError "
+        "to 421 4.7.28 review our Bulk Email Senders Guidelines. a1si1234567qkb.12 - gsmtp",
+    ),
+    Reply(
+        "google-low-reputation",
+        "reputation",
+        r"low reputation of the sending",
+        "421-4.7.0 [192.0.2.25      15] Our system has detected that this message is 421-4.7.0 "
+        "suspicious due to the very low reputation of the sending IP address. 421-4.7.0 To "
+        "protect our users from spam, mail sent from your IP address has 421-4.7.0 been "
+        "temporarily rate limited. Please visit 421 4.7.0 "
+        "https://support.google.com/mail/answer/188131 for more information. "
+        "b2si7654321qkb.34 - gsmtp",
+    ),
+    Reply(
+        "google-likely-unsolicited",
+        "reputation",
+        r"likely unsolicited mail|has been blocked\. \S+ spam",
+        "550-5.7.1 [192.0.2.25      12] Our system has detected that this message is 550-5.7.1 "
+        "likely unsolicited mail. To reduce the amount of spam sent to Gmail, 550-5.7.1 this "
+        "message has been blocked. Please visit 550-5.7.1 "
+        "https://support.google.com/mail/?p=UnsolicitedMessageError 550 5.7.1 for more "
+        "information. c3si1122334qkb.56 - gsmtp",
+    ),
+    Reply(
+        "google-ip-not-authorized",
+        "reputation",
+        r"not authorized to send email directly to our servers",
+        "550-5.7.1 [192.0.2.25] The IP you're using to send mail is not authorized to 550-5.7.1 "
+        "send email directly to our servers. Please use the SMTP relay at your 550-5.7.1 "
+        "service provider instead. Learn more at 550 5.7.1 "
+        "https://support.google.com/mail/?p=NotAuthorizedError d4si5566778qkb.78 - gsmtp",
+    ),
+    Reply(
+        "google-unauthenticated",
+        "policy",
+        r"sender is unauthenticated|requires all senders to authenticate|"
+        r"Unauthenticated email|because it is unauthenticated|\b5\.7\.2[5-7]\b|\b4\.7\.2[3-7]\b",
+        "550-5.7.26 This mail has been blocked because the sender is unauthenticated. "
+        "550-5.7.26 Gmail requires all senders to authenticate with either SPF or DKIM. "
+        "550-5.7.26 550-5.7.26 Authentication results: 550-5.7.26 DKIM = did not pass "
+        "550-5.7.26 SPF [example.net] with ip: [192.0.2.25] = did not pass 550-5.7.26 "
+        "550-5.7.26 For instructions on setting up authentication, go to 550 5.7.26 "
+        "https://support.google.com/mail/answer/81126#authentication e5si99887766qkb.90 - gsmtp",
+    ),
+    Reply(
+        "google-no-such-user",
+        "recipient",
+        r"email account that you tried to reach (?:does not exist|is (?:disabled|over quota|"
+        r"inactive))",
+        "550-5.1.1 The email account that you tried to reach does not exist. Please try "
+        "550-5.1.1 double-checking the recipient's email address for typos or 550-5.1.1 "
+        "unnecessary spaces. For more information, go to 550 5.1.1 "
+        "https://support.google.com/mail/?p=NoSuchUser f6si1029384qkb.11 - gsmtp",
+    ),
+    Reply(
+        "google-recipient-rate",
+        "recipient",
+        r"receiving mail at a rate that",
+        "450-4.2.1 The user you are trying to contact is receiving mail at a rate that "
+        "450-4.2.1 prevents additional messages from being delivered. Please resend your "
+        "450-4.2.1 message at a later time. If the user is able to receive mail at that "
+        "450-4.2.1 time, your message will be delivered. For more information, go to 450 4.2.1 "
+        "https://support.google.com/mail/?p=ReceivingRate g7si5647382qkb.22 - gsmtp",
+    ),
+    # -- Yahoo / AOL ----------------------------------------------------------------------
+    Reply(
+        "yahoo-permanently-deferred",
+        "reputation",
+        r"\[TSS?0[39]\]|will be permanently deferred",
+        "421 4.7.0 [TSS09] All messages from 192.0.2.25 will be permanently deferred; Retrying "
+        "will NOT succeed. See https://postmaster.yahooinc.com/error-codes",
+    ),
+    Reply(
+        "yahoo-complaints",
+        "reputation",
+        r"\[TSS?0[1245]\]|deferred due to (?:unexpected volume or )?user complaints",
+        "421 4.7.0 [TSS04] Messages from 192.0.2.25 temporarily deferred due to unexpected "
+        "volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes",
+    ),
+    Reply(
+        "yahoo-policy",
+        "reputation",
+        r"Message not accepted for policy reasons",
+        "554 5.7.9 Message not accepted for policy reasons.  See "
+        "https://postmaster.yahooinc.com/error-codes",
+    ),
+    Reply(
+        "yahoo-no-account",
+        "recipient",
+        r"doesn't have a \S+ account",
+        "554 delivery error: dd This user doesn't have a yahoo.com account (bob@yahoo.com) [0] "
+        "- mta4321.mail.gq1.yahoo.com",
+    ),
+    # -- Apple (iCloud, Proofpoint-filtered) ----------------------------------------------
+    Reply(
+        "apple-blocked",
+        "reputation",
+        r"support\.proofpoint\.com/dnsbl|\[CS0\d\]|\[HM0[78]\]",
+        "550 5.7.0 Blocked - see https://support.proofpoint.com/dnsbl-lookup.cgi?ip=192.0.2.25",
+    ),
+    # -- GMX / WEB.DE ------------------------------------------------------------------
+    Reply(
+        "gmx-block-listed",
+        "reputation",
+        r"IP address is block listed|postmaster\.(?:gmx\.net|web\.de)/\S*case\?c=r0",
+        "554-gmx.net (mxgmx117) Nemesis ESMTP Service not available 554-No SMTP service "
+        "554-IP address is block listed. 554 For explanation visit "
+        "https://postmaster.gmx.net/en/case?c=r0301&i=ip&v=192.0.2.25&r=1MnZ5W-1abcDE0XyZ-00abC1",
+    ),
+    # -- T-Online -----------------------------------------------------------------------
+    Reply(
+        "tonline-blocked",
+        "reputation",
+        r"tosa@rx\.t-online\.de",
+        "554 IP=192.0.2.25 - A problem occurred. (Ask your postmaster for help or to contact "
+        "tosa@rx.t-online.de to clarify.) (BL)",
+    ),
+    # -- Comcast ------------------------------------------------------------------------
+    Reply(
+        "comcast-blocked",
+        "reputation",
+        r"Comcast block for spam|smtp-error-codes\.php#BL\d+",
+        "554 resimta-po-01v.sys.comcast.net comcast 192.0.2.25 Comcast block for spam.  Please "
+        "see http://postmaster.comcast.net/smtp-error-codes.php#BL000000",
+    ),
+    Reply(
+        "comcast-rate",
+        "rate",
+        r"smtp-error-codes\.php#RL\d+",
+        "421 resimta-po-22v.sys.comcast.net comcast 192.0.2.25 Too many sessions opened. "
+        "Please see http://postmaster.comcast.net/smtp-error-codes.php#RL000001",
+    ),
+    # -- Mail.ru, Yandex --------------------------------------------------------------
+    Reply(
+        "mailru-spam",
+        "reputation",
+        r"spam message rejected|help\.mail\.ru/notspam",
+        "550 spam message rejected. Please visit "
+        "https://help.mail.ru/notspam-support/id?c=AbCdEfGh or report details to "
+        "abuse@corp.mail.ru. Error code: 1A2B3C4D. ID: 00000001.",
+    ),
+    Reply(
+        "yandex-spam",
+        "reputation",
+        r"suspicion of SPAM",
+        "554 5.7.1 [2] Message rejected under suspicion of SPAM; https://ya.cc/1IrBc "
+        "1700000000-AbCdEf12",
+    ),
+    # -- Blocklists anyone uses ---------------------------------------------------------
+    Reply(
+        "dnsbl",
+        "reputation",
+        r"spamhaus|spamcop|barracuda|\bsorbs\b|blocked using|black ?list|block ?list|\bRBL\b|"
+        r"\bDNSBL\b",
+        "554 5.7.1 Service unavailable; Client host [192.0.2.25] blocked using "
+        "zen.spamhaus.org; https://www.spamhaus.org/query/ip/192.0.2.25",
+    ),
+    # -- Generic texts -------------------------------------------------------------------
+    Reply(
+        "authentication",
+        "policy",
+        r"\bSPF\b|\bDKIM\b|\bDMARC\b|Sender Policy Framework|reverse DNS|\bPTR\b",
+        "550 5.7.23 The message was rejected because of Sender Policy Framework violation",
+    ),
+    Reply(
+        "recipient-rate",
+        "recipient",
+        r"receiving mail too quickly",
+        "452 4.2.1 The recipient is receiving mail too quickly, try again later",
+    ),
+    Reply(
+        "throttled",
+        "rate",
+        r"rate.?limit|too many (?:connections|messages|sessions|recipients|concurrent)|"
+        r"throttl|too fast|slow down|try again later, closing connection|"
+        r"exceeded the (?:rate|limit)|sending rate",
+        "421 4.7.0 Try again later, closing connection. (EHLO) h8si3141592qkb.33 - gsmtp",
+    ),
+    Reply(
+        "no-such-recipient",
+        "recipient",
+        r"\b5\.1\.[0-6]\b|\b[45]\.2\.2\b|user unknown|unknown user|no such user|does ?n[o']t "
+        r"exist|mailbox (?:unavailable|not found|full|is full|disabled)|over ?quota|"
+        r"quota exceeded|recipient not found|invalid recipient|account (?:is )?(?:disabled|"
+        r"inactive|suspended)",
+        "550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown in virtual "
+        "mailbox table",
+    ),
+    Reply(
+        "spam",
+        "reputation",
+        r"\bspam\b|unsolicited|reputation",
+        "550 5.7.1 Message rejected as spam by Content Filtering.",
+    ),
+    # -- Postfix's own texts: no reply, the connection failed ---------------------------
+    Reply(
+        "tls",
+        "tls",
+        r"\bTLS\b|\bSSL\b|certificate|handshake",
+        "Cannot start TLS: handshake failure",
+    ),
+    Reply(
+        "dns",
+        "dns",
+        r"Name service error|Host or domain name not found|\bDNS\b|MX records? "
+        r"(?:not found|for)|Host not found",
+        "Host or domain name not found. Name service error for name=example.invalid type=MX: "
+        "Host not found, try again",
+    ),
+    Reply(
+        "connection",
+        "connection",
+        r"Connection timed out|Connection refused|No route to host|Network is unreachable|"
+        r"lost connection with|conversation with \S+ timed out|Connection reset|"
+        r"Host is down|connect to \S+:",
+        "connect to mx.example.org[198.51.100.7]:25: Connection timed out",
+    ),
+)
+REPLY_RULES = tuple((reply, re.compile(reply.pattern, re.IGNORECASE)) for reply in REPLIES)
+#: The rule of a reply no pattern matches.
+UNMATCHED = Reply("other", "other", "", "")
+#: Continuation codes of a multi-line reply, as Postfix joins its lines: "... of 421-4.7.28 ...".
+_CONTINUATION = re.compile(r"(?<=\S) \d{3}[- ](?:[245]\.\d{1,3}\.\d{1,3} )?(?=\S)")
+#: What varies from one reply to the next and says nothing of the cause: addresses (whose
+#: digits would look like codes: 10.5.1.3 holds "5.1.3"), Gmail's message tag, long ids.
+_VARYING = re.compile(
+    r"\b\d{1,3}(?:\.\d{1,3}){3}\b"
+    r"|\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\]"
+    r"|\S+(?= - gsmtp)"
+    r"|\b(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[\w-]{12,}"
+)
+#: Replies classified in one run, remembered by their masked text (one rule pass each).
+_SEEN: dict[str, Reply] = {}
+_SEEN_MAX = 20000
+#: Characters of a masked reply kept as a reason (the top deferral reasons).
+REASON_LIMIT = 300
+
+
+def clean_reply(text: str) -> str:
+    """The reply as one sentence: the codes repeated at each joined line removed."""
+    head, rest = text[:12], text[12:]
+    return head + _CONTINUATION.sub(" ", rest)
+
+
+def classify(reply: str) -> tuple[Reply, str]:
+    """The first rule whose pattern the reply (cleaned, see clean_reply) holds once addresses
+    and ids are masked (UNMATCHED when none does), and that masked text."""
+    masked = _VARYING.sub("#", reply[:2000])
+    found = _SEEN.get(masked)
+    if found is None:
+        found = next((rule for rule, pattern in REPLY_RULES if pattern.search(masked)), UNMATCHED)
+        if len(_SEEN) < _SEEN_MAX:
+            _SEEN[masked] = found
+    return found, masked[:REASON_LIMIT]
+
+
+#: smtpd's reject of incoming mail, by class: the first pattern found wins.
+REJECT_CLASSES: tuple[tuple[str, str, str], ...] = (
+    (
+        "blocklist",
+        r"blocked using|listed (?:in|at|on|by)\b|\bRBL\b|\bDNSBL\b|spamhaus|block ?list|"
+        r"black ?list",
+        "554 5.7.1 Service unavailable; Client host [192.0.2.99] blocked using "
+        "zen.spamhaus.org; https://www.spamhaus.org/query/ip/192.0.2.99",
+    ),
+    (
+        "unknown_user",
+        r"User unknown|unknown user|no such user|undeliverable address|mailbox unavailable",
+        "550 5.1.1 <nobody@isp.example>: Recipient address rejected: User unknown in virtual "
+        "mailbox table",
+    ),
+    (
+        "policy",
+        r"Policy Rejection|rate limit|quota|too many|limit exceeded|\bpolic(?:y|ies)\b|"
+        r"greylist",
+        "450 4.7.1 <bob@gmail.com>: Recipient address rejected: Rate limit reach, retry later",
+    ),
+)
+REJECT_KINDS: tuple[str, ...] = (*(kind for kind, _, _ in REJECT_CLASSES), "other")
+_REJECT_RULES = tuple((kind, re.compile(p, re.IGNORECASE)) for kind, p, _ in REJECT_CLASSES)
+
+
+def reject_class(reply: str) -> str:
+    """blocklist, policy, unknown_user or other."""
+    return next((kind for kind, pattern in _REJECT_RULES if pattern.search(reply)), "other")
