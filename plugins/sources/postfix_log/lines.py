@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 from isp_plugins.sources.postfix_log.providers import (
+    UNMATCHED,
     Reply,
     classify,
     clean_reply,
@@ -136,7 +137,7 @@ def parse_delivery(line: str) -> Delivery | None:
     if status == "expired":
         if " from=<" not in line:
             return None
-        return Delivery(status, "", "", "", "", classify(""), "", "other")
+        return Delivery(status, "", "", "", "", UNMATCHED, "", "other")
     recipient = _field(line, " to=<", ">")
     if not recipient and " to=<" not in line:
         return None

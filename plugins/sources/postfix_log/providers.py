@@ -133,9 +133,9 @@ def provider_of(domain: str, host: str = "") -> Provider:
         return found
     brand, _, rest = domain.partition(".")
     # hotmail.fr, yahoo.co.uk: a brand and a public suffix of one or two short labels.
-    if brand in _BY_BRAND and rest and all(len(label) <= 3 for label in rest.split(".")[:2]):
-        if rest.count(".") <= 1:
-            return _BY_BRAND[brand]
+    labels = rest.split(".")
+    if brand in _BY_BRAND and rest and len(labels) <= 2 and all(len(x) <= 3 for x in labels):
+        return _BY_BRAND[brand]
     host = "." + host.lower().rstrip(".")
     for provider in PROVIDERS:
         if host.endswith(provider.mx):
@@ -236,8 +236,9 @@ REPLIES: tuple[Reply, ...] = (
         "421-4.7.28 [192.0.2.25      15] Our system has detected an unusual rate of 421-4.7.28 "
         "unsolicited mail originating from your IP address. To protect our 421-4.7.28 users "
         "from spam, mail sent from your IP address has been temporarily 421-4.7.28 rate "
-        "limited. Please visit 421-4.7.28 https://support.google.com/mail/?p=UnsolicitedRateLimitError "
-        "to 421 4.7.28 review our Bulk Email Senders Guidelines. a1si1234567qkb.12 - gsmtp",
+        "limited. Please visit 421-4.7.28 "
+        "https://support.google.com/mail/?p=UnsolicitedRateLimitError to 421 4.7.28 review "
+        "our Bulk Email Senders Guidelines. a1si1234567qkb.12 - gsmtp",
     ),
     Reply(
         "google-low-reputation",
