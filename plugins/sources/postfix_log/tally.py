@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from isp_plugins.sources import logtail
 from isp_plugins.sources.logtail import search
@@ -238,10 +238,12 @@ def _read_log(
     deadline: float | None,
     block: int,
     update: bool,
+    named: bool = False,
 ) -> tuple[float | None, float | None]:
-    """One log's new lines into tally; its (start, end) log times for the window."""
+    """One log's new lines into tally; its (start, end) log times for the window.
+    ``named``: the notes name the log (two logs are read)."""
     todo = logtail.plan(log, state_dir, STATE_PREFIX)
-    scan.notes.extend(todo.notes)
+    scan.notes.extend(f"{log}: {note}" if named else note for note in todo.notes)
     scan.first_run = scan.first_run or todo.first_run
     stopped: tuple[str, int] | None = None
     first_time: float | None = None
@@ -304,11 +306,3 @@ def scan_log(
     if start is not None and end is not None:
         scan.window = max(0.0, end - start)
     return scan
-
-
-def state_path(state_dir: str, log: str) -> str:
-    return logtail.state_path(state_dir, log, STATE_PREFIX)
-
-
-def as_dict(extra: Any) -> dict[str, Any]:
-    return extra if isinstance(extra, dict) else {}
