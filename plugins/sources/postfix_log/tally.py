@@ -298,11 +298,12 @@ def scan_log(
     scan = Scan(tally=tally)
     same = amavis_log is None or os.path.abspath(amavis_log) == os.path.abspath(log)
     start, end = _read_log(
-        log, state_dir, tally, True, same, scan, current, deadline, block, update
+        log, state_dir, tally, True, same, scan, current, deadline, block, update, not same
     )
-    if not same:
-        assert amavis_log is not None
-        _read_log(amavis_log, state_dir, tally, False, True, scan, current, deadline, block, update)
+    if amavis_log is not None and not same:
+        _read_log(
+            amavis_log, state_dir, tally, False, True, scan, current, deadline, block, update, True
+        )
     if start is not None and end is not None:
         scan.window = max(0.0, end - start)
     return scan
