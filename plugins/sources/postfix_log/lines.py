@@ -60,7 +60,7 @@ _REJECT = re.compile(
     r"(?:[^\s\[]*)\[(?P<client>[^\]]+)\](?::\d+)?: (?P<reply>.*?)(?:; from=<.*)?$"
 )
 _AMAVIS = re.compile(
-    r"\(\d+-\d+(?:-\d+)?\) (?:\S+ )?(?P<action>Passed|Blocked) (?P<category>[A-Z][A-Z-]*)"
+    r"\(\d+-\d+(?:-\d+)?\) (?:\S+ )?(?P<action>Passed|Blocked) (?P<category>[A-Z][A-Z0-9-]*)"
     r"(?: \((?:[^()]|\([^()]*\))*\))?(?: \{(?P<actions>[^}]*)\})?, (?P<rest>.*)$"
 )
 _BRACKETED = re.compile(r"\[([^\]\s]+)\](:\d+)?")
