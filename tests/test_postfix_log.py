@@ -54,7 +54,8 @@ def test_rule_names_are_unique_and_causes_known() -> None:
         ("552 5.2.2 Mailbox full", "no-such-recipient"),
         ("TLS is required, but was not offered by host mx.example.org[198.51.100.7]", "tls"),
         (
-            "lost connection with mx.example.org[198.51.100.7] while receiving the initial server greeting",
+            "lost connection with mx.example.org[198.51.100.7] while receiving the initial "
+            "server greeting",
             "connection",
         ),
         ("", "other"),
@@ -163,7 +164,8 @@ def test_a_deferral_with_its_remote_reply(prefix: str) -> None:
             ("deferred", "gmail.com", "gmail-smtp-in.l.google.com", "google", "connection"),
         ),
         (
-            "postfix/lmtp[9]: A2: to=<e@isp.example>, relay=mail.isp.example[private/dovecot-lmtp], "
+            "postfix/lmtp[9]: A2: to=<e@isp.example>, "
+            "relay=mail.isp.example[private/dovecot-lmtp], "
             "delay=0.1, dsn=5.1.1, status=bounced (host mail.isp.example[private/dovecot-lmtp] "
             "said: 550 5.1.1 <e@isp.example> User doesn't exist: e@isp.example (in reply to RCPT "
             "TO command))",
@@ -195,7 +197,8 @@ def test_every_delivery_agent(line: str, expected: tuple[str, ...]) -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        "postfix/smtp[1]: A1: to=<b@gmail.com>, relay=x[1.2.3.4]:25, dsn=2.0.0, status=sent (250 ok)",
+        "postfix/smtp[1]: A1: to=<b@gmail.com>, relay=x[1.2.3.4]:25, dsn=2.0.0, "
+        "status=sent (250 ok)",
         "postfix/qmgr[1]: A1: removed",
         "postfix/smtp[1]: A1: to=<b@gmail.com>, status=deferredX",
         "postfix/smtpd[1]: warning: status=deferred appears in a warning without a recipient",
@@ -392,7 +395,7 @@ def test_a_log_too_big_for_the_time_is_read_in_parts(tmp_path: Path) -> None:
 
 
 def test_an_unreadable_log_is_a_state_error(tmp_path: Path) -> None:
-    with pytest.raises(tally.logtail.StateError, match="cannot read .*missing.log: No such file"):
+    with pytest.raises(tally.logtail.StateError, match=r"cannot read .*missing\.log: No such file"):
         scan(tmp_path / "missing.log", tmp_path)
     if os.geteuid() != 0:
         locked = tmp_path / "locked.log"
