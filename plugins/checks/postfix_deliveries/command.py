@@ -96,7 +96,7 @@ class LabelRange(click.ParamType):  # type: ignore[type-arg]  # generic from cli
         if not sep or not re.fullmatch(r"[a-z_]+", label):
             self.fail(f"{value!r} is not LABEL=RANGE, like deferred_google=100", param, ctx)
         if label not in LABELS:
-            self.fail(f"{label!r} is not a perfdata label (see --help)", param, ctx)
+            self.fail(f"{label!r} is not a perfdata label", param, ctx)
         return label, RangeType().convert(spec, param, ctx)
 
 
