@@ -68,6 +68,11 @@ def test_replies_beyond_the_samples(reply: str, name: str) -> None:
 def test_clean_reply_joins_a_multiline_reply() -> None:
     joined = "421-4.7.0 Try again 421-4.7.0 later, closing 421 4.7.0 connection."
     assert providers.clean_reply(joined) == "421-4.7.0 Try again later, closing connection."
+    # Gmail's last line has two spaces before its link.
+    gmail = "550-5.1.1 For more information, go to 550 5.1.1  https://support.google.com/x"
+    assert providers.clean_reply(gmail) == (
+        "550-5.1.1 For more information, go to https://support.google.com/x"
+    )
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,7 @@ def quote(reply: str) -> str:
             break
         quoted = candidate
     quoted = quoted.rstrip(".")
-    return quoted if len(quoted) <= QUOTE_LIMIT else quoted[: QUOTE_LIMIT - 3] + "..."
+    return quoted if len(quoted) <= QUOTE_LIMIT else quoted[: QUOTE_LIMIT - 3].rstrip() + "..."
 
 
 def counted(refusal: tally_module.Refusal) -> str:

@@ -460,7 +460,7 @@ REPLY_RULES = tuple((reply, re.compile(reply.pattern, re.IGNORECASE)) for reply 
 #: The rule of a reply no pattern matches.
 UNMATCHED = Reply("other", "other", "", "")
 #: Continuation codes of a multi-line reply, as Postfix joins its lines: "... of 421-4.7.28 ...".
-_CONTINUATION = re.compile(r"(?<=\S) \d{3}[- ](?:[245]\.\d{1,3}\.\d{1,3} )?(?=\S)")
+_CONTINUATION = re.compile(r"(?<=\S) \d{3}[- ](?:[245]\.\d{1,3}\.\d{1,3} +)?(?=\S)")
 #: What varies from one reply to the next and says nothing of the cause: addresses (whose
 #: digits would look like codes: 10.5.1.3 holds "5.1.3"), Gmail's message tag, long ids.
 _VARYING = re.compile(
