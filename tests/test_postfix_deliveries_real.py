@@ -184,8 +184,11 @@ class Instance:
     def send(self, *recipients: str) -> None:
         message = "From: <alice@isp.test>\nSubject: deliveries test\n\nhello\n"
         done = subprocess.run(
-            [find_program("sendmail") or "sendmail", "-C", str(self.etc), "-f", "alice@isp.test"]
-            + list(recipients),
+            [
+                find_program("sendmail") or "sendmail",
+                *("-C", str(self.etc), "-f", "alice@isp.test"),
+                *recipients,
+            ],
             input=message,
             text=True,
             capture_output=True,
