@@ -35,26 +35,22 @@ from isp_plugins.sources.postfix_log.providers import (
     reject_class,
 )
 
-#: Fixed texts of the lines read one by one (logtail.search finds them like grep does).
-#: ``status=sent`` lines are only counted, block by block (SENT).
-FINGERPRINTS: tuple[bytes, ...] = (
-    b" status=deferred",
-    b" status=bounced",
-    b" status=expired",
-    b": reject: ",
-    b" Passed ",
-    b" Blocked ",
-)
+#: What the log is searched for, block by block. ``status=sent`` lines are only counted
+#: (SENT), and so are amavisd-new's most common verdicts, CLEAN mail relayed out
+#: (OUTBOUND_CLEAN); the other lines are found (FAILED, REJECT, BLOCKED, and PASSED in the
+#: blocks where not every Passed line is an OUTBOUND_CLEAN one) and parsed one by one.
 SENT = b" status=sent "
-POSTFIX_FINGERPRINTS = FINGERPRINTS[:4]
-AMAVIS_FINGERPRINTS = FINGERPRINTS[4:]
+FAILED = re.compile(rb" status=(?!sent )")
+REJECT = b": reject: "
+BLOCKED = b" Blocked "
+PASSED = b" Passed "
+OUTBOUND_CLEAN = b" Passed CLEAN {RelayedOutbound}, "
+OTHER_PASSED = re.compile(rb" Passed (?!CLEAN \{RelayedOutbound\}, )")
 
-_DETAIL_HOST = re.compile(
-    r"^(?:delivery temporarily suspended: )?"
-    r"(?:host (?P<host>[^\s\[]+)\[[^\]]*\] (?:said|refused to talk to me): (?P<reply>.*?)"
-    r"(?: \(in reply to [^()]*\))?$"
-    r"|(?:connect to|lost connection with|conversation with) (?P<peer>[^\s\[]+)\[)"
-)
+#: How Postfix introduces a remote reply, and its own texts that name the host.
+_SUSPENDED = "delivery temporarily suspended: "
+_SAID = (" said: ", " refused to talk to me: ")
+_PEER = ("connect to ", "lost connection with ", "conversation with ")
 _REJECT = re.compile(
     r": reject: (?:RCPT|MAIL|CONNECT|HELO|EHLO|DATA|END-OF-MESSAGE|BDAT|VRFY|ETRN) from "
     r"(?:[^\s\[]*)\[(?P<client>[^\]]+)\](?::\d+)?: (?P<reply>.*?)(?:; from=<.*)?$"
@@ -122,6 +118,27 @@ def _field(line: str, name: str, stop: str = ",") -> str:
     return line[at : end if end >= 0 else len(line)]
 
 
+def remote_reply(detail: str, host: str) -> tuple[str, str]:
+    """The receiver's reply in Postfix's detail text and the host that sent it (else the
+    detail itself, and the host it names or ``host``)."""
+    if detail.startswith(_SUSPENDED):
+        detail = detail[len(_SUSPENDED) :]
+    if detail.startswith("host "):
+        for said in _SAID:
+            at = detail.find(said)
+            if at > 0:
+                named = detail[5:at]
+                reply = detail[at + len(said) :]
+                if reply.endswith(" command)"):
+                    cut = reply.rfind(" (in reply to ")
+                    reply = reply[:cut] if cut >= 0 else reply
+                return reply, named.partition("[")[0] or host
+    for peer in _PEER:
+        if detail.startswith(peer):
+            return detail, host or detail[len(peer) :].partition("[")[0].split(" ", 1)[0]
+    return detail, host
+
+
 def parse_delivery(line: str) -> Delivery | None:
     """The failed delivery or expired message in a Postfix line, or None."""
     at = line.find(" status=")
@@ -149,14 +166,7 @@ def parse_delivery(line: str) -> Delivery | None:
     detail = line[end:].strip()
     if detail.startswith("(") and detail.endswith(")"):
         detail = detail[1:-1]
-    reply = detail
-    match = _DETAIL_HOST.match(detail)
-    if match:
-        if match.group("reply") is not None:
-            reply = match.group("reply")
-            host = match.group("host") or host
-        elif match.group("peer"):
-            host = host or match.group("peer")
+    reply, host = remote_reply(detail, host)
     reply = clean_reply(reply)
     rule, reason = classify(reply)
     provider = provider_of(domain, host.lower()).key

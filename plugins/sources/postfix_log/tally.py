@@ -144,26 +144,38 @@ class Scan:
         return count * MINUTE / max(self.window, MINUTE)
 
 
-def _block_lines(data: bytes, start: int, end: int, needles: Iterable[search.Needle]) -> list[int]:
-    found: set[int] = set()
-    for needle in needles:
-        needle.lines(data, start, end, found)
-    return sorted(found)
+def _heads(data: bytes, start: int, end: int, hits: Iterable[int], found: set[int]) -> None:
+    """Adds the starts of the lines that hold the offsets ``hits``."""
+    for hit in hits:
+        found.add(data.rfind(b"\n", start, hit) + 1 or start)
+
+
+@dataclass(frozen=True)
+class Needles:
+    """The rare fixed texts, each found through its rarest byte (logtail.search.Needle)."""
+
+    reject: search.Needle
+    blocked: search.Needle
 
 
 def count_range(
-    data: bytes,
-    start: int,
-    end: int,
-    tally: Tally,
-    needles: tuple[search.Needle, ...],
-    postfix: bool,
-    amavis: bool,
+    data: bytes, start: int, end: int, tally: Tally, needles: Needles, postfix: bool, amavis: bool
 ) -> None:
     """Count the complete lines of data[start:end]."""
+    found: set[int] = set()
     if postfix:
         tally.sent += data.count(parse.SENT, start, end)
-    for head in _block_lines(data, start, end, needles):
+        hits = (match.start() for match in parse.FAILED.finditer(data, start, end))
+        _heads(data, start, end, hits, found)
+        needles.reject.lines(data, start, end, found)
+    if amavis:
+        needles.blocked.lines(data, start, end, found)
+        clean = data.count(parse.OUTBOUND_CLEAN, start, end)
+        tally.outbound["CLEAN"] += clean
+        if data.count(parse.PASSED, start, end) > clean:  # other verdicts: one by one
+            hits = (match.start() for match in parse.OTHER_PASSED.finditer(data, start, end))
+            _heads(data, start, end, hits, found)
+    for head in sorted(found):
         tail = data.find(b"\n", head, end)
         tally.add_line(data[head : tail if tail >= 0 else end], postfix, amavis)
 
@@ -183,11 +195,11 @@ def read_range(
     Returns None when all was read, else the offset (after a complete line) where the time
     ran out: at least one block is read whatever the deadline, so every run progresses.
     """
-    fingerprints = (parse.POSTFIX_FINGERPRINTS if postfix else ()) + (
-        parse.AMAVIS_FINGERPRINTS if amavis else ()
-    )
     handle.seek(start)
-    needles = search.needles(fingerprints, handle.read(min(search.SAMPLE, max(0, end - start))))
+    sample = handle.read(min(search.SAMPLE, max(0, end - start)))
+    needles = Needles(
+        search.Needle.pick(parse.REJECT, sample), search.Needle.pick(parse.BLOCKED, sample)
+    )
     handle.seek(start)
     position, carry = start, b""
     while position < end:
