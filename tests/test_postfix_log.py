@@ -5,6 +5,7 @@ the incremental scan (exactly once across runs, rotation, a log read in parts)."
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,23 @@ def test_rule_names_are_unique_and_causes_known() -> None:
 )
 def test_replies_beyond_the_samples(reply: str, name: str) -> None:
     assert classify(providers.clean_reply(reply))[0].name == name
+
+
+def test_patterns_are_lower_case_and_their_plain_texts_are_read() -> None:
+    for reply in REPLIES:
+        text = re.sub(r"\\.", "", reply.pattern)  # escapes (\\S, \\d) may be upper case
+        assert text == text.lower(), reply.name
+    assert providers.literal_runs(r"\(s3140\)|part of (?:it|them)|\bsc-00[1-4]\b") == (
+        "(s3140)",
+        "part of ",
+        "sc-00",
+    )
+    assert providers.literal_runs(r"black ?list|rate.?limit|mx records? x") == (
+        "black",
+        "limit",
+        "mx record",
+    )
+    assert providers.literal_runs(r"(?<![\d.])(?:5\.1\.[0-6])(?!\.?\d)|ab") is None
 
 
 def test_clean_reply_joins_a_multiline_reply() -> None:
