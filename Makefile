@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-postfix bench-ratelimit bench-watch clean
+.PHONY: demo test lint bench bench-postfix bench-ratelimit bench-watch bench-deliveries clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ bench-ratelimit: $(STAMP)
 # Needs nagios4 (.ci/setup.d/20-nagios-icinga.sh): latency from a PBX change to status.dat.
 bench-watch: $(STAMP)
 	$(BIN)/python benchmarks/bench_watch.py
+
+# Two generated 1 GB relay mail logs in a temporary directory (2 GB of disk, removed after):
+# check_postfix_deliveries's scan against grep -c, and delivery lines classified per second.
+bench-deliveries: $(STAMP)
+	$(BIN)/python benchmarks/bench_deliveries.py --mb 1024
 
 clean:
 	rm -rf .venv .venv-* *.egg-info build dist .pytest_cache .mypy_cache .ruff_cache

@@ -68,7 +68,7 @@ def test_replies_beyond_the_samples(reply: str, name: str) -> None:
 
 def test_patterns_are_lower_case_and_their_plain_texts_are_read() -> None:
     for reply in REPLIES:
-        text = re.sub(r"\\.", "", reply.pattern)  # escapes (\\S, \\d) may be upper case
+        text = re.sub(r"\\.", "", reply.pattern)  # escapes (\S, \d) may be upper case
         assert text == text.lower(), reply.name
     assert providers.literal_runs(r"\(s3140\)|part of (?:it|them)|\bsc-00[1-4]\b") == (
         "(s3140)",
