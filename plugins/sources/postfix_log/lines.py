@@ -40,6 +40,7 @@ from isp_plugins.sources.postfix_log.providers import (
 #: (OUTBOUND_CLEAN); the other lines are found (FAILED, REJECT, BLOCKED, and PASSED in the
 #: blocks where not every Passed line is an OUTBOUND_CLEAN one) and parsed one by one.
 SENT = b" status=sent "
+STATUS = b" status="
 FAILED = re.compile(rb" status=(?!sent )")
 REJECT = b": reject: "
 BLOCKED = b" Blocked "

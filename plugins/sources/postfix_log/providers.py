@@ -552,14 +552,66 @@ def clean_reply(text: str) -> str:
     return head + _CONTINUATION.sub(" ", rest)
 
 
+def names_digits(pattern: str) -> bool:
+    """Whether a pattern tells one digit from another (a literal 5, a class [0-5]); ``\\d``,
+    ``\\w`` and quantifiers ``{1,40}`` treat every digit alike."""
+    return bool(re.search(r"\d", re.sub(r"\\[dDwW]|\{\d*,?\d*\}", "", pattern)))
+
+
+#: (rule, its regular expression, its plain texts, whether it tells digits apart).
+_RULES = tuple(
+    (rule, pattern, texts, names_digits(rule.pattern)) for rule, pattern, texts in _TRIGGERED
+)
+_ZEROS = str.maketrans("123456789", "000000000")
+#: Replies with their digits made 0 -> the index of the first rule that matches them among the
+#: rules that treat every digit alike (the same for every reply of that key), and the rules
+#: before it that name digits and whose plain texts, digits made 0, are in it (a plain text
+#: in a reply is in it once digits are made 0 on both sides).
+_SHAPES: dict[str, tuple[int, tuple[int, ...]]] = {}
+_SHAPES_MAX = 50000
+
+
+def _matches(index: int, lowered: str) -> bool:
+    _, pattern, texts, _ = _RULES[index]
+    if texts is not None and not any(text in lowered for text in texts):
+        return False
+    return pattern.search(lowered) is not None
+
+
+def _could_match(index: int, key: str) -> bool:
+    texts = _RULES[index][2]
+    return texts is None or any(text.translate(_ZEROS) in key for text in texts)
+
+
+def _shape(lowered: str, key: str) -> tuple[int, tuple[int, ...]]:
+    uniform = (i for i, rule in enumerate(_RULES) if not rule[3] and _matches(i, lowered))
+    first = next(uniform, len(_RULES))
+    named = tuple(i for i in range(first) if _RULES[i][3] and _could_match(i, key))
+    return first, named
+
+
 def classify(reply: str) -> tuple[Reply, str]:
     """The first rule whose pattern the reply (cleaned, see clean_reply) holds (UNMATCHED when
     none does), and the reason it is counted under: the rule's name, or for an unmatched reply
-    its text with digits masked."""
+    its text with digits masked.
+
+    The same reply from another server or for another message differs in its digits: the
+    rules that treat every digit alike are run once per reply with its digits made 0 (and
+    remembered); only the rules that name digits (status codes) run on every reply.
+    """
     lowered = reply[:READ_LIMIT].lower()
-    for rule, pattern, texts in _TRIGGERED:
-        if (texts is None or any(text in lowered for text in texts)) and pattern.search(lowered):
-            return rule, rule.name
+    key = lowered.translate(_ZEROS)
+    shape = _SHAPES.get(key)
+    if shape is None:
+        shape = _shape(lowered, key)
+        if len(_SHAPES) < _SHAPES_MAX:
+            _SHAPES[key] = shape
+    first, named = shape
+    for index in named:
+        if _matches(index, lowered):
+            return _RULES[index][0], _RULES[index][0].name
+    if first < len(_RULES):
+        return _RULES[first][0], _RULES[first][0].name
     return UNMATCHED, reply[:REASON_LIMIT].translate(_DIGITS)
 
 

@@ -164,9 +164,11 @@ def count_range(
     """Count the complete lines of data[start:end]."""
     found: set[int] = set()
     if postfix:
-        tally.sent += data.count(parse.SENT, start, end)
-        hits = (match.start() for match in parse.FAILED.finditer(data, start, end))
-        _heads(data, start, end, hits, found)
+        sent = data.count(parse.SENT, start, end)
+        tally.sent += sent
+        if data.count(parse.STATUS, start, end) > sent:  # some not sent: find them
+            hits = (match.start() for match in parse.FAILED.finditer(data, start, end))
+            _heads(data, start, end, hits, found)
         needles.reject.lines(data, start, end, found)
     if amavis:
         needles.blocked.lines(data, start, end, found)
