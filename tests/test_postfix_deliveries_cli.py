@@ -326,3 +326,14 @@ def test_garbage_in_the_log_is_no_failure(tmp_path: Path) -> None:
         "top deferral reasons (of 1 reason):",
     ]
     assert done.code == 0
+
+
+def test_the_command_line_knows_the_providers_of_the_data() -> None:
+    """The command keeps the provider keys itself (--help must not compile the reply rules);
+    this holds them to the data's."""
+    from isp_plugins.checks.postfix_deliveries import command
+    from isp_plugins.sources.postfix_log import providers
+
+    assert (*(p.key for p in providers.PROVIDERS), "other") == command.PROVIDER_KEYS
+    assert command.MAJOR_DEFAULT.split(",") == list(providers.MAJOR)
+    assert sorted(PROVIDER_KEYS) == sorted(command.PROVIDER_KEYS)
