@@ -192,7 +192,8 @@ class Options(NamedTuple):
     multiple=True,
     metavar="LABEL=RANGE",
     help="WARNING when the perfdata value LABEL is outside RANGE (rejected=100, "
-    "deferred_google=50, sent_rate=1:). Repeatable.",
+    "deferred_google=50, sent_rate=1:); deferred_ratio and spam_ratio replace the options "
+    "above. Repeatable.",
 )
 @click.option(
     "-c",
