@@ -8,7 +8,8 @@ its configuration are not touched) delivers mail injected with ``sendmail -C``. 
 receivers on loopback ports (tests/smtp_receivers.py) answering with the providers' real reply
 texts: accept, Gmail's 4.7.28 deferral (a multi-line reply, for googlemail.com), an unknown
 user, Yahoo's [TSS04], Microsoft's S3150 block and its 4.7.500 throttle; shop.example goes to a
-closed port. Nothing leaves the machine. Skipped without Postfix or root, unless ISP_PLUGINS_REQUIRE_SERVICES=1.
+closed port. Nothing leaves the machine. Skipped without Postfix or root, unless
+ISP_PLUGINS_REQUIRE_SERVICES=1.
 """
 
 from __future__ import annotations
