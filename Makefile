@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-postfix bench-ratelimit bench-watch bench-dnsbl clean
+.PHONY: demo test lint bench bench-postfix bench-ratelimit bench-watch bench-dnsbl bench-deliveries clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ bench-watch: $(STAMP)
 # 60 lists served by a private NSD behind a private Unbound (tests/dns_lab.py).
 bench-dnsbl: $(STAMP)
 	$(BIN)/python benchmarks/bench_dnsbl.py
+
+# Two generated 1 GB relay mail logs in a temporary directory (2 GB of disk, removed after):
+# check_postfix_deliveries's scan against grep -c, and delivery lines classified per second.
+bench-deliveries: $(STAMP)
+	$(BIN)/python benchmarks/bench_deliveries.py --mb 1024
 
 clean:
 	rm -rf .venv .venv-* *.egg-info build dist .pytest_cache .mypy_cache .ruff_cache

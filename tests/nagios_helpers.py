@@ -44,7 +44,12 @@ AMI_PLUGINS = [check.script for check in AMI_CHECKS]
 PBX_HOST_PLUGINS = ["check_asterisk_sipauth", "check_fail2ban"]
 #: The checks that read the relay itself: NRPE or the Icinga 2 agent runs them there.
 #: Every check that is not an AMI check is in one of these two lists (tests/test_registry.py).
-RELAY_PLUGINS = ["check_postfix_queue", "check_ratelimit_offenders", "check_dnsbl"]
+RELAY_PLUGINS = [
+    "check_postfix_queue",
+    "check_ratelimit_offenders",
+    "check_dnsbl",
+    "check_postfix_deliveries",
+]
 
 
 def require(binary: str) -> str:

@@ -2,6 +2,8 @@
 # Postfix for the check_postfix_queue tests: Debian's package, loopback only, with a relayhost on
 # a closed local port so every message to a remote domain defers and stays in the queue.
 # Idempotent and non-interactive; run as root by .ci/run (works without systemd).
+# tests/test_postfix_deliveries_real.py runs a private instance of these binaries (its own
+# config, queue and log under a temporary directory); nothing here is changed for it.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 

@@ -70,6 +70,7 @@ CHECKS: tuple[CheckInfo, ...] = (
     CheckInfo("check_asterisk_sipauth", False),
     CheckInfo("check_fail2ban", False),
     CheckInfo("check_dnsbl", False),
+    CheckInfo("check_postfix_deliveries", False),
 )
 BY_SCRIPT = {check.script: check for check in CHECKS}
 AMI_CHECKS = tuple(check for check in CHECKS if check.ami)

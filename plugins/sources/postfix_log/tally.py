@@ -1,0 +1,323 @@
+"""Counting deliveries, refusals by provider and cause, rejects and amavis verdicts since the
+last run, reading the mail log incrementally.
+
+The position is :mod:`logtail`'s (state per log file, rotation, truncation, a half-written
+last line). The log is read in big blocks: ``status=sent`` lines are only counted
+(``bytes.count``, no line is cut out), the rare lines (deferred, bounced, expired, rejects,
+amavis verdicts) are found by :mod:`logtail.search`'s needles and parsed one by one. A read
+that runs out of time stops between two blocks and saves that position: the next run goes on.
+
+The window of a run, for the rates: from the log time where the previous run stopped (the
+stamp of the last line it read, kept in the state) to the stamp of the last line read now;
+on a first run, from the first line read. A window shorter than a minute counts as a minute.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from isp_plugins.sources import logtail
+from isp_plugins.sources.logtail import search
+from isp_plugins.sources.postfix_log import lines as parse
+from isp_plugins.sources.postfix_log.providers import REJECT_KINDS
+from isp_plugins.sources.sip_security.lines import line_stamp
+
+STATE_PREFIX = "check_postfix_deliveries"
+#: Bytes read at a time.
+BLOCK = search.BLOCK
+MINUTE = 60.0
+
+
+@dataclass
+class Refusal:
+    """Deliveries one provider refused for one cause: counts by status, one sample reply."""
+
+    deferred: int = 0
+    bounced: int = 0
+    sample: str = ""
+    dsn: str = ""
+    rule: str = ""
+
+    @property
+    def total(self) -> int:
+        return self.deferred + self.bounced
+
+
+@dataclass
+class Tally:
+    """What one run counted."""
+
+    sent: int = 0
+    deferred: int = 0
+    bounced: int = 0
+    expired: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    #: (provider key, cause) -> the refusals.
+    refusals: dict[tuple[str, str], Refusal] = field(default_factory=dict)
+    #: Deferrals per provider key.
+    deferred_by_provider: Counter[str] = field(default_factory=Counter)
+    #: Deferral reasons (masked reply) -> count, and a sample reply of each.
+    reasons: Counter[str] = field(default_factory=Counter)
+    reason_samples: dict[str, str] = field(default_factory=dict)
+    #: amavisd-new verdicts on originating mail, by category; spam per client address.
+    outbound: Counter[str] = field(default_factory=Counter)
+    spam_clients: Counter[str] = field(default_factory=Counter)
+    inbound: int = 0
+
+    @property
+    def attempts(self) -> int:
+        return self.sent + self.deferred + self.bounced
+
+    @property
+    def spam(self) -> int:
+        return sum(self.outbound[category] for category in parse.SPAM_CATEGORIES)
+
+    def add_delivery(self, delivery: parse.Delivery) -> None:
+        if delivery.status == "expired":
+            self.expired += 1
+            return
+        if delivery.status == "deferred":
+            self.deferred += 1
+            self.deferred_by_provider[delivery.provider] += 1
+            self.reasons[delivery.reason] += 1
+            self.reason_samples.setdefault(delivery.reason, delivery.reply)
+        else:
+            self.bounced += 1
+        key = (delivery.provider, delivery.rule.cause)
+        refusal = self.refusals.get(key)
+        if refusal is None:
+            refusal = self.refusals[key] = Refusal(
+                sample=delivery.reply, dsn=delivery.dsn, rule=delivery.rule.name
+            )
+        if delivery.status == "deferred":
+            refusal.deferred += 1
+        else:
+            refusal.bounced += 1
+
+    def add_line(self, line: bytes, postfix: bool, amavis: bool) -> None:
+        text = line.decode("utf-8", "replace")
+        if postfix and " status=" in text:
+            delivery = parse.parse_delivery(text)
+            if delivery is not None:
+                self.add_delivery(delivery)
+            return
+        if postfix and ": reject: " in text:
+            reject = parse.parse_reject(text)
+            if reject is not None:
+                self.rejected[reject.kind] += 1
+            return
+        if amavis:
+            verdict = parse.parse_verdict(text)
+            if verdict is None:
+                return
+            if not verdict.originating:
+                self.inbound += 1
+                return
+            self.outbound[verdict.category] += 1
+            if verdict.spam:
+                self.spam_clients[verdict.client or "unknown"] += 1
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected[kind] for kind in REJECT_KINDS)
+
+
+@dataclass
+class Scan:
+    """A run over the log (and amavis's log): the tally, the window, what logtail noted."""
+
+    tally: Tally
+    window: float = 0.0
+    bytes_read: int = 0
+    notes: list[str] = field(default_factory=list)
+    first_run: bool = False
+    #: A read that ran out of time: the rest is read by the next runs.
+    partial: bool = False
+
+    def rate(self, count: int) -> float:
+        """``count`` per minute over the window (a minute at least)."""
+        return count * MINUTE / max(self.window, MINUTE)
+
+
+def _heads(data: bytes, start: int, end: int, hits: Iterable[int], found: set[int]) -> None:
+    """Adds the starts of the lines that hold the offsets ``hits``."""
+    for hit in hits:
+        found.add(data.rfind(b"\n", start, hit) + 1 or start)
+
+
+@dataclass(frozen=True)
+class Needles:
+    """The rare fixed texts, each found through its rarest byte (logtail.search.Needle)."""
+
+    reject: search.Needle
+    blocked: search.Needle
+
+
+def count_range(
+    data: bytes, start: int, end: int, tally: Tally, needles: Needles, postfix: bool, amavis: bool
+) -> None:
+    """Count the complete lines of data[start:end]."""
+    found: set[int] = set()
+    if postfix:
+        sent = data.count(parse.SENT, start, end)
+        tally.sent += sent
+        if data.count(parse.STATUS, start, end) > sent:  # some not sent: find them
+            hits = (match.start() for match in parse.FAILED.finditer(data, start, end))
+            _heads(data, start, end, hits, found)
+        needles.reject.lines(data, start, end, found)
+    if amavis:
+        needles.blocked.lines(data, start, end, found)
+        clean = data.count(parse.OUTBOUND_CLEAN, start, end)
+        tally.outbound["CLEAN"] += clean
+        if data.count(parse.PASSED, start, end) > clean:  # other verdicts: one by one
+            hits = (match.start() for match in parse.OTHER_PASSED.finditer(data, start, end))
+            _heads(data, start, end, hits, found)
+    for head in sorted(found):
+        tail = data.find(b"\n", head, end)
+        tally.add_line(data[head : tail if tail >= 0 else end], postfix, amavis)
+
+
+def read_range(
+    handle: BinaryIO,
+    start: int,
+    end: int,
+    tally: Tally,
+    postfix: bool,
+    amavis: bool,
+    deadline: float | None = None,
+    block: int = BLOCK,
+) -> int | None:
+    """Count bytes [start, end) of an open log, block by block, lines whole.
+
+    Returns None when all was read, else the offset (after a complete line) where the time
+    ran out: at least one block is read whatever the deadline, so every run progresses.
+    """
+    handle.seek(start)
+    sample = handle.read(min(search.SAMPLE, max(0, end - start)))
+    needles = Needles(
+        search.Needle.pick(parse.REJECT, sample), search.Needle.pick(parse.BLOCKED, sample)
+    )
+    handle.seek(start)
+    position, carry = start, b""
+    while position < end:
+        done = position - len(carry)
+        if done > start and deadline is not None and time.monotonic() >= deadline:
+            return done
+        chunk = handle.read(min(block, end - position))
+        if not chunk:
+            break
+        position += len(chunk)
+        last = len(chunk) if position >= end else chunk.rfind(b"\n") + 1
+        if last == 0:  # no newline in a whole block: one very long line
+            carry += chunk
+            continue
+        first = chunk.find(b"\n") + 1 if carry else 0
+        if carry:
+            joined = carry + chunk[:first]
+            count_range(joined, 0, len(joined), tally, needles, postfix, amavis)
+        count_range(chunk, first, last, tally, needles, postfix, amavis)
+        carry = chunk[last:]
+    if carry:
+        count_range(carry, 0, len(carry), tally, needles, postfix, amavis)
+    return None
+
+
+def line_at(path: str, offset: int, backwards: bool) -> str:
+    """The complete line that ends just before ``offset`` (backwards) or starts at it."""
+    with open(path, "rb") as handle:
+        if backwards:
+            back = min(offset, 4096)
+            handle.seek(offset - back)
+            chunk = handle.read(back).rstrip(b"\r\n")
+            line = chunk[chunk.rfind(b"\n") + 1 :]
+        else:
+            handle.seek(offset)
+            line = handle.read(4096).split(b"\n", 1)[0]
+    return line.decode("utf-8", "replace")
+
+
+def _read_log(
+    log: str,
+    state_dir: str,
+    tally: Tally,
+    postfix: bool,
+    amavis: bool,
+    scan: Scan,
+    now: float,
+    deadline: float | None,
+    block: int,
+    update: bool,
+    named: bool = False,
+) -> tuple[float | None, float | None]:
+    """One log's new lines into tally; its (start, end) log times for the window.
+    ``named``: the notes name the log (two logs are read)."""
+    todo = logtail.plan(log, state_dir, STATE_PREFIX)
+    scan.notes.extend(f"{log}: {note}" if named else note for note in todo.notes)
+    scan.first_run = scan.first_run or todo.first_run
+    stopped: tuple[str, int] | None = None
+    first_time: float | None = None
+    end_time: float | None = None
+    try:
+        for segment in todo.segments:
+            if segment.size and first_time is None:
+                first_time = line_stamp(line_at(segment.path, segment.start, False), now)
+            with open(segment.path, "rb", buffering=0) as handle:
+                at = read_range(
+                    handle, segment.start, segment.end, tally, postfix, amavis, deadline, block
+                )
+            if at is not None:
+                stopped = segment.path, at
+                scan.bytes_read += at - segment.start
+                scan.partial = True
+                scan.notes.append(
+                    f"time limit: {segment.path} read up to byte {at} of {segment.end}, "
+                    "the rest next run"
+                )
+                end_time = line_stamp(line_at(segment.path, at, True), now)
+                break
+            scan.bytes_read += segment.size
+            if segment.size:
+                end_time = line_stamp(line_at(segment.path, segment.end, True), now)
+    except OSError as exc:
+        raise logtail.StateError(f"cannot read {log}: {exc.strerror}") from None
+    previous = todo.extra.get("log_time")
+    start_time = first_time
+    if isinstance(previous, (int, float)) and (start_time is None or previous <= start_time):
+        start_time = float(previous)
+    if update:
+        log_time = end_time if end_time is not None else previous
+        saved = {"log_time": log_time} if isinstance(log_time, (int, float)) else {}
+        logtail.commit(todo, saved, stopped)
+    return start_time, end_time
+
+
+def scan_log(
+    log: str,
+    state_dir: str,
+    amavis_log: str | None = None,
+    update: bool = True,
+    now: float | None = None,
+    deadline: float | None = None,
+    block: int = BLOCK,
+) -> Scan:
+    """Count what the mail log (and amavis's log, when it is another file) got since the
+    previous run (see the module doc). ``deadline`` is a time.monotonic() instant."""
+    current = time.time() if now is None else now
+    tally = Tally()
+    scan = Scan(tally=tally)
+    same = amavis_log is None or os.path.abspath(amavis_log) == os.path.abspath(log)
+    start, end = _read_log(
+        log, state_dir, tally, True, same, scan, current, deadline, block, update, not same
+    )
+    if amavis_log is not None and not same:
+        _read_log(
+            amavis_log, state_dir, tally, False, True, scan, current, deadline, block, update, True
+        )
+    if start is not None and end is not None:
+        scan.window = max(0.0, end - start)
+    return scan
