@@ -50,7 +50,7 @@ AMI_SCRIPTS = {check.script for check in AMI_CHECKS}
 
 # -- the registry itself ------------------------------------------------------------------
 def test_the_registry_lists_each_check_once() -> None:
-    assert len(CHECKS) == 9
+    assert len(CHECKS) == 10
     for field in ("script", "package", "name"):
         values = [getattr(check, field) for check in CHECKS]
         assert len(set(values)) == len(values), f"two checks share a {field}"
@@ -139,7 +139,7 @@ def test_the_config_parsers_are_not_blind() -> None:
         "check_postfix_queue",
     ]
     assert icinga2_checkcommands()[:2] == ["isp_asterisk_pri", "isp_asterisk_bri"]
-    assert len(nrpe_commands()) == 9  # the commented-out optional ones included
+    assert len(nrpe_commands()) == 10  # the commented-out optional ones included
 
 
 # -- the test-side tables keyed by console script -------------------------------------------
