@@ -150,13 +150,22 @@ class OneShotProtocol(AMIProtocol):
         return Message(headers, content=body)
 
 
+#: Headers whose values never reach a log: PJSIP's AuthDetail events (sent by
+#: PJSIPShowRegistrationsOutbound and PJSIPShowEndpoint) carry the plain-text password.
+_SECRET_HEADERS = frozenset(
+    {"password", "md5cred", "passworddigest", "oauthsecret", "refreshtoken", "secret", "key"}
+)
+
+
 def _describe(message: Message) -> str:
     """A one-line account of a message for debug logs (headers only, bodies summarised)."""
     parts = []
     for key, value in message.items():
         if key == "content":
             continue
-        if isinstance(value, list):
+        if key.lower() in _SECRET_HEADERS:
+            parts.append(f"{key}: (hidden)")
+        elif isinstance(value, list):
             parts.append(f"{key}: [{len(value)} values]")
         else:
             parts.append(f"{key}: {value}")
