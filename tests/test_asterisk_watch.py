@@ -134,6 +134,7 @@ SAME_TEXT = [
     ("dahdi_red_alarm", "check_asterisk_dahdi", "-v"),
     ("bri_dahdi_mixed_pri", "check_asterisk_bri", "--idle-ok"),
     ("no_libpri", "check_asterisk_pri", ""),
+    ("peers_lab", "check_asterisk_peers", "-v"),
 ]
 
 

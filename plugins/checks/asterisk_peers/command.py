@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, NamedTuple, NoReturn
 import click
 
 from isp_plugins.cli.command import PluginCommand
-from isp_plugins.cli.options import AmiOptions, ami_options, count_options, options_object
+from isp_plugins.cli.options import AmiOptions, ami_options, options_object
+from isp_plugins.cli.types import CountThreshold
 
 if TYPE_CHECKING:
     import nagiosplugin
@@ -38,7 +39,29 @@ class Options(NamedTuple):
 
 @click.command(cls=PluginCommand, check_name="ASTERISK_PEERS")
 @ami_options()
-@count_options("watched peers", "--peer/--exclude", "are reachable")
+@click.option(
+    "-w",
+    "--warning",
+    type=CountThreshold(),
+    metavar="K|RANGE",
+    help="WARNING when K or fewer watched peers are reachable, or when that number is outside "
+    "RANGE. Default: WARNING when any watched peer other than a trunk is unreachable.",
+)
+@click.option(
+    "-c",
+    "--critical",
+    type=CountThreshold(),
+    metavar="K|RANGE",
+    help="CRITICAL when K or fewer watched peers are reachable, or outside RANGE. Default: "
+    "CRITICAL when a watched trunk is unreachable.",
+)
+@click.option(
+    "-n",
+    "--expected",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Watched peers that should be reachable; fewer is WARNING (unless -w is given).",
+)
 @click.option(
     "--tech",
     type=click.Choice(TECHS),

@@ -7,7 +7,7 @@ import fnmatch
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from isp_plugins.runtime.text import sanitize
+from isp_plugins.runtime.text import plural, sanitize
 
 if TYPE_CHECKING:
     from asterisk_ami.parsers.peers import Peer, Registration
@@ -159,12 +159,13 @@ def summarize(rep: PeerReport) -> str:
         more = len(problems) - NAMED
         parts.append(named + (f" and {more} more" if more > 0 else ""))
     total = len(rep.watched)
-    count = f"{rep.reachable} of {total} peers reachable"
+    count = f"{rep.reachable} of {plural(total, 'peer')} reachable"
     if rep.expected is not None and rep.expected != total:
         count += f" ({rep.expected} expected)"
     parts.append(count)
     if rep.registrations:
-        parts.append(f"{rep.registrations_ok} of {len(rep.registrations)} registrations up")
+        regs = plural(len(rep.registrations), "registration")
+        parts.append(f"{rep.registrations_ok} of {regs} up")
     return " - ".join(parts)
 
 
