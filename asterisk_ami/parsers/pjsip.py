@@ -29,6 +29,7 @@ _CONTACT_STATES = {
     "Unavail": UNREACHABLE,
     "NonQualified": UNMONITORED,
     "NonQual": UNMONITORED,
+    "Created": UNMONITORED,  # 13 said Created where 14+ say NonQualified/NonQual
     "Unknown": UNKNOWN,
     "Removed": UNKNOWN,
 }
