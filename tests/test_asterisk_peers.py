@@ -74,7 +74,9 @@ def _rows(peers: list[sip.Peer]) -> list[tuple[object, ...]]:
 
 @pytest.mark.parametrize("version", WITH_SIP)
 def test_sippeers_events_of_every_generation(version: str) -> None:
-    peers = sip.parse_peer_events(wire_events(FIXTURES / version / "peers_lab" / "action_SIPpeers.txt"))
+    peers = sip.parse_peer_events(
+        wire_events(FIXTURES / version / "peers_lab" / "action_SIPpeers.txt")
+    )
     assert _rows(peers) == LAB_SIP
     assert {p.tech for p in peers} == {"SIP"}
 
@@ -114,7 +116,9 @@ def test_sip_registry_of_every_generation(version: str) -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_iax2_registry_of_every_generation(version: str) -> None:
-    cli = sip.parse_show_registry("IAX2", lines(version, "peers_carrier_down", "iax2_show_registry.txt"))
+    cli = sip.parse_show_registry(
+        "IAX2", lines(version, "peers_carrier_down", "iax2_show_registry.txt")
+    )
     assert [(r.name, r.state) for r in cli] == [("pbxiax@127.0.0.1:4569", "Timeout")]
 
 
@@ -127,7 +131,9 @@ def test_pjsip_endpoints_of_every_generation(version: str) -> None:
         ("phone-pj", "Unavailable", False, False),
         ("provider-pj", "Not in use", True, True),
     ]
-    detail = pjsip.parse_endpoint_detail(wire_events(base / "action_PJSIPShowEndpoint_provider-pj.txt"))
+    detail = pjsip.parse_endpoint_detail(
+        wire_events(base / "action_PJSIPShowEndpoint_provider-pj.txt")
+    )
     assert detail == [pjsip.Contact("sip:127.0.0.1:5062", "OK", 1.176)]
     cli = pjsip.parse_show_endpoints(lines(version, "peers_lab", "pjsip_show_endpoints.txt"))
     assert [(p.name, p.state, p.rtt_ms, p.static) for p in cli] == [
@@ -147,8 +153,13 @@ def test_pjsip_registrations_never_keep_the_password(version: str) -> None:
         ("wrong-reg", "Rejected"),
     ]
     assert not any(pw in repr(registrations) for pw in FIXTURE_PASSWORDS)
-    cli = pjsip.parse_show_registrations(lines(version, "peers_lab", "pjsip_show_registrations.txt"))
-    assert [(r.name, r.state) for r in cli] == [("provider-reg", "Registered"), ("wrong-reg", "Rejected")]
+    cli = pjsip.parse_show_registrations(
+        lines(version, "peers_lab", "pjsip_show_registrations.txt")
+    )
+    assert [(r.name, r.state) for r in cli] == [
+        ("provider-reg", "Registered"),
+        ("wrong-reg", "Rejected"),
+    ]
 
 
 def test_status_words_of_chan_sip_and_iax2() -> None:
@@ -319,7 +330,10 @@ def test_registration_filter_and_request_sent_is_a_warning(simulator: Start) -> 
 
 def test_tech_not_loaded_is_critical(simulator: Start) -> None:
     run = plugin(simulator("22", "peers_ok"), "--tech", "sip")
-    assert (run.code, first(run)) == (2, "ASTERISK_PEERS CRITICAL - chan_sip is not loaded (--tech)")
+    assert (run.code, first(run)) == (
+        2,
+        "ASTERISK_PEERS CRITICAL - chan_sip is not loaded (--tech)",
+    )
     run = plugin(simulator("11", "peers_ok"), "--tech", "pjsip", "--tech", "iax2")
     assert (run.code, first(run)) == (
         2, "ASTERISK_PEERS CRITICAL - res_pjsip is not loaded (--tech)",

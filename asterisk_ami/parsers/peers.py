@@ -1,4 +1,4 @@
-"""chan_sip and IAX2 peers and registrations: ``PeerEntry``/``RegistryEntry`` events and the CLI (1.4-22)."""
+"""chan_sip and IAX2 peers and registrations: PeerEntry/RegistryEntry events and CLI (1.4-22)."""
 
 from __future__ import annotations
 
@@ -117,9 +117,7 @@ def parse_registry_events(tech: str, events: Iterable[Mapping[str, Any]]) -> lis
         server = f"{host}:{port}" if port and ":" not in host else host
         since = _field(event, "RegistrationTime")
         found.append(
-            Registration(
-                tech, f"{user}@{server}", state, int(since) if since.isdigit() else None
-            )
+            Registration(tech, f"{user}@{server}", state, int(since) if since.isdigit() else None)
         )
     return found
 

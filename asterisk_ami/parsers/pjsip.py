@@ -211,4 +211,3 @@ def parse_show_registrations(lines: Sequence[str]) -> list[Registration]:
         if match:
             found.append(Registration("PJSIP", match.group(1), match.group(2)))
     return found
-

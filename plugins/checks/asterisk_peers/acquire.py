@@ -8,7 +8,7 @@ the technology's module is not loaded.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from asterisk_ami.errors import PermissionDenied
 
@@ -42,7 +42,7 @@ class PeersPermission(PermissionDenied):
         self.tech = tech
 
 
-async def _list(session: Session, action: str) -> list[object] | None:
+async def _list(session: Session, action: str) -> list[Any] | None:
     """The events of a list action; None when it answered "nothing found"."""
     from asterisk_ami.errors import ProtocolError  # noqa: PLC0415
 
@@ -147,5 +147,7 @@ async def read_all(session: Session, techs: tuple[str, ...]) -> dict[str, TechDa
     """Each technology asked for (Asterisk's names), None for those not loaded."""
     found: dict[str, TechData | None] = {}
     for tech in techs:
-        found[tech] = await (read_pjsip(session) if tech == "PJSIP" else read_sip_like(session, tech))
+        found[tech] = await (
+            read_pjsip(session) if tech == "PJSIP" else read_sip_like(session, tech)
+        )
     return found

@@ -126,7 +126,9 @@ def registration_verdict(registration: Registration) -> Verdict:
     return Verdict(CRITICAL if registration.state in REGISTRATION_DOWN else WARNING, text)
 
 
-def report(peers: Sequence[Peer], registrations: Sequence[Registration], rules: Rules) -> PeerReport:
+def report(
+    peers: Sequence[Peer], registrations: Sequence[Registration], rules: Rules
+) -> PeerReport:
     """Keep the peers and registrations the options select, and judge each."""
     chosen = [
         p
