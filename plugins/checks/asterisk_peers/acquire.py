@@ -66,6 +66,11 @@ async def _cli(session: Session, tech: str, command: str) -> tuple[str, ...] | N
         raise PeersPermission(tech) from None
 
 
+def _ami_1_0(session: Session) -> bool:
+    """Asterisk 1.4 greets with ``Asterisk Call Manager/1.0``."""
+    return session.greeting.rstrip().endswith("/1.0")
+
+
 async def read_sip_like(session: Session, tech: str) -> TechData | None:
     """chan_sip or IAX2: peers and registrations; None when the module is not loaded."""
     from asterisk_ami.errors import CommandNotFound  # noqa: PLC0415
@@ -80,8 +85,9 @@ async def read_sip_like(session: Session, tech: str) -> TechData | None:
         peers = parse.parse_peer_events(await session.action_list({"Action": peer_action}))
         sources.append(peer_action)
     except (CommandNotFound, PermissionDenied) as error:
-        # 1.4 has no IAXpeerlist: the CLI tells a missing action from a missing module.
-        if isinstance(error, CommandNotFound) and tech == "SIP":
+        # An unknown action means the module is absent, except IAXpeerlist on 1.4 (AMI 1.0),
+        # which had none: there the CLI tells.
+        if isinstance(error, CommandNotFound) and (tech == "SIP" or not _ami_1_0(session)):
             return None
         lines = await _cli(session, tech, f"{cli} show peers")
         if lines is None:

@@ -98,7 +98,10 @@ class Peers(AmiResource):
             return
         failure = self._failure(found)
         if failure is not None:
-            yield failure_metric(failure)
+            notes = connection_notes(self.target)
+            if self.options.ami.verbose >= 1:
+                notes.append(f"greeting: {self.greeting}")
+            yield failure_metric(failure._replace(detail=tuple(notes)))
             return
         self.data = [d for d in found.values() if d is not None]
         peers = [p for d in self.data for p in d.peers]
