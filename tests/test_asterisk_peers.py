@@ -447,3 +447,44 @@ def test_user_without_system_falls_back_to_the_cli(simulator: Start, tmp_path: P
         sim.stop()
     assert (run.code, first(run)) == (2, LAB_LINE)
     assert "PJSIP: 'pjsip show endpoints', 'pjsip show registrations'" in run.stdout
+
+
+# -- asterisk-watch ------------------------------------------------------------------------
+CARRIER_DOWN = (
+    "ASTERISK_PEERS CRITICAL - trunk SIP/provider-sip UNREACHABLE - 0 of 1 peer reachable"
+)
+
+
+@pytest.mark.parametrize(
+    ("event", "headers", "evaluated"),
+    [
+        # as the real 20 lab sends them when the carrier stops (tests/test_real_peers.py)
+        ("PeerStatus", {"ChannelType": "SIP", "Peer": "SIP/provider-sip",
+                        "PeerStatus": "Unreachable", "Time": "-1"}, True),
+        ("ContactStatus", {"URI": "sip:127.0.0.1:5062", "ContactStatus": "Unreachable",
+                           "AOR": "provider-pj", "EndpointName": "provider-pj"}, True),
+        ("Registry", {"ChannelType": "SIP", "Username": "pbxsip", "Domain": "127.0.0.1",
+                      "Status": "Request Sent"}, True),
+        ("Newchannel", {"Channel": "SIP/provider-sip-00000001"}, False),
+    ],
+)  # fmt: skip
+def test_the_watcher_re_evaluates_on_peer_events(
+    tmp_path: Path, simulator: Start, event: str, headers: dict[str, str], evaluated: bool
+) -> None:
+    from tests.watch_helpers import Daemon, Results, watch_config
+
+    sim = simulator("20", "peers_ok")
+    command = "check_asterisk_peers --tech sip --peer provider-sip --registration none"
+    config = watch_config(tmp_path, sim.port, {"peers": command}, SECRET, {"interval": "600"})
+    results = Results(tmp_path / "results.cmd")
+    with Daemon(config) as daemon:
+        assert results.wait_for("peers", lambda c, t: c == 0)
+        sim.set_scenario("peers_carrier_down", {"Event": event, **headers})
+        # Within seconds, not the 600 s interval.
+        got = results.wait_for("peers", lambda c, t: c == 2, seconds=5 if evaluated else 1.5)
+        log = daemon.log
+    if evaluated:
+        assert got is not None and (got[0], got[1].split(" | ")[0]) == (2, CARRIER_DOWN), log
+        assert f"pbx1: event {event} (" in log
+    else:
+        assert got is not None and got[0] == 0, log
