@@ -488,3 +488,38 @@ def test_the_watcher_re_evaluates_on_peer_events(
         assert f"pbx1: event {event} (" in log
     else:
         assert got is not None and got[0] == 0, log
+
+
+@pytest.fixture
+def phone_registered(tmp_path: Path) -> Path:
+    """peers_lab of 20 with phone-pj registered: its contact in PJSIPShowContacts only."""
+    root = tmp_path / "fixtures"
+    target = root / "20" / "peers_phone"
+    shutil.copytree(FIXTURES / "20" / "peers_lab", target)
+    endpoints = target / "action_PJSIPShowEndpoints.txt"
+    uri = "sip:phone-pj@192.0.2.50:5060"
+    endpoints.write_text(
+        endpoints.read_text().replace(
+            "Aor: phone-pj\nAuths: phone-pj-auth\nOutboundAuths: \nContacts: \n",
+            f"Aor: phone-pj\nAuths: phone-pj-auth\nOutboundAuths: \nContacts: phone-pj/{uri},\n",
+        )
+    )
+    (target / "action_PJSIPShowContacts.txt").write_text(
+        "Response: Success\nActionID: 42\nEventList: start\n"
+        "Message: A listing of Contacts follows, presented as ContactList events\n\n"
+        "Event: ContactList\nActionID: 42\nObjectType: contact\n"
+        f"ObjectName: phone-pj;@5d6d1d0f1c8c4b8e\nUri: {uri}\nEndpoint: phone-pj\n"
+        "Status: Reachable\nRoundtripUsec: 2500\n\n"
+        "Event: ContactListComplete\nActionID: 42\nEventList: Complete\nListItems: 1\n\n"
+    )
+    return root
+
+
+def test_registered_contacts_come_from_one_list(simulator: Start, phone_registered: Path) -> None:
+    sim = simulator("20", "peers_phone", fixtures=phone_registered)
+    run = plugin(sim, "--tech", "pjsip", "--peer", "phone-pj", "--registration", "none", "-v")
+    assert (run.code, first(run)) == (0, "ASTERISK_PEERS OK - 1 of 1 peer reachable")
+    assert "PJSIP/phone-pj (peer) at sip:phone-pj@192.0.2.50:5060: OK (2.5 ms)" in run.stdout
+    # the static contacts are asked endpoint by endpoint, the registered one never
+    asked = {a.get("endpoint") for a in sim.actions("PJSIPShowEndpoint")}
+    assert asked == {"provider-pj", "dead-pj"}

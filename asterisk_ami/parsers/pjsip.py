@@ -19,6 +19,7 @@ from asterisk_ami.parsers.peers import (
     UNREACHABLE,
     Peer,
     Registration,
+    plain,
 )
 
 #: Contact states: AMI's long words and the CLI's short ones, as our peer states.
@@ -49,10 +50,16 @@ class Endpoint(NamedTuple):
     name: str
     device_state: str
     outbound_auth: bool
-    has_contacts: bool
+    #: Its AORs' contacts as ``aor/uri`` (static and registered alike).
+    contact_ids: tuple[str, ...] = ()
+
+    @property
+    def has_contacts(self) -> bool:
+        return bool(self.contact_ids)
 
 
 def _field(event: Mapping[str, Any], name: str) -> str:
+    """One header of an event (a plain dict: see peers.plain), stripped; repeated is an error."""
     value = event.get(name, "")
     if isinstance(value, list):
         raise ParseError(f"{event.get('Event', 'AMI')} event repeats {name}")
@@ -62,20 +69,36 @@ def _field(event: Mapping[str, Any], name: str) -> str:
 def parse_endpoint_list(events: Iterable[Mapping[str, Any]]) -> list[Endpoint]:
     """Endpoints from ``PJSIPShowEndpoints`` (``EndpointList`` events)."""
     found = []
-    for event in events:
+    for event in map(plain, events):
         if _field(event, "Event") != "EndpointList":
             raise ParseError(f"unexpected event {excerpt(_field(event, 'Event'))} in endpoints")
         name = _field(event, "ObjectName")
         if not name:
             raise ParseError("EndpointList event without ObjectName")
+        contacts = tuple(c for c in _field(event, "Contacts").split(",") if c.strip())
         found.append(
             Endpoint(
                 name,
                 _field(event, "DeviceState"),
                 bool(_field(event, "OutboundAuths")),
-                bool(_field(event, "Contacts").strip(",")),
+                tuple(c.strip() for c in contacts),
             )
         )
+    return found
+
+
+def parse_contact_list(events: Iterable[Mapping[str, Any]]) -> dict[str, Contact]:
+    """Registered contacts from ``PJSIPShowContacts`` (16+), by ``aor/uri`` as the endpoint
+    list names them. Static contacts are never listed there."""
+    found = {}
+    for event in map(plain, events):
+        if _field(event, "Event") != "ContactList":
+            raise ParseError(f"unexpected event {excerpt(_field(event, 'Event'))} in contacts")
+        aor = _field(event, "ObjectName").split(";@", 1)[0]
+        uri = _field(event, "Uri")
+        usec = _field(event, "RoundtripUsec")
+        rtt = int(usec) / 1000 if usec.isdigit() else None
+        found[f"{aor}/{uri}"] = contact(uri, _field(event, "Status"), rtt)
     return found
 
 
@@ -90,7 +113,7 @@ def contact(uri: str, status: str, rtt_ms: float | None) -> Contact:
 def parse_endpoint_detail(events: Iterable[Mapping[str, Any]]) -> list[Contact]:
     """The contacts of one endpoint from ``PJSIPShowEndpoint`` (``ContactStatusDetail``)."""
     found = []
-    for event in events:
+    for event in map(plain, events):
         if _field(event, "Event") != "ContactStatusDetail":
             continue  # EndpointDetail, AorDetail, AuthDetail (never read), TransportDetail...
         usec = _field(event, "RoundtripUsec")
@@ -130,7 +153,7 @@ def parse_registration_events(events: Iterable[Mapping[str, Any]]) -> list[Regis
     skipped without looking at it.
     """
     found = []
-    for event in events:
+    for event in map(plain, events):
         if _field(event, "Event") != "OutboundRegistrationDetail":
             continue
         name, status = _field(event, "ObjectName"), _field(event, "Status")
@@ -174,7 +197,7 @@ def parse_show_endpoints(lines: Sequence[str]) -> list[Peer]:
             match = _ENDPOINT.match(line)
             if match is None:
                 raise ParseError(f"unreadable endpoint line {excerpt(line)}")
-            current, contacts = Endpoint(match.group(1), match.group(2), False, False), []
+            current, contacts = Endpoint(match.group(1), match.group(2), False), []
         elif current is not None and line.startswith(("OutAuth:", "I/OAuth:")):
             current = current._replace(outbound_auth=True)
         elif current is not None and line.startswith("Contact:"):

@@ -60,9 +60,12 @@ def run_check(
     runtime = nagiosplugin.Runtime()
     runtime.output = SuiteOutput(runtime.logchan)
     runtime.logchan.addFilter(_Redact(secret))
+    # The level nagiosplugin gives its log at this verbosity: records below it are never
+    # built (describing each AMI message costs 0.1 s on a PBX with 2,000 peers).
+    level = logging.DEBUG if verbose >= 3 else logging.INFO if verbose == 2 else logging.WARNING
     for name in loggers:
         logger = logging.getLogger(name)
-        logger.setLevel(logging.DEBUG)
+        logger.setLevel(level)
         logger.propagate = False
         if runtime.logchan not in logger.handlers:
             logger.addHandler(runtime.logchan)

@@ -123,10 +123,18 @@ async def read_pjsip(session: Session) -> TechData | None:
         sources.append("'pjsip show endpoints'")
     else:
         endpoints = parse.parse_endpoint_list(listed or [])
+        # Registered contacts come in one list (16+); an endpoint with a static contact (a
+        # trunk, usually) is asked on its own, as are all of them before 16.
+        try:
+            registered = parse.parse_contact_list(await _list(session, "PJSIPShowContacts") or [])
+            sources.append("PJSIPShowEndpoints, PJSIPShowContacts")
+        except CommandNotFound:
+            registered = {}
+            sources.append("PJSIPShowEndpoints")
 
         async def detail(endpoint: parse.Endpoint) -> list[parse.Contact]:
-            if not endpoint.has_contacts:
-                return []
+            if all(c in registered for c in endpoint.contact_ids):
+                return [registered[c] for c in endpoint.contact_ids]
             events = await session.action_list(
                 {"Action": "PJSIPShowEndpoint", "Endpoint": endpoint.name}
             )
@@ -135,7 +143,8 @@ async def read_pjsip(session: Session) -> TechData | None:
         # All at once: one round trip for the lot, not one per endpoint.
         contacts = await asyncio.gather(*(detail(e) for e in endpoints))
         peers = [parse.endpoint_peer(e, c) for e, c in zip(endpoints, contacts)]
-        sources.append("PJSIPShowEndpoints/PJSIPShowEndpoint")
+        if any(not all(c in registered for c in e.contact_ids) for e in endpoints):
+            sources.append("PJSIPShowEndpoint")
     try:
         events = await _list(session, "PJSIPShowRegistrationsOutbound")
         registrations = parse.parse_registration_events(events or [])
