@@ -4,6 +4,7 @@ each peer and registration is worth, and the status line's words."""
 from __future__ import annotations
 
 import fnmatch
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -186,9 +187,13 @@ def describe_peer(peer: Peer, trunk: bool) -> str:
 
 
 def describe_registration(registration: Registration) -> str:
+    """One long-output line: its state, when it last registered (chan_sip), the next try (PJSIP)."""
     extra = ""
+    if registration.since:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(registration.since))
+        extra += f", last registered {when} UTC"
     if registration.next_retry:
-        extra = f", next try in {registration.next_retry}s"
+        extra += f", next try in {registration.next_retry}s"
     return (
         f"registration {registration_label(registration)}: "
         f"{sanitize(registration.state, 40)}{extra}"
