@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from asterisk_ami.simulator import Simulator  # noqa: E402
 from bench_plugins import BIG_PBX, big_pbx  # noqa: E402
+
+from asterisk_ami.simulator import Simulator  # noqa: E402
 from tests.watch_helpers import Daemon, Results, watch_config  # noqa: E402
 
 SECRET = "bench-secret"
