@@ -4,14 +4,17 @@ Both are RealAsterisk instances (tests/asterisk_real.py) with chan_sip, PJSIP an
 loaded and their own UDP ports. The pbx has, per technology, a trunk to the provider (qualify
 on, and an outbound registration with the right password), a peer whose port nobody answers,
 a phone that never registers; PJSIP and chan_sip also register once with a wrong password.
-Stopping the provider turns the trunks UNREACHABLE. ``python -m tests.sip_lab DIR`` starts the
+A UDP responder that answers OPTIONS late makes a chan_sip peer LAGGED. Stopping the
+provider turns the trunks UNREACHABLE. ``python -m tests.sip_lab DIR`` starts the
 lab and leaves it running, to look at it by hand.
 """
 
 from __future__ import annotations
 
 import contextlib
+import socket
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +53,52 @@ SIP_MODULES = (
 #: registration of each technology sends. Tests assert neither ever appears in any output.
 PASSWORD = "lab-Trunk-pw-7731"
 BAD_PASSWORD = "lab-Wrong-pw-4410"
+#: slow-sip: chan_sip calls a peer LAGGED when its qualify answer takes longer than
+#: ``qualify=`` ms, and UNREACHABLE when none comes within twice that (chan_sip.c,
+#: sip_poke_peer); the responder answers halfway between.
+SLOW_QUALIFY_MS = 500
+SLOW_DELAY_S = 0.75
+
+
+class SlowResponder:
+    """A UDP "SIP server" that answers OPTIONS with 200 OK, SLOW_DELAY_S late."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.5)
+        self.port = int(self.sock.getsockname()[1])
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="slow-sip", daemon=True)
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                data, peer = self.sock.recvfrom(65535)
+            except OSError:
+                continue
+            text = data.decode("utf-8", "replace")
+            if text.startswith("OPTIONS "):
+                timer = threading.Timer(SLOW_DELAY_S, self._answer, (text, peer))
+                timer.daemon = True
+                timer.start()
+
+    def _answer(self, request: str, peer: tuple[str, int]) -> None:
+        keep = ("via:", "from:", "to:", "call-id:", "cseq:")
+        headers = [h for h in request.split("\r\n") if h.lower().startswith(keep)]
+        headers = [f"{h};tag=slow" if h.lower().startswith("to:") else h for h in headers]
+        reply = "\r\n".join(["SIP/2.0 200 OK", *headers, "Content-Length: 0", "", ""])
+        with contextlib.suppress(OSError):
+            self.sock.sendto(reply.encode(), peer)
+
+    def __enter__(self) -> SlowResponder:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join(2)
+        self.sock.close()
 
 
 @dataclass
@@ -95,7 +144,7 @@ def provider_files(ports: Ports) -> dict[str, str]:
     }
 
 
-def pbx_files(ports: Ports, provider: Ports, dead: int) -> dict[str, str]:
+def pbx_files(ports: Ports, provider: Ports, dead: int, slow: int) -> dict[str, str]:
     """The customer's PBX: trunks (up), a peer nobody answers, a phone that never registers."""
     qualify = "qualify = yes\nqualifyfreq = 2\n"
     iax_qualify = "qualify = yes\nqualifyfreqok = 2000\nqualifyfreqnotok = 2000\n"
@@ -115,7 +164,9 @@ def pbx_files(ports: Ports, provider: Ports, dead: int) -> dict[str, str]:
             "description = Carrier trunk\n\n"
             f"[dead-sip]\ntype = peer\nhost = 127.0.0.1\nport = {dead}\n{qualify}\n"
             f"[phone-sip]\ntype = friend\nhost = dynamic\nsecret = {PASSWORD}\n{qualify}\n"
-            f"[quiet-sip]\ntype = peer\nhost = 127.0.0.1\nport = {provider.sip}\nqualify = no\n"
+            f"[quiet-sip]\ntype = peer\nhost = 127.0.0.1\nport = {provider.sip}\nqualify = no\n\n"
+            f"[slow-sip]\ntype = peer\nhost = 127.0.0.1\nport = {slow}\n"
+            f"qualify = {SLOW_QUALIFY_MS}\nqualifyfreq = 2\n"
         ),
         "pjsip.conf": (
             f"[udp]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:{ports.pjsip}\n\n"
@@ -161,6 +212,7 @@ class Lab:
     provider: RealAsterisk
     pbx_ports: Ports
     provider_ports: Ports
+    slow: SlowResponder
 
 
 @contextlib.contextmanager
@@ -175,23 +227,24 @@ def sip_lab(directory: Path) -> Iterator[Lab]:
         modules=modules,
         extra_files=provider_files(provider_ports),
     )
-    pbx = RealAsterisk(
-        build,
-        directory / "pbx",
-        modules=modules,
-        extra_files=pbx_files(pbx_ports, provider_ports, dead),
-    )
-    provider.configure()
-    pbx.configure()
-    provider.start()
-    try:
-        pbx.start()
+    with SlowResponder() as slow:
+        pbx = RealAsterisk(
+            build,
+            directory / "pbx",
+            modules=modules,
+            extra_files=pbx_files(pbx_ports, provider_ports, dead, slow.port),
+        )
+        provider.configure()
+        pbx.configure()
+        provider.start()
         try:
-            yield Lab(pbx, provider, pbx_ports, provider_ports)
+            pbx.start()
+            try:
+                yield Lab(pbx, provider, pbx_ports, provider_ports, slow)
+            finally:
+                pbx.stop()
         finally:
-            pbx.stop()
-    finally:
-        provider.stop()
+            provider.stop()
 
 
 if __name__ == "__main__":
