@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-postfix bench-ratelimit bench-watch bench-dnsbl bench-deliveries clean
+.PHONY: demo test lint bench bench-postfix bench-ratelimit bench-watch bench-watch-peers bench-dnsbl bench-deliveries clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench-ratelimit: $(STAMP)
 # Needs nagios4 (.ci/setup.d/20-nagios-icinga.sh): latency from a PBX change to status.dat.
 bench-watch: $(STAMP)
 	$(BIN)/python benchmarks/bench_watch.py
+
+bench-watch-peers: $(STAMP)
+	$(BIN)/python benchmarks/bench_watch_peers.py
 
 # Needs NSD and Unbound (.ci/setup.d/60-dns.sh): check_dnsbl on 16 addresses and a /24, each on
 # 60 lists served by a private NSD behind a private Unbound (tests/dns_lab.py).

@@ -268,6 +268,13 @@ class OneShotProtocol(AMIProtocol):
         return Message(headers, content=body)
 
 
+#: Headers whose values never reach a log: PJSIP's AuthDetail events (sent by
+#: PJSIPShowRegistrationsOutbound and PJSIPShowEndpoint) carry the plain-text password.
+_SECRET_HEADERS = frozenset(
+    {"password", "md5cred", "passworddigest", "oauthsecret", "refreshtoken", "secret", "key"}
+)
+
+
 def _next_frame(buffer: str, pos: int) -> tuple[str | None, int]:
     """The next complete message from ``pos`` and where the one after starts; (None, pos)
     to wait for more. Positions, not slices: a buffer of many small events is copied once."""
@@ -307,7 +314,9 @@ def _describe(message: Message) -> str:
     for key, value in message.items():
         if key == "content":
             continue
-        if isinstance(value, list):
+        if key.lower() in _SECRET_HEADERS:
+            parts.append(f"{key}: (hidden)")
+        elif isinstance(value, list):
             parts.append(f"{key}: [{len(value)} values]")
         else:
             parts.append(f"{key}: {value}")

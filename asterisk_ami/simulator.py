@@ -170,15 +170,20 @@ class Simulator:
         path = self.fixtures / self.asterisk / self.scenario / ("_".join(words) + ".txt")
         return path.read_text(encoding="utf-8") if path.is_file() else None
 
-    def action_reply(self, action: str, action_id: str) -> str | None:
+    def action_reply(self, action: str, action_id: str, subject: str = "") -> str | None:
         """The recorded reply to a non-Command action, or None when it is not registered.
 
         ``action_<Name>.txt`` holds the reply as Asterisk writes it, with LF line ends and
         ``ActionID: 42`` where the request's ActionID goes (dropped when the request had none).
+        An action about one object (``Endpoint: NAME``) is answered from
+        ``action_<Name>_<NAME>.txt`` when that file exists.
         """
         if not action.isalnum():
             return None
-        path = self.fixtures / self.asterisk / self.scenario / f"action_{action}.txt"
+        scenario = self.fixtures / self.asterisk / self.scenario
+        path = scenario / f"action_{action}.txt"
+        if subject and subject.replace("-", "").replace("_", "").isalnum():
+            path = scenario / f"action_{action}_{subject}.txt"
         if not path.is_file():
             return None
         text = path.read_text(encoding="utf-8")
@@ -338,7 +343,11 @@ class Simulator:
             elif name == "command":
                 if not await self._answer_command(writer, aid, action.get("command", "")):
                     return
-            elif (reply := self.action_reply(action.get("action", ""), aid)) is not None:
+            elif (
+                reply := self.action_reply(
+                    action.get("action", ""), aid, action.get("endpoint", "")
+                )
+            ) is not None:
                 if not await self._answer(writer, aid, reply):
                     return
             else:

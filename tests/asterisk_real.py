@@ -98,6 +98,10 @@ class RealAsterisk:
     tls_port: int = field(default_factory=free_port)
     ca_file: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    #: Modules loaded in this order (tests/sip_lab.py adds SIP, PJSIP and IAX2).
+    modules: tuple[str, ...] = MODULES
+    #: More files for etc/, by name (sip.conf, pjsip.conf, iax.conf ...).
+    extra_files: dict[str, str] = field(default_factory=dict)
 
     # -- configuration ------------------------------------------------------------------
     def configure(self) -> None:
@@ -130,8 +134,10 @@ class RealAsterisk:
             "security => security\n"
         )
         (etc / "modules.conf").write_text(
-            "[modules]\nautoload = no\n" + "".join(f"load => {m}\n" for m in MODULES)
+            "[modules]\nautoload = no\n" + "".join(f"load => {m}\n" for m in self.modules)
         )
+        for name, text in self.extra_files.items():
+            (etc / name).write_text(text)
         (etc / "chan_dahdi.conf").write_text("[trunkgroups]\n\n[channels]\n")
         (etc / "smdi.conf").write_text("[interfaces]\n")
         tls = ""

@@ -22,6 +22,7 @@ AMI_CASES: dict[str, AmiCase] = {
     "check_asterisk_bri": AmiCase(("-n", "4", "--idle-ok"), "bri_misdn_all_up"),
     "check_asterisk_fxo": AmiCase(("-n", "2"), "fxo_ok"),
     "check_asterisk_dahdi": AmiCase(("--span", "1-4"), "dahdi_all_ok"),
+    "check_asterisk_peers": AmiCase((), "peers_ok"),
 }
 
 
@@ -46,6 +47,13 @@ def _no_command(name: str) -> tuple[int, str]:
 def _none_listed(name: str, what: str, hint: str) -> tuple[int, str]:
     return (3, f"{name} UNKNOWN - no {what} listed and none expected (give -n to expect {hint})")
 
+
+#: What check_asterisk_peers says of a PBX with neither chan_sip, res_pjsip nor chan_iax2.
+_NO_VOIP = (
+    2,
+    "ASTERISK_PEERS CRITICAL - no SIP, PJSIP or IAX2 channel driver is loaded "
+    "(chan_sip, res_pjsip and chan_iax2 all missing)",
+)
 
 REAL_CASES: dict[str, RealCase] = {
     "check_asterisk_pri": RealCase(
@@ -88,4 +96,6 @@ REAL_CASES: dict[str, RealCase] = {
             "(chan_dahdi is not loaded)",
         ),
     ),
+    # The real instances load chan_dahdi only (tests/sip_lab.py runs the SIP lab).
+    "check_asterisk_peers": RealCase(_NO_VOIP, _NO_VOIP, _NO_VOIP),
 }

@@ -33,6 +33,7 @@ AMI_CASES: dict[str, list[tuple[str, ...]]] = {
     "check_asterisk_fxo": [(), ("-n", "2", "--include-fxs", "-v")],
     "check_asterisk_dahdi": [(), ("--span", "1-4", "-v")],
     "check_asterisk_bri": [(), ("-n", "4", "--idle-ok", "-v")],
+    "check_asterisk_peers": [(), ("-n", "6", "--rtt-warning", "2", "--tech", "sip", "-v")],
 }
 SIPAUTH_OPTIONS: list[tuple[str, ...]] = [
     (),

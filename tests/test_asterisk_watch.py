@@ -78,7 +78,7 @@ BAD_CONFIGS = {
     ),
     "[watch]\nnagios_command_file = /x\n[pbx a]\nuser = m\nsecret = s\nservice P = check_x\n": (
         "[pbx a] service P: 'check_x' is not one of check_asterisk_bri, check_asterisk_dahdi, "
-        "check_asterisk_fxo, check_asterisk_pri"
+        "check_asterisk_fxo, check_asterisk_peers, check_asterisk_pri"
     ),
     "[watch]\nnagios_command_file = /x\n[pbx a]\nuser = m\nsecret = s\n"
     "service P = check_asterisk_pri -w abc\n": (
@@ -134,6 +134,7 @@ SAME_TEXT = [
     ("dahdi_red_alarm", "check_asterisk_dahdi", "-v"),
     ("bri_dahdi_mixed_pri", "check_asterisk_bri", "--idle-ok"),
     ("no_libpri", "check_asterisk_pri", ""),
+    ("peers_lab", "check_asterisk_peers", "-v"),
 ]
 
 

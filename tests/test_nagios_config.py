@@ -234,7 +234,7 @@ def test_nagios4_verifies_every_definition_and_example_without_warnings(tmp_path
     assert re.search(r"^Total Errors:\s+0$", report, re.MULTILINE), report
     assert done.returncode == 0, report
     # Everything was read: the example hosts, their services, every command.
-    assert re.search(r"Checked 17 services\.", report), report
+    assert re.search(r"Checked 18 services\.", report), report
     assert re.search(r"Checked 7 hosts\.", report), report
     commands = len(nagios_commands()) + 1  # + the test's notification command
     assert re.search(rf"Checked {commands} commands\.", report), report
@@ -456,6 +456,7 @@ SCENARIOS = {
     "bri": "bri_dahdi_all_up",
     "fxo": "fxo_no_battery",
     "dahdi": "dahdi_red_alarm",
+    "peers": "peers_lab",
 }
 #: (host, service, check_command with the secret file as {secret_file}, state, first line).
 E2E_SERVICES = [
@@ -514,6 +515,23 @@ E2E_SERVICES = [
         "check_asterisk_dahdi_secretfile!monitor!{secret_file}!--span 1,2",
         0,
         "ASTERISK_DAHDI OK - 2 of 2 spans OK",
+    ),
+    (
+        "peers",
+        "Peers",
+        "check_asterisk_peers!monitor!$USER3$",
+        2,
+        "ASTERISK_PEERS CRITICAL - trunk SIP/dead-sip UNREACHABLE, trunk IAX2/dead-iax "
+        "UNREACHABLE, registration SIP/pbxsip2@127.0.0.1:5060 No Authentication, registration "
+        "PJSIP/wrong-reg Rejected, peer PJSIP/dead-pj UNREACHABLE - 3 of 9 peers reachable - "
+        "3 of 5 registrations up",
+    ),
+    (
+        "peers",
+        "Peers secret file",
+        "check_asterisk_peers_secretfile!monitor!{secret_file}!--tech iax2 --exclude dead-iax",
+        0,
+        "ASTERISK_PEERS OK - 1 of 2 peers reachable - 1 of 1 registration up",
     ),
 ]
 

@@ -50,7 +50,7 @@ AMI_SCRIPTS = {check.script for check in AMI_CHECKS}
 
 # -- the registry itself ------------------------------------------------------------------
 def test_the_registry_lists_each_check_once() -> None:
-    assert len(CHECKS) == 10
+    assert len(CHECKS) == 11
     for field in ("script", "package", "name"):
         values = [getattr(check, field) for check in CHECKS]
         assert len(set(values)) == len(values), f"two checks share a {field}"
@@ -60,6 +60,7 @@ def test_the_registry_lists_each_check_once() -> None:
         "check_asterisk_bri",
         "check_asterisk_fxo",
         "check_asterisk_dahdi",
+        "check_asterisk_peers",
     ]
 
 
@@ -165,8 +166,8 @@ def test_the_demo_runs_registered_checks() -> None:
     scripts = {case[0] for case in demo.CASES}
     assert scripts == {"check_asterisk_pri", "check_asterisk_fxo"}
     assert scripts <= set(BY_SCRIPT)
-    with pytest.raises(SystemExit, match="check_asterisk_peers is not a check"):
-        demo.script_path("check_asterisk_peers")
+    with pytest.raises(SystemExit, match="check_asterisk_nosuch is not a check"):
+        demo.script_path("check_asterisk_nosuch")
 
 
 # -- layering -------------------------------------------------------------------------------

@@ -17,6 +17,9 @@ from typing import NamedTuple
 ANY_CHANGE = frozenset({"alarm", "alarmclear", "fullybooted", "reload"})
 #: Span alarms (Asterisk 12+): they re-evaluate the checks that watch spans.
 SPAN_ALARMS = frozenset({"spanalarm", "spanalarmclear"})
+#: A peer reachable, unreachable or lagged (chan_sip, IAX2, PJSIP), a PJSIP contact's
+#: qualify, a registration's state (all three), all in class 'system'.
+PEER_EVENTS = frozenset({"peerstatus", "contactstatus", "registry"})
 #: Starts the name of each Icinga 2 CheckCommand (and so of its custom variables) in
 #: nagios-config/icinga2/: the Icinga Template Library, which Debian's icinga2.conf includes
 #: whole, has names like ours ("fail2ban"), and a name defined twice stops Icinga 2.
@@ -65,6 +68,7 @@ CHECKS: tuple[CheckInfo, ...] = (
     CheckInfo("check_asterisk_bri", True, ANY_CHANGE | SPAN_ALARMS),
     CheckInfo("check_asterisk_fxo", True, ANY_CHANGE),
     CheckInfo("check_asterisk_dahdi", True, ANY_CHANGE | SPAN_ALARMS),
+    CheckInfo("check_asterisk_peers", True, ANY_CHANGE | PEER_EVENTS),
     CheckInfo("check_postfix_queue", False),
     CheckInfo("check_ratelimit_offenders", False),
     CheckInfo("check_asterisk_sipauth", False),

@@ -1,0 +1,200 @@
+"""The state rules of the peers check, pure: which peers are watched, which are trunks, what
+each peer and registration is worth, and the status line's words."""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+from isp_plugins.runtime.text import plural, sanitize
+
+if TYPE_CHECKING:
+    from asterisk_ami.parsers.peers import Peer, Registration
+
+OK, WARNING, CRITICAL = 0, 1, 2
+#: Registration states (chan_sip, IAX2 and PJSIP words): Registered is up, these are down,
+#: anything else (Request Sent, Auth. Sent, Unregistering, Unknown) is on its way: WARNING.
+REGISTERED = "Registered"
+REGISTRATION_DOWN = frozenset(
+    {"Rejected", "Failed", "No Authentication", "Unregistered", "Timeout"}
+)
+#: At most this many problems are named on the status line.
+NAMED = 5
+
+
+class Rules(NamedTuple):
+    """What the options say about watching and judging."""
+
+    peer: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    trunk: tuple[str, ...] = ()
+    registration: tuple[str, ...] = ()
+    rtt_warning: float | None = None
+    rtt_critical: float | None = None
+    #: -w/-c given: they replace the default rules (any other peer down WARNING, a trunk
+    #: down CRITICAL).
+    count_warning: bool = False
+    count_critical: bool = False
+    expected: int | None = None
+
+
+class Verdict(NamedTuple):
+    """One peer or registration and what it is worth."""
+
+    state: int
+    text: str  # "trunk SIP/carrier1 UNREACHABLE"; "" when OK
+
+
+class PeerReport(NamedTuple):
+    watched: tuple[Peer, ...]
+    trunks: frozenset[tuple[str, str]]
+    unmonitored: tuple[Peer, ...]
+    registrations: tuple[Registration, ...]
+    verdicts: tuple[Verdict, ...]
+    expected: int | None
+
+    @property
+    def reachable(self) -> int:
+        return sum(p.reachable for p in self.watched)
+
+    @property
+    def unreachable(self) -> int:
+        return sum(p.state == "UNREACHABLE" for p in self.watched)
+
+    @property
+    def lagged(self) -> int:
+        return sum(p.state == "LAGGED" for p in self.watched)
+
+    @property
+    def registrations_ok(self) -> int:
+        return sum(r.state == REGISTERED for r in self.registrations)
+
+    @property
+    def state(self) -> int:
+        return max((v.state for v in self.verdicts), default=OK)
+
+    @property
+    def rtt_max(self) -> float | None:
+        rtts = [p.rtt_ms for p in self.watched if p.rtt_ms is not None]
+        return max(rtts) if rtts else None
+
+    def is_trunk(self, peer: Peer) -> bool:
+        return (peer.tech, peer.name) in self.trunks
+
+
+OK_VERDICT = Verdict(OK, "")
+
+
+def _matches(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def label(peer: Peer) -> str:
+    """How a peer is named in the output: Asterisk's own ``SIP/name``."""
+    return sanitize(f"{peer.tech}/{peer.name}", 80)
+
+
+def peer_verdict(peer: Peer, trunk: bool, rules: Rules) -> Verdict:
+    """A watched peer's worth: down is CRITICAL for a trunk, WARNING otherwise; LAGGED and a
+    slow qualify at least WARNING; UNKNOWN (never answered yet, or no address) no alarm."""
+    if peer.state == "OK" and rules.rtt_warning is None and rules.rtt_critical is None:
+        return OK_VERDICT  # the common case, on PBXs with thousands of phones
+    name = f"{'trunk' if trunk else 'peer'} {label(peer)}"
+    if peer.state == "UNREACHABLE":
+        if trunk and not rules.count_critical:
+            return Verdict(CRITICAL, f"{name} UNREACHABLE")
+        if not trunk and not rules.count_warning:
+            return Verdict(WARNING, f"{name} UNREACHABLE")
+        return Verdict(OK, "")
+    rtt = peer.rtt_ms
+    if rtt is not None and rules.rtt_critical is not None and rtt > rules.rtt_critical:
+        return Verdict(CRITICAL, f"{name} qualify {rtt:g} ms > {rules.rtt_critical:g} ms")
+    if rtt is not None and rules.rtt_warning is not None and rtt > rules.rtt_warning:
+        return Verdict(WARNING, f"{name} qualify {rtt:g} ms > {rules.rtt_warning:g} ms")
+    if peer.state == "LAGGED":
+        return Verdict(WARNING, f"{name} LAGGED ({rtt:g} ms)")
+    return Verdict(OK, "")
+
+
+def registration_label(registration: Registration) -> str:
+    return sanitize(f"{registration.tech}/{registration.name}", 100)
+
+
+def registration_verdict(registration: Registration) -> Verdict:
+    """Registered is OK; Rejected, Failed, No Authentication, Unregistered, Timeout CRITICAL;
+    any other state (a request on its way) WARNING."""
+    if registration.state == REGISTERED:
+        return Verdict(OK, "")
+    text = f"registration {registration_label(registration)} {sanitize(registration.state, 40)}"
+    return Verdict(CRITICAL if registration.state in REGISTRATION_DOWN else WARNING, text)
+
+
+def report(
+    peers: Sequence[Peer], registrations: Sequence[Registration], rules: Rules
+) -> PeerReport:
+    """Keep the peers and registrations the options select, and judge each."""
+    chosen = [
+        p
+        for p in peers
+        if (not rules.peer or _matches(p.name, rules.peer)) and not _matches(p.name, rules.exclude)
+    ]
+    watched = tuple(p for p in chosen if p.monitored)
+    unmonitored = tuple(p for p in chosen if not p.monitored)
+    trunks = frozenset(
+        (p.tech, p.name) for p in chosen if p.static or _matches(p.name, rules.trunk)
+    )
+    regs = tuple(
+        r for r in registrations if not rules.registration or _matches(r.name, rules.registration)
+    )
+    # Trunks first, then the other peers, then the registrations: the line names the worst.
+    verdicts = [peer_verdict(p, (p.tech, p.name) in trunks, rules) for p in watched]
+    verdicts += [registration_verdict(r) for r in regs]
+    reachable = sum(p.reachable for p in watched)
+    if rules.expected is not None and not rules.count_warning and reachable < rules.expected:
+        verdicts.append(Verdict(WARNING, ""))  # said by the count on the status line
+    return PeerReport(watched, trunks, unmonitored, regs, tuple(verdicts), rules.expected)
+
+
+def summarize(rep: PeerReport) -> str:
+    """Problems first (worst first, at most NAMED), then the count of peers reachable."""
+    problems = sorted((v for v in rep.verdicts if v.text), key=lambda v: -v.state)
+    parts = []
+    if problems:
+        named = ", ".join(v.text for v in problems[:NAMED])
+        more = len(problems) - NAMED
+        parts.append(named + (f" and {more} more" if more > 0 else ""))
+    total = len(rep.watched)
+    count = f"{rep.reachable} of {plural(total, 'peer')} reachable"
+    if rep.expected is not None and rep.expected != total:
+        count += f" ({rep.expected} expected)"
+    parts.append(count)
+    if rep.registrations:
+        regs = plural(len(rep.registrations), "registration")
+        parts.append(f"{rep.registrations_ok} of {regs} up")
+    return " - ".join(parts)
+
+
+def describe_peer(peer: Peer, trunk: bool) -> str:
+    """One long-output line: technology/name, kind, address, state and RTT."""
+    kind = "trunk" if trunk else ("peer" if peer.monitored else "unmonitored")
+    where = f" at {sanitize(peer.address, 60)}" if peer.address else ""
+    rtt = f" ({peer.rtt_ms:g} ms)" if peer.rtt_ms is not None else ""
+    state = peer.state if peer.monitored else "not qualified"
+    about = f" - {sanitize(peer.detail, 120)}" if peer.tech == "PJSIP" and peer.detail else ""
+    return f"{label(peer)} ({kind}){where}: {state}{rtt}{about}"
+
+
+def describe_registration(registration: Registration) -> str:
+    """One long-output line: its state, when it last registered (chan_sip), the next try (PJSIP)."""
+    extra = ""
+    if registration.since:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(registration.since))
+        extra += f", last registered {when} UTC"
+    if registration.next_retry:
+        extra += f", next try in {registration.next_retry}s"
+    return (
+        f"registration {registration_label(registration)}: "
+        f"{sanitize(registration.state, 40)}{extra}"
+    )
