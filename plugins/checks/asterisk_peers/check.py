@@ -20,7 +20,7 @@ from isp_plugins.checks.asterisk_peers.acquire import (
     TechData,
     read_all,
 )
-from isp_plugins.runtime.ami import AmiResource, connection_notes
+from isp_plugins.runtime.ami import AmiResource
 from isp_plugins.runtime.contexts import ReportSummary
 from isp_plugins.runtime.failures import Failure, FailureContext, classify, failure_metric
 
@@ -61,7 +61,6 @@ class Peers(AmiResource):
         )
         self.report: evaluate.PeerReport | None = None
         self.data: list[TechData] = []
-        self.greeting = ""
 
     def _failure(self, found: dict[str, TechData | None]) -> Failure | None:
         missing = [t for t, d in found.items() if d is None]
@@ -80,11 +79,11 @@ class Peers(AmiResource):
     def probe(self) -> Iterator[nagiosplugin.Metric]:
         from asterisk_ami.errors import AmiError  # noqa: PLC0415 (keeps asyncio out of --help)
 
-        async def work(ami: Session) -> tuple[dict[str, TechData | None], str]:
-            return await read_all(ami, self.techs), ami.greeting
+        async def work(ami: Session) -> dict[str, TechData | None]:
+            return await read_all(ami, self.techs)
 
         try:
-            found, self.greeting = self.run_session(work)
+            found = self.run_session(work)
         except PeersPermission as denied:
             text = (
                 f"AMI user '{self.target.username}' may not read {denied.tech} peers: "
@@ -97,11 +96,8 @@ class Peers(AmiResource):
             yield failure_metric(classify(error, self.target, self.timeout))
             return
         failure = self._failure(found)
-        if failure is not None:
-            notes = connection_notes(self.target)
-            if self.options.ami.verbose >= 1:
-                notes.append(f"greeting: {self.greeting}")
-            yield failure_metric(failure._replace(detail=tuple(notes)))
+        if failure is not None:  # the long output is framed by failure_output
+            yield failure_metric(failure)
             return
         self.data = [d for d in found.values() if d is not None]
         peers = [p for d in self.data for p in d.peers]
@@ -130,15 +126,19 @@ class Peers(AmiResource):
     def long_output(self, verbose: int) -> list[str]:
         rep = self.report
         assert rep is not None
-        lines = connection_notes(self.target)
+        lines = []
         for peer in sorted(rep.watched, key=lambda p: (not rep.is_trunk(p), p.tech, p.name)):
             lines.append(evaluate.describe_peer(peer, rep.is_trunk(peer)))
         lines += [evaluate.describe_registration(r) for r in rep.registrations]
         if verbose >= 1:
             lines += [evaluate.describe_peer(p, False) for p in rep.unmonitored]
-            sources = "; ".join(f"{d.tech}: {', '.join(d.sources)}" for d in self.data)
-            lines.append(f"AMI greeting: {self.greeting}; read with {sources}")
-        return lines
+        return self.framed(lines, verbose)
+
+    def greeting_line(self) -> str:
+        if not self.data:
+            return super().greeting_line()
+        sources = "; ".join(f"{d.tech}: {', '.join(d.sources)}" for d in self.data)
+        return f"{super().greeting_line()}; read with {sources}"
 
 
 class VerdictContext(nagiosplugin.Context):
