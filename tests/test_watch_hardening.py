@@ -284,11 +284,15 @@ def test_pri_and_bri_services_share_one_pri_show_spans_per_round(tmp_path, simul
         time.sleep(1)
         both = commands()
         log = daemon.log
-    spans = [c for c in first if c.startswith("pri show span ")]
-    assert first.count("pri show spans") == 1, first
-    assert len(spans) == len(set(spans)) >= 1, first  # each span's detail once too
-    assert both.count("pri show spans") == 2, both
-    assert len(both) == 2 * len(first), both
+    # A round sends `pri show spans` once and each span's detail once, whichever services ask;
+    # how many rounds ran (the login's and FullyBooted's may be one or two) is up to timing.
+    for sent in (first, both):
+        rounds = sent.count("pri show spans")
+        details = {c for c in sent if c.startswith("pri show span ")}
+        assert rounds >= 1 and details, sent
+        assert all(sent.count(detail) == rounds for detail in details), sent
+        assert len(sent) == rounds * (1 + len(details)), sent
+    assert both.count("pri show spans") > first.count("pri show spans"), both
     assert results.last("PRI") is not None and results.last("BRI") is not None, log
 
 
