@@ -413,16 +413,22 @@ DISTRIBUTED_FILES = {
 MASTER = "icinga2-master.example.net"
 
 
+def stock_file(name: str) -> Path:
+    """A file of the stock /etc/icinga2; skip (fail in CI) where there is none to read (no
+    Icinga 2, or not root: Debian makes it nagios:nagios 0750)."""
+    path = STOCK_ICINGA2 / name
+    if not os.access(path, os.R_OK):
+        service_missing("20-nagios-icinga.sh", f"no readable stock {path}")
+    return path
+
+
 def stock_icinga2(directory: Path, files: dict[str, str]) -> Path:
     """A copy of Debian's /etc/icinga2 in directory/etc, icinga2.conf and every stock file
     untouched, with the shipped files added where files says; returns the copy's icinga2.conf.
 
     A shipped file never replaces a stock one: that is an error of our instructions.
     """
-    if not os.access(STOCK_ICINGA2 / "icinga2.conf", os.R_OK):
-        service_missing(
-            "20-nagios-icinga.sh", f"no readable stock {STOCK_ICINGA2 / 'icinga2.conf'}"
-        )
+    stock_file("icinga2.conf")
     etc = directory / "etc"
     shutil.copytree(STOCK_ICINGA2, etc, symlinks=True)
     for shipped, place in files.items():
@@ -455,7 +461,7 @@ def stock_icinga2_master(directory: Path) -> Path:
 
 def stock_constant(name: str) -> str:
     """A string constant of the stock constants.conf (PluginContribDir)."""
-    text = (STOCK_ICINGA2 / "constants.conf").read_text(encoding="utf-8")
+    text = stock_file("constants.conf").read_text(encoding="utf-8")
     found = re.search(rf'^const {name} = "([^"]*)"', text, re.MULTILINE)
     assert found, f"no {name} in {STOCK_ICINGA2 / 'constants.conf'}"
     return found.group(1)

@@ -43,7 +43,6 @@ from tests.nagios_helpers import (
     PLUGINS,
     RELAY_PLUGINS,
     SINGLE_SERVER_FILES,
-    STOCK_ICINGA2,
     SUDOERS_RULE,
     icinga2_constants,
     icinga2_daemon,
@@ -59,6 +58,7 @@ from tests.nagios_helpers import (
     plugin_words,
     require,
     stock_constant,
+    stock_file,
     stock_icinga2,
     stock_icinga2_master,
     stop,
@@ -315,7 +315,7 @@ def distributed(tmp_path_factory) -> list[dict]:
 def test_the_stock_icinga2_conf_includes_every_itl_part() -> None:
     """The stock layouts above load every ITL part (ITL_INCLUDES is the stock file's list)."""
     require("icinga2")
-    text = (STOCK_ICINGA2 / "icinga2.conf").read_text(encoding="utf-8")
+    text = stock_file("icinga2.conf").read_text(encoding="utf-8")
     assert tuple(re.findall(r"^include <([\w-]+)>", text, re.MULTILINE)) == ITL_INCLUDES
     assert re.search(r'^include_recursive "conf.d"', text, re.MULTILINE)
 
