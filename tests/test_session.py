@@ -87,10 +87,9 @@ def test_empty_output_and_missing_command(simulator: Start, version: str) -> Non
 
 def test_bad_secret_is_not_retried(simulator: Start) -> None:
     sim = simulator("18", auth_delay=0.3)
-    started = time.monotonic()
-    with pytest.raises(errors.AuthenticationFailed, match="login as 'monitor' failed"):
+    with pytest.raises(errors.AuthenticationFailed, match="login as 'monitor' failed") as caught:
         run_commands(target(sim, secret="wrong"), ["pri show spans"], 5)
-    assert time.monotonic() - started >= 0.3  # the server's answer was awaited
+    assert str(caught.value).endswith("Authentication failed")  # the server's answer, awaited
     time.sleep(0.5)  # panoramisk's stock Manager would be reconnecting by now
     assert sim.connections == 1 and names(sim) == ["Login"]
 
@@ -133,8 +132,9 @@ def test_one_deadline_covers_every_phase(simulator: Start, failure: str, phase: 
 def test_logoff_without_goodbye_does_not_cost_the_deadline(simulator: Start) -> None:
     sim = simulator("22", failure="no-goodbye")
     started = time.monotonic()
-    assert run_commands(target(sim), ["pri show spans"], 10).outputs[0].lines
-    assert time.monotonic() - started < 10  # the Logoff grace (0.5 s) only, not the deadline
+    assert run_commands(target(sim), ["pri show spans"], 120).outputs[0].lines
+    # The Logoff grace (0.5 s) only, not the deadline: generous slack, far below 120 s.
+    assert time.monotonic() - started < 30
 
 
 @pytest.mark.parametrize(
@@ -176,11 +176,15 @@ def test_unknown_host() -> None:
 
 def test_hung_resolver_cannot_outlive_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     # No real resolver can be made to hang here, so this one stands in for it.
-    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: time.sleep(SLACK + 2) or [])
+    released = threading.Event()  # the resolver hangs until the test is done (or 120 s)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: released.wait(120) and [])
     started = time.monotonic()
-    with pytest.raises(errors.AmiTimeout, match="resolving pbx1"):
-        run_commands(Target("pbx1", 5038, "monitor", SECRET), ["pri show spans"], 0.5)
-    assert time.monotonic() - started < 0.5 + SLACK  # the resolver still hangs by then
+    try:
+        with pytest.raises(errors.AmiTimeout, match="resolving pbx1"):
+            run_commands(Target("pbx1", 5038, "monitor", SECRET), ["pri show spans"], 0.5)
+        assert time.monotonic() - started < 30  # the resolver still hangs by then
+    finally:
+        released.set()
 
 
 def test_ipv6_loopback(simulator: Start) -> None:
