@@ -34,6 +34,20 @@ def run_options(timeout_help: str, verbose_help: str) -> list[Callable[[Any], An
     ]
 
 
+def top_option(listed: str, default: int = 5, most: int = 100) -> Callable[[Any], Any]:
+    """--top N (the field ``top_n``): how many of the biggest items the long output lists;
+    ``listed`` says which, in the help text."""
+    return click.option(
+        "--top",
+        "top_n",
+        type=click.IntRange(0, most),
+        default=default,
+        show_default=True,
+        metavar="N",
+        help=listed,
+    )
+
+
 def state_dir_option(kept: str) -> Callable[[Any], Any]:
     """--state-dir of the checks that remember something between runs (``kept`` says what)."""
     return click.option(

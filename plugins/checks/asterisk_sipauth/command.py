@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 import click
 
 from isp_plugins.cli.command import PluginCommand
-from isp_plugins.cli.options import apply_options, options_object, run_options, state_dir_option
+from isp_plugins.cli.options import (
+    apply_options,
+    options_object,
+    run_options,
+    state_dir_option,
+    top_option,
+)
 from isp_plugins.cli.types import Duration, RangeType
 
 if TYPE_CHECKING:
@@ -134,15 +140,7 @@ class Options(NamedTuple):
     help="Keep reporting a likely compromise for AGE after the run that found it (a one-run "
     "CRITICAL stays a soft state in Nagios); 0: that run only.",
 )
-@click.option(
-    "--top",
-    "top_n",
-    type=click.IntRange(0, 100),
-    default=5,
-    show_default=True,
-    metavar="N",
-    help="Sources listed in the long output, with the accounts they tried.",
-)
+@top_option("Sources listed in the long output, with the accounts they tried.")
 @apply_options(
     *run_options(
         "Seconds for the whole check; on expiry the state is UNKNOWN.",

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 import click
 
 from isp_plugins.cli.command import PluginCommand
-from isp_plugins.cli.options import apply_options, options_object, run_options, state_dir_option
+from isp_plugins.cli.options import (
+    apply_options,
+    options_object,
+    run_options,
+    state_dir_option,
+    top_option,
+)
 from isp_plugins.cli.types import RangeType
 
 if TYPE_CHECKING:
@@ -203,15 +209,7 @@ class Options(NamedTuple):
     metavar="LABEL=RANGE",
     help="CRITICAL when the perfdata value LABEL is outside RANGE. Repeatable.",
 )
-@click.option(
-    "--top",
-    "top_n",
-    type=click.IntRange(0, 100),
-    default=5,
-    show_default=True,
-    metavar="N",
-    help="Deferral reasons and spam-sending client addresses listed in the long output.",
-)
+@top_option("Deferral reasons and spam-sending client addresses listed in the long output.")
 @apply_options(
     *run_options(
         "Seconds for the whole check; on expiry the state is UNKNOWN.",

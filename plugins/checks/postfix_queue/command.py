@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 import click
 
 from isp_plugins.cli.command import PluginCommand
-from isp_plugins.cli.options import apply_options, options_object, run_options
+from isp_plugins.cli.options import apply_options, options_object, run_options, top_option
 from isp_plugins.cli.types import DurationRange, RangeType
 
 if TYPE_CHECKING:
@@ -79,15 +79,10 @@ class Options(NamedTuple):
     help="WARNING when the oldest message is older than AGE (30m, 2h, 1d) or outside the range.",
 )
 @click.option("--age-critical", type=DurationRange(), metavar="AGE", help="CRITICAL on age.")
-@click.option(
-    "--top",
-    "top_n",
-    type=click.IntRange(0, 1000),
-    default=5,
-    show_default=True,
-    metavar="N",
-    help="Senders and recipient domains listed in the long output (0: none, and a faster "
+@top_option(
+    "Senders and recipient domains listed in the long output (0: none, and a faster "
     "--method spool).",
+    most=1000,
 )
 @click.option(
     "-C",

@@ -15,7 +15,13 @@ import click
 
 from isp_plugins.cli import secrets
 from isp_plugins.cli.command import PluginCommand
-from isp_plugins.cli.options import apply_options, options_object, run_options, state_dir_option
+from isp_plugins.cli.options import (
+    apply_options,
+    options_object,
+    run_options,
+    state_dir_option,
+    top_option,
+)
 from isp_plugins.cli.types import RangeType, duration_seconds
 
 if TYPE_CHECKING:
@@ -146,15 +152,7 @@ class Options(NamedTuple):
     metavar="ID",
     help="Ignore this sender (SASL user, address, IP or cluebringer track key). Repeatable.",
 )
-@click.option(
-    "--top",
-    "top_n",
-    type=click.IntRange(0, 1000),
-    default=10,
-    show_default=True,
-    metavar="N",
-    help="Offenders and near-limit senders listed in the long output.",
-)
+@top_option("Offenders and near-limit senders listed in the long output.", default=10, most=1000)
 @click.option(
     "--policyd-conf",
     type=click.Path(dir_okay=False),
