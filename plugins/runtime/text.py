@@ -1,8 +1,14 @@
-"""Text helpers for status lines and long output: the one sanitize, age format and plural."""
+"""Text helpers for status lines and long output: the one sanitize, age format, plural and
+threshold wording."""
 
 from __future__ import annotations
 
+import math
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import nagiosplugin
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -36,3 +42,20 @@ def human_age(seconds: float) -> str:
 def plural(count: int, word: str) -> str:
     """``1 failure``, ``2 failures``."""
     return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _bound(value: float, age: bool) -> str:
+    return human_age(value) if age else f"{value:g}"
+
+
+def describe_range(rng: nagiosplugin.Range, age: bool = False) -> str:
+    """How a value breaks ``rng``, in words: "above 500", "below 2", "inside 10..20" (ages
+    written as ages with ``age``)."""
+    start, end = rng.start, rng.end
+    if rng.invert:
+        return f"inside {_bound(start, age)}..{_bound(end, age)}"
+    if math.isinf(end):
+        return f"below {_bound(start, age)}"
+    if start <= 0 or math.isinf(start):
+        return f"above {_bound(end, age)}"
+    return f"outside {_bound(start, age)}..{_bound(end, age)}"

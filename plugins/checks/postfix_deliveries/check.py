@@ -5,7 +5,6 @@ Loaded by the command (``command``) only after its options are parsed.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -19,7 +18,7 @@ from isp_plugins.checks.postfix_deliveries.command import LABELS
 from isp_plugins.runtime.contexts import ReportSummary
 from isp_plugins.runtime.deadline import session_deadline
 from isp_plugins.runtime.failures import Failure, FailureContext, failure_metric
-from isp_plugins.runtime.text import plural, sanitize
+from isp_plugins.runtime.text import describe_range, plural, sanitize
 from isp_plugins.sources.logtail import StateError, default_state_dir
 from isp_plugins.sources.postfix_log import tally as tally_module
 from isp_plugins.sources.postfix_log.providers import (
@@ -113,18 +112,6 @@ def values_of(scan: tally_module.Scan) -> dict[str, float]:
 
 def ratio(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 2) if whole else 0.0
-
-
-def describe_range(rng: nagiosplugin.Range) -> str:
-    """How a value breaks ``rng``, in words: "above 10", "below 2", "inside 10..20"."""
-    start, end = rng.start, rng.end
-    if rng.invert:
-        return f"inside {start:g}..{end:g}"
-    if math.isinf(end):
-        return f"below {start:g}"
-    if start <= 0 or math.isinf(start):
-        return f"above {end:g}"
-    return f"outside {start:g}..{end:g}"
 
 
 @dataclass(frozen=True)

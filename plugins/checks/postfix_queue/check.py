@@ -5,7 +5,6 @@ Loaded by the command (``command``) only after its options are parsed.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
 from isp_plugins.runtime.contexts import ReportSummary
 from isp_plugins.runtime.deadline import deadline_instant
 from isp_plugins.runtime.failures import Failure, FailureContext, failure_metric
-from isp_plugins.runtime.text import human_age, sanitize
+from isp_plugins.runtime.text import describe_range, human_age, sanitize
 from isp_plugins.sources.postfix_queue import instances, probe, runner
 from isp_plugins.sources.postfix_queue.probe import QueueReading
 from isp_plugins.sources.postfix_queue.stats import QueueStats, top
@@ -45,22 +44,6 @@ def human_bytes(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError  # pragma: no cover
-
-
-def _bound(value: float, age: bool) -> str:
-    return human_age(value) if age else f"{value:g}"
-
-
-def describe_range(rng: nagiosplugin.Range, age: bool = False) -> str:
-    """How a value breaks ``rng``, in words: "above 500", "below 2", "inside 10:20"."""
-    start, end = rng.start, rng.end
-    if rng.invert:
-        return f"inside {_bound(start, age)}..{_bound(end, age)}"
-    if math.isinf(end):
-        return f"below {_bound(start, age)}"
-    if start <= 0 or math.isinf(start):
-        return f"above {_bound(end, age)}"
-    return f"outside {_bound(start, age)}..{_bound(end, age)}"
 
 
 @dataclass(frozen=True)
