@@ -347,10 +347,11 @@ def test_an_unusable_state_directory_is_unknown(tmp_path: Path) -> None:
 
 @services
 def test_the_deadline_cuts_what_has_not_answered(lab: Lab, tmp_path: Path) -> None:
-    """-t 4: the silent list's queries (30 s each) are cut at 3.6 s, the others answered."""
+    """-t 10: the silent list's queries (30 s each) are cut at 9 s, the others answered (room
+    for them on a loaded machine)."""
     done = check(
         lab, tmp_path, "-a", LISTED_XBL, "--no-default-zones", "--zone", "bl.spamcop.net",
-        "--zone", f"silent.{CUSTOM}", "--query-timeout", "30", "-t", "4",
+        "--zone", f"silent.{CUSTOM}", "--query-timeout", "30", "-t", "10",
     )  # fmt: skip
     assert done.code == 2
     assert lines(done)[0] == (
@@ -359,7 +360,7 @@ def test_the_deadline_cuts_what_has_not_answered(lab: Lab, tmp_path: Path) -> No
         "lists_failed=1;;;0 time=Ts;;;0"
     )
     assert lines(done)[-1] == f"silent.{CUSTOM}: did not answer (3 cut off by -t)"
-    assert done.seconds < 4 + 3  # the backstop never had to fire
+    assert done.seconds < 20  # cut by the deadline, well before the 30 s queries end
 
 
 # -- servers that misbehave ----------------------------------------------------------------
