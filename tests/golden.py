@@ -13,6 +13,7 @@ import re
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -76,11 +77,21 @@ def _script(name: str) -> Any:
     return entry.load()
 
 
+def _fork() -> int:
+    """``os.fork()``, without Python 3.12+'s DeprecationWarning about other threads (one per
+    case, thousands per run). The threads here are pytest-xdist's I/O thread and the
+    simulator's loop; the child takes none of their locks: it replaces stdout and stderr,
+    logging re-creates its locks after a fork, and the console script starts its own loop."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+        return os.fork()
+
+
 def run_forked(script: str, args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
     """Exit code and everything the script wrote (stdout then stderr merged), run in a child."""
     main = _script(script)
     with tempfile.TemporaryFile() as out:
-        pid = os.fork()
+        pid = _fork()
         if pid == 0:  # the child: the console script with fds 1 and 2 on ``out``
             try:
                 os.dup2(out.fileno(), 1)
