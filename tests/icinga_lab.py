@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.nagios_helpers import CONFIG, ICINGA2, MASTER, SCRIPTS, current_user, stop
+from tests.nagios_helpers import ICINGA2, MASTER, SCRIPTS, current_user, stop
 
 #: The satellite zone of the shipped example (zones.conf, zones.d/pbx-east/).
 ZONE = "pbx-east"
@@ -329,7 +329,8 @@ class Lab:
         # The satellite's zones.conf, as the node wizard writes it: the master's endpoint
         # with its address (the satellite connects), its own endpoint and zone.
         self.satellite.configure(
-            f'object Endpoint "{MASTER}" {{\n\thost = "127.0.0.1"\n\tport = {self.master.port}\n}}\n'
+            f'object Endpoint "{MASTER}" {{\n'
+            f'\thost = "127.0.0.1"\n\tport = {self.master.port}\n}}\n'
             f'object Zone "master" {{ endpoints = [ "{MASTER}" ] }}\n'
             f'object Endpoint "{SATELLITE}" {{ }}\n'
             f'object Zone "{ZONE}" {{\n\tendpoints = [ "{SATELLITE}" ]\n\tparent = "master"\n}}\n'

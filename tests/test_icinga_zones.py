@@ -1,6 +1,7 @@
-"""Beyond one machine: a real Icinga 2 master and a PBX satellite in a child zone (tests/icinga_lab.py),
-configured from nagios-config/icinga2/ (zones.conf, zones.d/), with asterisk-watch beside the
-satellite (asterisk-watch-pbx-east.ini) and AMI simulators playing the zone's two PBXs.
+"""Beyond one machine: a real Icinga 2 master and a PBX satellite in a child zone
+(tests/icinga_lab.py), configured from nagios-config/icinga2/ (zones.conf, zones.d/), with
+asterisk-watch beside the satellite (asterisk-watch-pbx-east.ini) and AMI simulators playing
+the zone's two PBXs.
 
 What the master's API must show:
 - the active pri-spans, scheduled and run by the satellite (zone placement), and the passive

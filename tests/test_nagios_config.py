@@ -408,6 +408,64 @@ def test_icinga2_distributed_checks_every_relay_queue_on_its_own_agent(distribut
     assert len(by_type(distributed, "Dependency")) == 6  # queue and offenders, per relay
 
 
+def test_icinga2_distributed_puts_each_pbx_in_its_satellite_zone(distributed) -> None:
+    """The scaled-out PBXs (tests/test_icinga_zones.py runs them on a real master and
+    satellite): hosts and services in the satellite's zone, so the satellite checks them; the
+    zone's health checked on the master; the watcher's API user only in the zone."""
+    services = by_type(distributed, "Service")
+    zone = by_type(distributed, "Zone")["pbx-east"]
+    assert (zone["parent"], zone["endpoints"]) == ("master", ["satellite-east.example.net"])
+    pbx = {
+        name: s
+        for name, s in services.items()
+        if name.startswith(("pbx5.", "pbx6.")) and s["check_command"] != "ping4"
+    }
+    assert sorted(pbx) == [
+        "pbx5.example.net!PRI spans",
+        "pbx5.example.net!pri-spans",
+        "pbx6.example.net!DAHDI alarms",
+    ]
+    for name in ("pbx5.example.net", "pbx6.example.net"):
+        assert by_type(distributed, "Host")[name]["zone"] == "pbx-east"
+    assert {s["zone"] for s in pbx.values()} == {"pbx-east"}
+    # Only the variables the host gives: a null one would pass its option, empty.
+    assert {
+        k: v for k, v in pbx["pbx5.example.net!pri-spans"]["vars"].items() if k != "isp_group"
+    } == {
+        "isp_asterisk_pri_username": "nagios",
+        "isp_asterisk_pri_secret_file": "/etc/icinga2/secrets/pbx5.ami",
+        "isp_asterisk_pri_expected": 4,
+        "isp_asterisk_pri_warning": 3,
+        "isp_asterisk_pri_calls": True,
+    }
+    for name in ("pbx5.example.net!PRI spans", "pbx6.example.net!DAHDI alarms"):
+        assert pbx[name]["check_command"] == "passive"
+        assert pbx[name]["vars"]["dummy_state"] == 3
+        assert pbx[name]["enable_active_checks"] is True  # the freshness check
+    health = by_type(distributed, "Host")["satellite-east.example.net"]
+    assert (health["zone"], health["check_command"]) == ("master", "cluster-zone")
+    assert health["vars"]["cluster_zone"] == "pbx-east"
+    assert by_type(distributed, "ApiUser")["asterisk-watch-pbx-east"]["zone"] == "pbx-east"
+
+
+def test_the_zone_watcher_reports_the_services_its_zone_expects(distributed) -> None:
+    """asterisk-watch-pbx-east.ini posts under the host and service names of the zone's
+    watched services, and only for hosts of that zone."""
+    ini = (ICINGA2 / "asterisk-watch-pbx-east.ini").read_text(encoding="utf-8")
+    posted, host = set(), ""
+    for line in ini.splitlines():
+        if re.match(r"^host_name = ", line):
+            host = line.split(" = ", 1)[1]
+        elif re.match(r"^service .+ = ", line):
+            posted.add(f"{host}!{line[len('service ') :].split(' = ', 1)[0]}")
+    watched = {
+        name
+        for name, s in by_type(distributed, "Service").items()
+        if s["check_command"] == "passive" and s["zone"] == "pbx-east"
+    }
+    assert posted == watched == {"pbx5.example.net!PRI spans", "pbx6.example.net!DAHDI alarms"}
+
+
 def test_icinga2_daemon_c_does_see_warnings(tmp_path) -> None:
     """The harness is not blind: an apply rule that matches no host is a warning."""
     icinga2 = require("icinga2")
