@@ -397,15 +397,31 @@ def test_icinga2_distributed_checks_every_relay_queue_on_its_own_agent(distribut
     assert relay3["isp_postfix_queue_warning"] == 2000 and relay3["isp_postfix_queue_all_instances"]
     log = services["relay1.example.net!ratelimit-offenders"]["vars"]
     assert log["isp_ratelimit_offenders_log"] == "/var/log/mail.log"
-    assert log["isp_ratelimit_offenders_dsn"] is None
+    assert "isp_ratelimit_offenders_dsn" not in log
     database = services["relay3.example.net!ratelimit-offenders"]["vars"]
     assert database["isp_ratelimit_offenders_backend"] == "policyd-rate-limit"
-    assert database["isp_ratelimit_offenders_log"] is None
+    assert "isp_ratelimit_offenders_log" not in database
     # The agents get the CheckCommands from the global zone.
     assert zones["global-templates"]["global"] is True
     for command in PLUGINS.values():
         assert by_type(distributed, "CheckCommand")[command]["zone"] == "global-templates"
     assert len(by_type(distributed, "Dependency")) == 6  # queue and offenders, per relay
+
+
+@pytest.mark.parametrize("layout", ["single_server", "distributed"])
+def test_no_example_service_sets_a_command_variable_to_null(layout, request) -> None:
+    """Icinga 2 passes the option of a variable set to null, with an empty value ('-c' '',
+    which the plugin refuses): what `vars.x = host.vars.y` does where the host has no y, and
+    `host.vars...` in an object Service, which has no host in scope. The rules set only the
+    variables a host gives; objects use macros."""
+    commands = tuple(PLUGINS.values())
+    checked = 0
+    for name, service in by_type(request.getfixturevalue(layout), "Service").items():
+        if service["check_command"] in commands:
+            checked += 1
+            nulls = [k for k, v in (service["vars"] or {}).items() if v is None]
+            assert nulls == [], f"{name}: {nulls}"
+    assert checked >= 6  # the reader is not blind
 
 
 def test_icinga2_distributed_puts_each_pbx_in_its_satellite_zone(distributed) -> None:
