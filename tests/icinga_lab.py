@@ -205,7 +205,7 @@ include "zones.conf"
         return [*found, f"-DPidPath={self.directory / 'run' / 'icinga2.pid'}"]
 
     def validate(self) -> str:
-        """`icinga2 daemon -C` on this node's configuration; its report."""
+        """`icinga2 daemon -C` on this node's configuration: no error, no warning."""
         done = subprocess.run(
             [self.icinga2, "daemon", "-C", "-c", str(self.main), *self.defines()],
             capture_output=True,
@@ -216,6 +216,8 @@ include "zones.conf"
         )
         report = done.stdout + done.stderr
         assert done.returncode == 0, report
+        problems = [line for line in report.splitlines() if re.search(r"(warning|critical)/", line)]
+        assert problems == [], report
         return report
 
     def start(self) -> None:
@@ -342,7 +344,7 @@ class Lab:
         """The shipped watcher configuration of the zone, pointed at the lab's satellite."""
         credentials = self.secrets / "icinga-api.credentials"
         password = re.search(
-            r'ApiUser "asterisk-watch-pbx-east" \{\n\tpassword = "([^"]+)"',
+            rf'ApiUser "asterisk-watch-{ZONE}" \{{\n\tpassword = "([^"]+)"',
             (ICINGA2 / f"zones.d/{ZONE}/{ZONE}.conf").read_text(encoding="utf-8"),
         )
         assert password, "the zone's ApiUser has no password"
@@ -370,9 +372,11 @@ class Lab:
         return path
 
     def start(self) -> None:
-        for node in (self.master, self.satellite):
-            node.validate()
-            node.start()
+        # The shipped files are validated first, for a clear message; the satellite's own
+        # configuration is the lab's, and it validates what the master syncs to it anyway.
+        self.master.validate()
+        self.master.start()
+        self.satellite.start()
 
     def stop(self) -> None:
         for node in (self.satellite, self.master):
