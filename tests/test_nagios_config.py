@@ -21,6 +21,7 @@ Tests needing nagios4 or icinga2 skip without them, or fail with ISP_PLUGINS_REQ
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import socket
@@ -409,18 +410,26 @@ def test_icinga2_distributed_checks_every_relay_queue_on_its_own_agent(distribut
 
 
 @pytest.mark.parametrize("layout", ["single_server", "distributed"])
-def test_no_example_service_sets_a_command_variable_to_null(layout, request) -> None:
+def test_example_services_set_only_variables_their_command_reads(layout, request) -> None:
     """Icinga 2 passes the option of a variable set to null, with an empty value ('-c' '',
     which the plugin refuses): what `vars.x = host.vars.y` does where the host has no y, and
     `host.vars...` in an object Service, which has no host in scope. The rules set only the
     variables a host gives; objects use macros."""
-    commands = tuple(PLUGINS.values())
+    objects = request.getfixturevalue(layout)
+    commands = {n: c for n, c in by_type(objects, "CheckCommand").items() if n in PLUGINS.values()}
     checked = 0
-    for name, service in by_type(request.getfixturevalue(layout), "Service").items():
-        if service["check_command"] in commands:
+    for name, service in by_type(objects, "Service").items():
+        command = commands.get(service["check_command"])
+        if command:
             checked += 1
             nulls = [k for k, v in (service["vars"] or {}).items() if v is None]
             assert nulls == [], f"{name}: {nulls}"
+            # And every variable of the command's that it sets is one the command reads (the
+            # rules that copy a host's dictionary key by key would drop a misspelt key).
+            read = set(re.findall(r"\$(\w+)\$", json.dumps([command["arguments"], command["env"]])))
+            prefix = service["check_command"] + "_"
+            given = {k for k in service["vars"] or {} if k.startswith(prefix)}
+            assert given <= read, f"{name}: {sorted(given - read)}"
     assert checked >= 6  # the reader is not blind
 
 
