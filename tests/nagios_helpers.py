@@ -403,11 +403,19 @@ SINGLE_SERVER_FILES = {
     "conf.d/isp-plugins-pbx.conf": "conf.d/isp-plugins-pbx.conf",
     "asterisk-watch.conf": "conf.d/asterisk-watch.conf",
 }
-#: A master with agents: the CheckCommands in the global zone, the relays in the master's.
+#: A master with agents and a PBX satellite: the CheckCommands, the satellite PBXs' templates
+#: and rules in the global zone, the relays and the satellite's health in the master's zone,
+#: the PBXs in the satellite's.
 #: zones.conf is appended to the master's own (see stock_icinga2_master).
 DISTRIBUTED_FILES = {
     "commands.conf": "zones.d/global-templates/isp-plugins-commands.conf",
     "zones.d/master/mail-relays.conf": "zones.d/master/mail-relays.conf",
+    # Scaling out the PBXs: a satellite zone (tests/icinga_lab.py runs it for real).
+    "zones.d/global-templates/isp-plugins-satellite-pbx.conf": (
+        "zones.d/global-templates/isp-plugins-satellite-pbx.conf"
+    ),
+    "zones.d/master/pbx-satellites.conf": "zones.d/master/pbx-satellites.conf",
+    "zones.d/pbx-east/pbx-east.conf": "zones.d/pbx-east/pbx-east.conf",
 }
 #: The master of the distributed example: its NodeName; its zone is "master".
 MASTER = "icinga2-master.example.net"

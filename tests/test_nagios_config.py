@@ -21,6 +21,7 @@ Tests needing nagios4 or icinga2 skip without them, or fail with ISP_PLUGINS_REQ
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import socket
@@ -397,15 +398,97 @@ def test_icinga2_distributed_checks_every_relay_queue_on_its_own_agent(distribut
     assert relay3["isp_postfix_queue_warning"] == 2000 and relay3["isp_postfix_queue_all_instances"]
     log = services["relay1.example.net!ratelimit-offenders"]["vars"]
     assert log["isp_ratelimit_offenders_log"] == "/var/log/mail.log"
-    assert log["isp_ratelimit_offenders_dsn"] is None
+    assert "isp_ratelimit_offenders_dsn" not in log
     database = services["relay3.example.net!ratelimit-offenders"]["vars"]
     assert database["isp_ratelimit_offenders_backend"] == "policyd-rate-limit"
-    assert database["isp_ratelimit_offenders_log"] is None
+    assert "isp_ratelimit_offenders_log" not in database
     # The agents get the CheckCommands from the global zone.
     assert zones["global-templates"]["global"] is True
     for command in PLUGINS.values():
         assert by_type(distributed, "CheckCommand")[command]["zone"] == "global-templates"
     assert len(by_type(distributed, "Dependency")) == 6  # queue and offenders, per relay
+
+
+@pytest.mark.parametrize("layout", ["single_server", "distributed"])
+def test_example_services_set_only_variables_their_command_reads(layout, request) -> None:
+    """Icinga 2 passes the option of a variable set to null, with an empty value ('-c' '',
+    which the plugin refuses): what `vars.x = host.vars.y` does where the host has no y, and
+    `host.vars...` in an object Service, which has no host in scope. The rules set only the
+    variables a host gives; objects use macros."""
+    objects = request.getfixturevalue(layout)
+    commands = {n: c for n, c in by_type(objects, "CheckCommand").items() if n in PLUGINS.values()}
+    checked = 0
+    for name, service in by_type(objects, "Service").items():
+        command = commands.get(service["check_command"])
+        if command:
+            checked += 1
+            nulls = [k for k, v in (service["vars"] or {}).items() if v is None]
+            assert nulls == [], f"{name}: {nulls}"
+            # And every variable of the command's that it sets is one the command reads (the
+            # rules that copy a host's dictionary key by key would drop a misspelt key).
+            read = set(re.findall(r"\$(\w+)\$", json.dumps([command["arguments"], command["env"]])))
+            prefix = service["check_command"] + "_"
+            given = {k for k in service["vars"] or {} if k.startswith(prefix)}
+            assert given <= read, f"{name}: {sorted(given - read)}"
+    assert checked >= 6  # the reader is not blind
+
+
+def test_icinga2_distributed_puts_each_pbx_in_its_satellite_zone(distributed) -> None:
+    """The scaled-out PBXs (tests/test_icinga_zones.py runs them on a real master and
+    satellite): hosts and services in the satellite's zone, so the satellite checks them; the
+    zone's health checked on the master; the watcher's API user only in the zone."""
+    services = by_type(distributed, "Service")
+    zone = by_type(distributed, "Zone")["pbx-east"]
+    assert (zone["parent"], zone["endpoints"]) == ("master", ["satellite-east.example.net"])
+    pbx = {
+        name: s
+        for name, s in services.items()
+        if name.startswith(("pbx5.", "pbx6.")) and s["check_command"] != "ping4"
+    }
+    assert sorted(pbx) == [
+        "pbx5.example.net!PRI spans",
+        "pbx5.example.net!pri-spans",
+        "pbx6.example.net!DAHDI alarms",
+    ]
+    for name in ("pbx5.example.net", "pbx6.example.net"):
+        assert by_type(distributed, "Host")[name]["zone"] == "pbx-east"
+    assert {s["zone"] for s in pbx.values()} == {"pbx-east"}
+    # Only the variables the host gives: a null one would pass its option, empty.
+    assert {
+        k: v for k, v in pbx["pbx5.example.net!pri-spans"]["vars"].items() if k != "isp_group"
+    } == {
+        "isp_asterisk_pri_username": "nagios",
+        "isp_asterisk_pri_secret_file": "/etc/icinga2/secrets/pbx5.ami",
+        "isp_asterisk_pri_expected": 4,
+        "isp_asterisk_pri_warning": 3,
+        "isp_asterisk_pri_calls": True,
+    }
+    for name in ("pbx5.example.net!PRI spans", "pbx6.example.net!DAHDI alarms"):
+        assert pbx[name]["check_command"] == "passive"
+        assert pbx[name]["vars"]["dummy_state"] == 3
+        assert pbx[name]["enable_active_checks"] is True  # the freshness check
+    health = by_type(distributed, "Host")["satellite-east.example.net"]
+    assert (health["zone"], health["check_command"]) == ("master", "cluster-zone")
+    assert health["vars"]["cluster_zone"] == "pbx-east"
+    assert by_type(distributed, "ApiUser")["asterisk-watch-pbx-east"]["zone"] == "pbx-east"
+
+
+def test_the_zone_watcher_reports_the_services_its_zone_expects(distributed) -> None:
+    """asterisk-watch-pbx-east.ini posts under the host and service names of the zone's
+    watched services, and only for hosts of that zone."""
+    ini = (ICINGA2 / "asterisk-watch-pbx-east.ini").read_text(encoding="utf-8")
+    posted, host = set(), ""
+    for line in ini.splitlines():
+        if re.match(r"^host_name = ", line):
+            host = line.split(" = ", 1)[1]
+        elif re.match(r"^service .+ = ", line):
+            posted.add(f"{host}!{line[len('service ') :].split(' = ', 1)[0]}")
+    watched = {
+        name
+        for name, s in by_type(distributed, "Service").items()
+        if s["check_command"] == "passive" and s["zone"] == "pbx-east"
+    }
+    assert posted == watched == {"pbx5.example.net!PRI spans", "pbx6.example.net!DAHDI alarms"}
 
 
 def test_icinga2_daemon_c_does_see_warnings(tmp_path) -> None:
