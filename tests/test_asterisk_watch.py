@@ -346,7 +346,7 @@ def test_a_full_command_fifo_is_an_error_not_a_hang(tmp_path) -> None:
         result = PassiveResult("pbx1", "PRI", 0, "ASTERISK_PRI OK - 4 of 4 spans up", 1.0)
         started = time.monotonic()
         with pytest.raises(OutputError, match="full, Nagios does not read it"):
-            output.send(result)
+            output.send([result])
         # A blocking write would never return (nobody reads the FIFO): any bound tells.
         assert time.monotonic() - started < 30
     finally:
