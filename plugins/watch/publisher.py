@@ -26,7 +26,7 @@ RETRY_MAX = 15.0
 #: A sender with nothing to send for this long ends (the next result starts one again).
 IDLE_EXIT = 30.0
 #: The one warning that an output is slower than the PBXs: when the oldest waiting result has
-#: waited this long (rates over the last RATE_WINDOW seconds). "Caught up" when none waits.
+#: waited this long (rates over the last RATE_WINDOW seconds); "caught up" below a quarter.
 LAG_WARN = 30.0
 RATE_WINDOW = 30.0
 #: While an output keeps failing with the same error, the error is logged again this often.
@@ -242,18 +242,20 @@ class Delivery:
 
     def _refuse(self, result: PassiveResult, error: str) -> None:
         """The output refused this one result: logged once per service and error; the
-        publisher forgets it, so the next evaluation publishes it again."""
+        publisher forgets it (before the key leaves the hand: flush() sees it forgotten),
+        so the next evaluation publishes it again."""
         key = _key(result)
+        self._rejected(result)
         with self._lock:
-            self.inflight.discard(key)
             self._answered(time.monotonic())
             news = self._refused.get(key) != error
             self._refused[key] = error
-            if not self.pending and not self.inflight:
-                self._settled.notify_all()
         level = logging.ERROR if news else logging.DEBUG
         log.log(level, "cannot report %s/%s: %s", result.host, result.service, error)
-        self._rejected(result)
+        with self._lock:
+            self.inflight.discard(key)
+            if not self.pending and not self.inflight:
+                self._settled.notify_all()
 
     def _drop(self, hand: list[PassiveResult], error: str, everything: bool = True) -> None:
         """The hand (and with ``everything``, all that waits) is not delivered."""
@@ -267,21 +269,21 @@ class Delivery:
             log.warning("%s: %d result(s) not delivered: %s", self.output.name, dropped, error)
 
     def _watch_backlog(self, now: float) -> None:
-        """(Under the lock, at most once a second.) One WARNING when the output falls behind
-        the PBXs (the oldest waiting result older than LAG_WARN), one INFO when caught up."""
-        if now - self._checked < 1:
+        """(Under the lock.) One WARNING when the output falls behind the PBXs (the oldest
+        waiting result older than LAG_WARN), one INFO when it has caught up again."""
+        oldest = next(iter(self.pending.values()), None)
+        lag = 0.0 if oldest is None else now - oldest[1]
+        if self._lagging and lag < LAG_WARN / 4:
+            self._lagging = False
+            log.info("%s: caught up", self.output.name)
+        if now - self._checked < 1:  # the rates: one sample a second at most
             return
         self._checked = now
         samples = self._samples
         samples.append((now, self.offered, self.delivered))
         while now - samples[0][0] > RATE_WINDOW:
             samples.popleft()
-        oldest = next(iter(self.pending.values()), None)
-        lag = 0.0 if oldest is None else now - oldest[1]
-        if self._lagging and not self.pending and not self.inflight:
-            self._lagging = False
-            log.info("%s: caught up", self.output.name)
-        elif not self._lagging and lag >= LAG_WARN and self._failing_since is None:
+        if not self._lagging and lag >= LAG_WARN and self._failing_since is None:
             self._lagging = True
             since, offered, delivered = samples[0]
             span = max(now - since, 1.0)
