@@ -218,7 +218,9 @@ def bench_icinga(work: Path, hosts: int) -> None:
             publisher = Publisher([api], heartbeat=0)
             connects[0] = 0
             started = time.perf_counter()
-            for n, service in enumerate(every):
+            # The baseline is slow: a sample of 1,000 results is enough to time it.
+            sample = every if idle else every[:1000]
+            for n, service in enumerate(sample):
                 publisher.publish(service, Outcome(0, TEXT), now=1e9 + round_ * 1e5 + n)
             if not publisher.flush(900):
                 raise SystemExit(f"not delivered: {publisher.deliveries[0].waiting} waiting")

@@ -5,6 +5,7 @@ TLS server that counts connections and requests."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import http.server
 import json
@@ -323,6 +324,28 @@ def test_one_write_carries_as_many_whole_lines_as_fit_in_pipe_buf(tmp_path) -> N
         assert len(data) <= select.PIPE_BUF and data.endswith(b"\n")
         assert all(LINE.match(line) for line in data.decode().splitlines())
     assert sum(len(d.splitlines()) for d in writes) == 60
+
+
+def test_a_momentarily_full_fifo_is_waited_on_not_failed(tmp_path) -> None:
+    fifo = tmp_path / "nagios.cmd"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    filler = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                os.write(filler, b"x" * select.PIPE_BUF)
+        # Nagios reads in bursts: it comes back to the pipe a little later.
+        timer = threading.Timer(0.3, lambda: os.read(reader, 1 << 20))
+        timer.start()
+        assert NagiosCommandFile(str(fifo)).send([result(1)]) == 1
+        timer.join()
+        assert os.read(reader, 1 << 20).endswith(
+            b";pbx1;PRI 1;0;ASTERISK_PRI OK - 4 of 4 spans up\n"
+        )
+    finally:
+        os.close(filler)
+        os.close(reader)
 
 
 def test_a_result_too_long_for_a_shared_write_goes_in_the_next(tmp_path) -> None:

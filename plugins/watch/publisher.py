@@ -266,7 +266,8 @@ class Delivery:
                 self.pending.clear()
             self._settled.notify_all()
         if dropped:
-            log.warning("%s: %d result(s) not delivered: %s", self.output.name, dropped, error)
+            # The output's error names it (the command file's path, the API's URL).
+            log.warning("%d result(s) not delivered: %s", dropped, error)
 
     def _watch_backlog(self, now: float) -> None:
         """(Under the lock.) One WARNING when the output falls behind the PBXs (the oldest
