@@ -398,6 +398,7 @@ class ApiState:
     )
     close_after: bool = False  # drop the connection after each answer, without a word
     hang: threading.Event | None = None  # read the request, answer only once it is set
+    given_up: int = 0  # hung requests whose client closed the connection (timed out)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -415,7 +416,13 @@ class _Api(http.server.BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.requests.append({"path": self.path, **json.loads(body)})
         if self.state.hang is not None:
-            self.state.hang.wait(60)
+            deadline = time.monotonic() + 60
+            while not self.state.hang.is_set() and time.monotonic() < deadline:
+                # No pipelining: the client's side turns readable only when it closes.
+                if select.select([self.connection], [], [], 0.05)[0]:
+                    with self.state.lock:
+                        self.state.given_up += 1
+                    return
         data = json.dumps(self.state.answer).encode()
         self.send_response(self.state.status)
         self.send_header("Content-Type", "application/json")
@@ -529,6 +536,42 @@ def test_a_hung_api_is_bounded_by_the_timeout_and_the_queue_by_the_services(
     assert re.fullmatch(
         rf"cannot report pbx[0-2]/PRI [0-2]: Icinga 2 API {api.url}: .*timed out", message
     )
+
+
+def test_a_hung_icinga_holds_neither_the_evaluations_nor_nagios(tmp_path, simulator, api) -> None:
+    from tests.conftest import SECRET
+    from tests.watch_helpers import Daemon, Results, watch_config
+
+    api.state.hang = threading.Event()
+    sim = simulator("18", "pri_all_up")
+    credentials = tmp_path / "icinga.credentials"
+    credentials.write_text("watch:Api-Pw-19\n")
+    config = watch_config(
+        tmp_path,
+        sim.port,
+        {"PRI": "check_asterisk_pri -n 4 -c 1"},
+        SECRET,
+        {
+            "interval": "600",  # only the event explains a new evaluation
+            "icinga_url": api.url,
+            "icinga_ca_file": str(api.ca_file),
+            "icinga_credentials_file": str(credentials),
+        },
+    )
+    results = Results(tmp_path / "results.cmd")
+    with Daemon(config) as daemon:
+        assert results.wait_for("PRI", lambda c, t: c == 0, 15), daemon.log
+        assert wait_for(lambda: len(api.state.requests) == 1, 15), daemon.log
+        sim.set_scenario("pri_span3_alarm", {"Event": "SpanAlarm", "Span": "3", "Alarm": "Red"})
+        assert results.wait_for("PRI", lambda c, t: c == 1, 30), daemon.log
+        # Nagios has the alarm while Icinga still holds the first request, not timed out
+        # (before, the evaluation waited for Icinga's 10 s timeout first).
+        given_up, requests = api.state.given_up, len(api.state.requests)
+        api.state.hang.set()
+        assert wait_for(lambda: len(api.state.requests) == 2, 15), daemon.log
+    assert (given_up, requests) == (0, 1)
+    assert api.state.requests[1]["exit_status"] == 1  # then Icinga gets the newest result
+    assert api.state.connections == 1
 
 
 @pytest.mark.parametrize(
