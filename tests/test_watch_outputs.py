@@ -189,6 +189,26 @@ def test_a_failed_send_is_tried_again_with_the_newest_result(caplog, fast_retry)
     assert any(r.getMessage().startswith("scripted answers again after ") for r in caplog.records)
 
 
+def test_a_lasting_failure_is_logged_again_now_and_then(caplog, fast_retry, monkeypatch) -> None:
+    monkeypatch.setattr(publisher_module, "ERROR_REPEAT", 1.0)
+    output = Scripted(error="Nagios is not there")
+    output.gate.set()
+    publisher = Publisher([output], heartbeat=3600)
+    try:
+        with caplog.at_level(logging.ERROR, logger="asterisk_watch"):
+            publisher.publish(service(1), ok(1))
+            assert wait_for(lambda: "still failing" in caplog.text, 10)
+    finally:
+        publisher.close(0)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors[0] == "cannot report pbx1/PRI 1: Nagios is not there"
+    assert re.fullmatch(
+        r"scripted still failing after \d+ s, 1 result\(s\) waiting: Nagios is not there",
+        errors[1],
+    )
+    assert len(output.calls) > len(errors)  # tried more often than logged
+
+
 def test_a_refused_result_is_published_again_by_the_next_evaluation(caplog) -> None:
     output = Scripted(refuse={"PRI 1"})
     output.gate.set()
