@@ -30,8 +30,8 @@ COMMAND_FILE_FULL_WAIT = 5.0
 ICINGA_IN_FLIGHT = 4
 #: Seconds one API request may wait for each step (connect, send, each read of the answer).
 ICINGA_TIMEOUT = 10.0
-#: A connection idle this long is closed rather than reused: Icinga 2 closes connections
-#: idle for 10 s, and a request on one it is closing fails.
+#: A connection idle this long is closed rather than reused: Icinga 2 closes idle ones
+#: (2.13: still open after 12 s, closed by 20 s), and a request on one it closes fails.
 KEEPALIVE_IDLE = 5.0
 
 
