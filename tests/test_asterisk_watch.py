@@ -346,8 +346,9 @@ def test_a_full_command_fifo_is_an_error_not_a_hang(tmp_path) -> None:
         result = PassiveResult("pbx1", "PRI", 0, "ASTERISK_PRI OK - 4 of 4 spans up", 1.0)
         started = time.monotonic()
         with pytest.raises(OutputError, match="full, Nagios does not read it"):
-            output.send(result)
-        # A blocking write would never return (nobody reads the FIFO): any bound tells.
+            output.send([result])
+        # A blocking write would never return (nobody reads the FIFO): any bound tells. The
+        # output waits COMMAND_FILE_FULL_WAIT (5 s) for room, then gives up.
         assert time.monotonic() - started < 30
     finally:
         os.close(filler)

@@ -218,8 +218,8 @@ def icinga_pair(tmp_path) -> Iterator[tuple[Any, Any, Any, list[dict[str, Any]],
 def test_the_icinga_client_does_not_follow_a_redirect(caplog, icinga_pair, status) -> None:
     from isp_plugins.watch.config import IcingaConfig
     from isp_plugins.watch.outputs import IcingaApi, OutputError, PassiveResult
+    from isp_plugins.watch.publisher import Publisher
     from isp_plugins.watch.services import Outcome
-    from isp_plugins.watch.supervisor import Publisher
 
     redirector, redirector_class, recorder, seen, ca_file = icinga_pair
     target = f"http://127.0.0.1:{recorder.server_port}/v1/actions/process-check-result"
@@ -229,18 +229,23 @@ def test_the_icinga_client_does_not_follow_a_redirect(caplog, icinga_pair, statu
     api = IcingaApi(IcingaConfig(url, str(ca_file), "watch", "Api-Pw-31"))
     result = PassiveResult("pbx1", "PRI", 0, "ASTERISK_PRI OK - 4 of 4 spans up", 1.0)
     with pytest.raises(OutputError) as raised:
-        api.send(result)
+        api.send([result])
     message = str(raised.value)
     assert message == (
         f"Icinga 2 API {url}: refused to follow HTTP {status} redirect to {target} "
         "(set icinga_url to where the API really is)"
     )
-    # Through the publisher: a failure, logged in one line, not counted as delivered.
+    # Through the publisher: a failure, logged in one line, kept to be tried again.
     service = type("S", (), {"key": ("pbx1", "PRI"), "host_name": "pbx1", "name": "PRI"})()
     publisher = Publisher([api], heartbeat=60)
-    with caplog.at_level("ERROR", logger="asterisk_watch"):
-        sent = publisher.publish(service, Outcome(0, "ASTERISK_PRI OK"))  # type: ignore[arg-type]
-    assert sent is False and publisher.last == {}
+    try:
+        with caplog.at_level("ERROR", logger="asterisk_watch"):
+            queued = publisher.publish(service, Outcome(0, "ASTERISK_PRI OK"))  # type: ignore[arg-type]
+            assert wait_for(lambda: "cannot report" in caplog.text, 10)
+            assert publisher.flush(0.2) is False  # not delivered, still waiting
+    finally:
+        publisher.close(0)
+    assert queued is True
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
         f"cannot report pbx1/PRI: {message}"
     ]
@@ -258,7 +263,7 @@ def test_a_redirect_location_with_credentials_is_not_logged(icinga_pair) -> None
     url = f"https://127.0.0.1:{redirector.server_port}"
     api = IcingaApi(IcingaConfig(url, str(ca_file), "watch", "Api-Pw-31"))
     with pytest.raises(OutputError) as raised:
-        api.send(PassiveResult("pbx1", "PRI", 0, "ASTERISK_PRI OK", 1.0))
+        api.send([PassiveResult("pbx1", "PRI", 0, "ASTERISK_PRI OK", 1.0)])
     assert "Loc-pw-9" not in str(raised.value) and "Api-Pw-31" not in str(raised.value)
     assert f"redirect to https://127.0.0.1:{recorder.server_port}/x " in str(raised.value)
     assert seen == []

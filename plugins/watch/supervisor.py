@@ -10,7 +10,7 @@ import contextvars
 import enum
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from typing import Any, Callable, TypeVar, cast
 
 from asterisk_ami.errors import (
@@ -24,7 +24,8 @@ from asterisk_ami.session import LOGOFF_GRACE, Session, Target
 from isp_plugins.watch import AUTH_RETRY, BACKOFF_FIRST, BACKOFF_MAX, CONNECT_RETRY
 from isp_plugins.watch.config import PLUGINS, PbxConfig, WatchConfig
 from isp_plugins.watch.logs import PBX
-from isp_plugins.watch.outputs import Output, OutputError, PassiveResult
+from isp_plugins.watch.outputs import Output
+from isp_plugins.watch.publisher import Publisher
 from isp_plugins.watch.rounds import Replies, RoundSession
 from isp_plugins.watch.services import Outcome, Service, prepare, target_of
 
@@ -89,40 +90,6 @@ def _failure(error: BaseException, session: Session) -> Failure:
     ):
         return Failure.REFUSED
     return Failure.OTHER
-
-
-class Publisher:
-    """Sends results to every output when a service's state or text changes, and again
-    every ``heartbeat`` seconds."""
-
-    def __init__(self, outputs: Sequence[Output], heartbeat: float) -> None:
-        self.outputs = list(outputs)
-        self.heartbeat = heartbeat
-        self.last: dict[tuple[str, str], tuple[Outcome, float]] = {}
-
-    def due(self, service: Service, outcome: Outcome, now: float) -> bool:
-        previous = self.last.get(service.key)
-        return previous is None or previous[0] != outcome or now - previous[1] >= self.heartbeat
-
-    def publish(self, service: Service, outcome: Outcome, now: float | None = None) -> bool:
-        """Send if due; True when sent (to at least one output)."""
-        now = time.time() if now is None else now
-        if not self.due(service, outcome, now):
-            return False
-        previous = self.last.get(service.key)
-        if previous is None or previous[0] != outcome:
-            log.info("%s/%s: %s", service.host_name, service.name, outcome.text.split("\n")[0])
-        result = PassiveResult(service.host_name, service.name, outcome.code, outcome.text, now)
-        sent = False
-        for output in self.outputs:
-            try:
-                output.send(result)
-                sent = True
-            except OutputError as exc:
-                log.error("cannot report %s/%s: %s", service.host_name, service.name, exc)
-        if sent:
-            self.last[service.key] = (outcome, now)
-        return sent
 
 
 class PbxWatcher:
