@@ -562,28 +562,37 @@ def names_digits(pattern: str) -> bool:
 _RULES = tuple(
     (rule, pattern, texts, names_digits(rule.pattern)) for rule, pattern, texts in _TRIGGERED
 )
-_ZEROS = str.maketrans("123456789", "000000000")
+_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+#: Each rule's plain texts as they are in a key (UTF-8, digits made 0).
+_KEY_TEXTS = tuple(
+    None if texts is None else tuple(text.encode().translate(_ZEROS) for text in texts)
+    for _, _, texts, _ in _RULES
+)
 #: Replies with their digits made 0 -> the index of the first rule that matches them among the
 #: rules that treat every digit alike (the same for every reply of that key), and the rules
 #: before it that name digits and whose plain texts, digits made 0, are in it (a plain text
 #: in a reply is in it once digits are made 0 on both sides).
-_SHAPES: dict[str, tuple[int, tuple[int, ...]]] = {}
+_SHAPES: dict[bytes, tuple[int, tuple[int, ...]]] = {}
 _SHAPES_MAX = 50000
 
 
 def _matches(index: int, lowered: str) -> bool:
     _, pattern, texts, _ = _RULES[index]
-    if texts is not None and not any(text in lowered for text in texts):
-        return False
+    if texts is not None:
+        for text in texts:  # a loop, not any(): this runs for every failed delivery
+            if text in lowered:
+                break
+        else:
+            return False
     return pattern.search(lowered) is not None
 
 
-def _could_match(index: int, key: str) -> bool:
-    texts = _RULES[index][2]
-    return texts is None or any(text.translate(_ZEROS) in key for text in texts)
+def _could_match(index: int, key: bytes) -> bool:
+    texts = _KEY_TEXTS[index]
+    return texts is None or any(text in key for text in texts)
 
 
-def _shape(lowered: str, key: str) -> tuple[int, tuple[int, ...]]:
+def _shape(lowered: str, key: bytes) -> tuple[int, tuple[int, ...]]:
     uniform = (i for i, rule in enumerate(_RULES) if not rule[3] and _matches(i, lowered))
     first = next(uniform, len(_RULES))
     named = tuple(i for i in range(first) if _RULES[i][3] and _could_match(i, key))
@@ -600,7 +609,8 @@ def classify(reply: str) -> tuple[Reply, str]:
     remembered); only the rules that name digits (status codes) run on every reply.
     """
     lowered = reply[:READ_LIMIT].lower()
-    key = lowered.translate(_ZEROS)
+    # bytes.translate: a table lookup per byte, ten times faster than str.translate's.
+    key = lowered.encode("utf-8", "surrogatepass").translate(_ZEROS)
     shape = _SHAPES.get(key)
     if shape is None:
         shape = _shape(lowered, key)
