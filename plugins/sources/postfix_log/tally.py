@@ -24,9 +24,9 @@ from typing import BinaryIO
 from isp_plugins.sources import logtail
 from isp_plugins.sources.logtail import search
 from isp_plugins.sources.logtail.blocks import Budget, blocks
+from isp_plugins.sources.logtail.stamps import line_stamp
 from isp_plugins.sources.postfix_log import lines as parse
 from isp_plugins.sources.postfix_log.providers import REJECT_KINDS
-from isp_plugins.sources.logtail.stamps import line_stamp
 
 STATE_PREFIX = "check_postfix_deliveries"
 #: Bytes read at a time.

@@ -83,6 +83,8 @@ _PJSIP = re.compile(
 _EVENT = re.compile(r'SecurityEvent="(?P<name>\w+)"(?P<rest>.*)$')
 _FIELD = re.compile(r',(\w+)="(.*?)"(?=,\w+="|\s*$)')
 _URI_USER = re.compile(r"sips?:([^@;>\s]+)@", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class AuthEvent:
     """One authentication attempt seen in the log."""
