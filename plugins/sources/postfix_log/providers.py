@@ -4,8 +4,8 @@ texts that say why they refuse mail, each with its cause and a sample of the rea
 The samples are the receivers' own texts as public bounce reports, Postfix logs and postmaster
 pages show them (the sending address replaced by 192.0.2.25), each with where it was seen
 (``Reply.source``; "unverified" where no real reply was found); tests/test_postfix_log.py
-classifies each sample and expects its rule. Rules are tried in order, the first match wins: the receivers'
-own codes first, then authentication, throttling, recipient and the generic words.
+classifies each sample and expects its rule. Rules are tried in order, the first match wins:
+the receivers' own codes first, then authentication, throttling, recipient and generic words.
 """
 
 from __future__ import annotations
