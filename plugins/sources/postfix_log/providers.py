@@ -660,12 +660,8 @@ _SHAPES_MAX = 50000
 
 def _matches(index: int, lowered: str) -> bool:
     _, pattern, texts, _ = _RULES[index]
-    if texts is not None:
-        for text in texts:  # a loop, not any(): this runs for every failed delivery
-            if text in lowered:
-                break
-        else:
-            return False
+    if texts is not None and not any(text in lowered for text in texts):
+        return False
     return pattern.search(lowered) is not None
 
 
@@ -700,8 +696,15 @@ def classify(reply: str) -> tuple[Reply, str]:
             _SHAPES[key] = shape
     first, named = shape
     for index in named:
-        if _matches(index, lowered):
-            return _RULES[index][0], _RULES[index][0].name
+        rule, pattern, texts, _ = _RULES[index]
+        if texts is not None:
+            for text in texts:  # inline, not _matches(): this runs for every failed delivery
+                if text in lowered:
+                    break
+            else:
+                continue
+        if pattern.search(lowered) is not None:
+            return rule, rule.name
     if first < len(_RULES):
         return _RULES[first][0], _RULES[first][0].name
     return UNMATCHED, reply[:REASON_LIMIT].translate(_DIGITS)
