@@ -519,6 +519,28 @@ def test_a_log_too_big_for_the_time_is_read_in_parts(tmp_path: Path) -> None:
     assert "time limit:" in runs[0].notes[-1]
 
 
+def test_counting_and_walking_the_deliveries_of_a_block_agree() -> None:
+    """The two ways of a block: sent lines counted (the previous block had no failure), or every
+    delivery walked (it had some); both find the same failed lines and the same sent count."""
+    data = (FIXTURES / "syslog.log").read_bytes() + (FIXTURES / "maillog_file.log").read_bytes()
+    end = data.rfind(b"\n") + 1
+    results = []
+    for failing in (False, True):
+        counted = tally.Tally()
+        counter = tally.BlockCounter(counted, data, postfix=True, amavis=True)
+        counter.failing = failing
+        counter.count(data, 0, end)
+        results.append((counted.sent, counted.deferred, counted.bounced, counted.expired))
+        assert counter.failing  # these lines hold failures: the next block is walked
+    assert results[0] == results[1]
+    assert results[0][0] > 0 and results[0][1] > 0
+    # A block of sent lines only puts the counter back to counting.
+    quiet = b"Dec  3 06:00:01 relay1 postfix/smtp[1]: 4Xyz: to=<a@b.example>, relay=x[192.0.2.1]:25"
+    quiet += b", delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)\n"
+    counter.count(quiet * 3, 0, len(quiet) * 3)
+    assert not counter.failing
+
+
 def test_an_unreadable_log_is_a_state_error(tmp_path: Path) -> None:
     with pytest.raises(tally.logtail.StateError, match=r"cannot read .*missing\.log: No such file"):
         scan(tmp_path / "missing.log", tmp_path)

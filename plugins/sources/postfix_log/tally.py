@@ -170,24 +170,26 @@ class BlockCounter:
         self.failing = False
 
     def _deliveries(self, data: bytes, start: int, end: int, found: set[int]) -> None:
-        sent = 0
-        if not self.failing:
+        """Count the sent deliveries of data[start:end], add the heads of the other ones."""
+        counted = not self.failing  # the sent ones are counted here, with two bytes.count
+        if counted:
             sent = data.count(parse.SENT, start, end)
             self.tally.sent += sent
             if data.count(parse.STATUS, start, end) == sent:  # all sent: nothing to parse
+                self.failing = False
                 return
-        failed, size, sent_word = len(found), len(parse.STATUS), parse.SENT[len(parse.STATUS) :]
-        counting = not self.failing
+        before, size, sent_word = len(found), len(parse.STATUS), parse.SENT[len(parse.STATUS) :]
+        walked = 0
         at = data.find(parse.STATUS, start, end)
         while at >= 0:
-            if data.startswith(sent_word, at + size):
-                sent += 1
+            if data.startswith(sent_word, at + size, end):
+                walked += 1
             else:
                 found.add(data.rfind(b"\n", start, at) + 1 or start)
             at = data.find(parse.STATUS, at + size, end)
-        if not counting:
-            self.tally.sent += sent
-        self.failing = len(found) > failed
+        if not counted:
+            self.tally.sent += walked
+        self.failing = len(found) > before
 
     def count(self, data: bytes, start: int, end: int) -> None:
         """Count the complete lines of data[start:end]."""
