@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from isp_plugins.sources.logtail import stamps
 from isp_plugins.sources.sip_security import lines, tally
 from tests.conftest import ROOT, run_script
 
@@ -130,12 +131,12 @@ def test_security_event_both_eventtv_forms_and_services() -> None:
 def test_log_date_formats(stamp: str, expected: tuple[float, ...]) -> None:
     *whole, second = expected
     want = time.mktime((*map(int, whole), int(second), 0, 0, -1)) + second % 1  # type: ignore[arg-type]
-    assert lines.line_stamp(stamp, now=time.mktime((2024, 12, 24, 0, 0, 0, 0, 0, -1))) == want
+    assert stamps.line_stamp(stamp, now=time.mktime((2024, 12, 24, 0, 0, 0, 0, 0, -1))) == want
 
 
 def test_nonsense_stamps_are_none() -> None:
     for text in ("[Foo  1 10:00:00] x", "[2024-13-45 99:00:00] x", "[] x", "no stamp"):
-        assert lines.line_stamp(text, now=NOW) is None
+        assert stamps.line_stamp(text, now=NOW) is None
 
 
 def test_ignore_networks_and_memory_between_runs(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from isp_plugins.sources.logtail import search
+from isp_plugins.sources.logtail import search, stamps
 from isp_plugins.sources.sip_security import lines, tally
 from isp_plugins.sources.sip_security.lines import FINGERPRINTS
 from tests.conftest import FUZZ_SEED, ROOT
@@ -68,8 +68,8 @@ def test_parse_line_on_cut_and_spliced_fixture_lines(line: str, cut: int, junk: 
 )
 def test_parse_line_on_hostile_fields(form: str, a: str, b: str) -> None:
     parsed(form.format(a=a, b=b))
-    lines.stamp_seconds(a)
-    lines.stamp_seconds(b)
+    stamps.stamp_seconds(a)
+    stamps.stamp_seconds(b)
 
 
 @seed(FUZZ_SEED)

@@ -235,7 +235,8 @@ def test_nagios4_verifies_every_definition_and_example_without_warnings(tmp_path
     assert re.search(r"^Total Errors:\s+0$", report, re.MULTILINE), report
     assert done.returncode == 0, report
     # Everything was read: the example hosts, their services, every command.
-    assert re.search(r"Checked 18 services\.", report), report
+    # 18, and the deliveries and blocklist services of the three relays
+    assert re.search(r"Checked 24 services\.", report), report
     assert re.search(r"Checked 7 hosts\.", report), report
     commands = len(nagios_commands()) + 1  # + the test's notification command
     assert re.search(rf"Checked {commands} commands\.", report), report

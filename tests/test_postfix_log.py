@@ -23,6 +23,17 @@ def test_each_reply_text_is_classified_by_its_own_rule(reply: providers.Reply) -
     assert (found.name, found.cause) == (reply.name, reply.cause)
 
 
+def test_each_reply_text_says_where_it_was_seen() -> None:
+    for reply in REPLIES:
+        assert reply.source.startswith(
+            ("https://", "seen in", "generic words", "Postfix's own", "unverified: ")
+        ) or re.search(r"https://|public (?:code|test|bounce)", reply.source), reply.name
+    # The wordings no real reply was found for are said to be unverified.
+    assert [r.name for r in REPLIES if r.source.startswith("unverified")] == [
+        "microsoft-hourly-limit"
+    ]
+
+
 def test_rule_names_are_unique_and_causes_known() -> None:
     names = [r.name for r in REPLIES]
     assert len(set(names)) == len(names)
@@ -60,6 +71,97 @@ def test_rule_names_are_unique_and_causes_known() -> None:
             "connection",
         ),
         ("", "other"),
+        # Real variants of the receivers' replies (where each was seen: providers.REPLIES).
+        (
+            "550 5.7.1 Unfortunately, messages from [192.0.2.25] weren't sent. Please contact "
+            "your Internet service provider since part of their network is on our block list "
+            "(S3150). You can also refer your provider to http://mail.live.com/mail/"
+            "troubleshooting.aspx#errors. [Name=Protocol Filter Agent][AGT=PFA]"
+            "[MxId=11BC54339C3FD8FF]",
+            "microsoft-block-list",
+        ),
+        (
+            "550 SC-001 (SNT004-MC3F21) Unfortunately, messages from 192.0.2.25 weren't sent. "
+            "Please contact your Internet service provider since part of their network is on "
+            "our block list.",
+            "microsoft-block-list",
+        ),
+        (
+            "550 DY-001 (BAY0-MC1-F3) Unfortunately, messages from 192.0.2.25 weren't sent. "
+            "Please contact your Internet service provider. You can tell them that Hotmail does "
+            "not relay dynamically-assigned IP ranges.",
+            "microsoft-block-list",
+        ),
+        (
+            "550 5.7.511 Access denied, banned sender[192.0.2.25]. To request removal from this "
+            "list please forward this message to delist@messaging.microsoft.com.",
+            "microsoft-banned-ip",
+        ),
+        (
+            "451 4.7.651 The mail server [192.0.2.25] has been temporarily rate limited due to "
+            "IP reputation. For e-mail delivery information, see https://postmaster.live.com "
+            "(S3114)",
+            "microsoft-ip-reputation",
+        ),
+        (
+            "550-5.7.1 [192.0.2.25 1] Our system has detected an unusual rate of 550-5.7.1 "
+            "unsolicited mail originating from your IP address. To protect our 550-5.7.1 users "
+            "from spam, mail sent from your IP address has been blocked. 550-5.7.1 Please visit "
+            "550-5.7.1 https://support.google.com/mail/?p=UnsolicitedIPError to review our 550 "
+            "5.7.1 Bulk Email Senders Guidelines. s25si6573124wmj.54 - gsmtp",
+            "google-unsolicited-rate",
+        ),
+        (
+            "550-5.7.1 This message does not have authentication information or fails to pass "
+            "550-5.7.1 authentication checks.",
+            "google-unauthenticated",
+        ),
+        (
+            "553 5.7.2 [TSS06] All messages from 192.0.2.25 will be permanently deferred; "
+            "Retrying will NOT succeed. See https://help.yahoo.com/kb/postmaster/SLN3436.html",
+            "yahoo-permanently-deferred",
+        ),
+        (
+            "421 [IPTS04] Messages from 192.0.2.25 temporarily deferred due to unexpected volume "
+            "or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes",
+            "yahoo-complaints",
+        ),
+        (
+            "553 5.7.1 [TSS07] Connections will not be accepted from 192.0.2.25, because the ip "
+            "is in Spamhaus's list; see https://postmaster.verizonmedia.com/error-codes",
+            "dnsbl",
+        ),
+        (
+            "550 5.7.1 [CS01] Message rejected due to local policy. Please visit "
+            "https://support.apple.com/en-us/HT204137",
+            "apple-blocked",
+        ),
+        ("554 5.7.1 [HM08] Message rejected due to local policy", "apple-blocked"),
+        (
+            "554-gmx.net (mxgmx017) Nemesis ESMTP Service not available 554-No SMTP service "
+            "554-Bad DNS PTR resource record. 554 For explanation visit "
+            "http://postmaster.gmx.com/en/error-messages?ip=192.0.2.25&c=rdns",
+            "authentication",
+        ),
+        (
+            "554 IP=192.0.2.25 - Dialup/transient IP not allowed. Use a mailgateway or contact "
+            "toda@rx.t-online.de if obsolete. (DIAL)",
+            "tonline-blocked",
+        ),
+        (
+            "421 OFR004_105 Service refuse. Veuillez essayer plus tard / Service refused, please "
+            "try later",
+            "orange-refused",
+        ),
+        (
+            "451 4.2.0 Throttled - https://postmaster.comcast.net/smtp-error-codes.php#RL000010",
+            "comcast-rate",
+        ),
+        (
+            "554 Message not allowed - [PH01] Email not accepted for policy reasons. Please "
+            "visit https://postmaster.yahooinc.com/error-codes",
+            "yahoo-policy",
+        ),
     ],
 )
 def test_replies_beyond_the_samples(reply: str, name: str) -> None:
@@ -415,6 +517,28 @@ def test_a_log_too_big_for_the_time_is_read_in_parts(tmp_path: Path) -> None:
         20 * n for n in (7, 6, 3, 1, 4, 5, 3)
     ]
     assert "time limit:" in runs[0].notes[-1]
+
+
+def test_counting_and_walking_the_deliveries_of_a_block_agree() -> None:
+    """The two ways of a block: sent lines counted (the previous block had no failure), or every
+    delivery walked (it had some); both find the same failed lines and the same sent count."""
+    data = (FIXTURES / "syslog.log").read_bytes() + (FIXTURES / "maillog_file.log").read_bytes()
+    end = data.rfind(b"\n") + 1
+    results = []
+    for failing in (False, True):
+        counted = tally.Tally()
+        counter = tally.BlockCounter(counted, data, postfix=True, amavis=True)
+        counter.failing = failing
+        counter.count(data, 0, end)
+        results.append((counted.sent, counted.deferred, counted.bounced, counted.expired))
+        assert counter.failing  # these lines hold failures: the next block is walked
+    assert results[0] == results[1]
+    assert results[0][0] > 0 and results[0][1] > 0
+    # A block of sent lines only puts the counter back to counting.
+    quiet = b"Dec  3 06:00:01 relay1 postfix/smtp[1]: 4Xyz: to=<a@b.example>, relay=x[192.0.2.1]:25"
+    quiet += b", delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)\n"
+    counter.count(quiet * 3, 0, len(quiet) * 3)
+    assert not counter.failing
 
 
 def test_an_unreadable_log_is_a_state_error(tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 
 Knows nothing of what the lines mean nor of Nagios. A reader calls :func:`plan` to learn
 which byte ranges of which files are new (the rest of a rotated file, then the live one),
-reads them (with :mod:`logtail.search` for speed), then :func:`commit` to save the
-position, with any small JSON-able memory of its own (``extra``).
+reads them through :mod:`logtail.blocks` (the one read loop; :mod:`logtail.search` finds the
+lines holding fixed texts in its blocks), then :func:`commit` to save the position, with any
+small JSON-able memory of its own (``extra``). :mod:`logtail.stamps` reads a line's time.
 
 - first run (no state): the whole file;
 - rotated (another inode at the path): the rest of the old file when it is found as FILE.1,

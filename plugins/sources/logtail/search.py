@@ -1,22 +1,22 @@
 """Finding the lines that hold one of a few fixed texts in a big log, at grep's speed.
 
-The file is read in big blocks, searched in place like grep does: for each fingerprint,
-``bytes.find`` of its single rarest byte (memchr, several GB/s), then the whole fingerprint
-is compared only where that byte is. The rarest byte is taken from a sample of the log
-itself (see :class:`Needle`). A line is handed over only when it matched. Memory stays
-flat: one block at a time.
+The file is read in big blocks (:mod:`logtail.blocks`), searched in place like grep does: for
+each fingerprint, ``bytes.find`` of its single rarest byte (memchr, several GB/s), then the
+whole fingerprint is compared only where that byte is. The rarest byte is taken from a sample
+of the log itself (see :class:`Needle`). A line is handed over only when it matched. Memory
+stays flat: one block at a time.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-#: Bytes read at a time.
-BLOCK = 4 << 20
+from isp_plugins.sources.logtail.blocks import BLOCK, Budget, blocks
+
+__all__ = ["BLOCK", "SAMPLE", "Budget", "Needle", "file_lines", "matching_lines", "needles"]
 #: Bytes of the log sampled to pick each fingerprint's anchor byte.
 SAMPLE = 1 << 18
 #: An anchor byte seen more than once per COMMON bytes of the sample is too common.
@@ -99,39 +99,6 @@ def _heads(
     return found
 
 
-def _lines(data: bytes, heads: set[int], end: int) -> Iterator[bytes]:
-    for head in sorted(heads):
-        tail = data.find(b"\n", head, end)
-        yield data[head : tail if tail >= 0 else end]
-
-
-def _lines_at(data: bytes, heads: set[int], end: int, base: int) -> Iterator[tuple[bytes, int]]:
-    """Like _lines, with the file offset just after each line (data starts at ``base``)."""
-    for head in sorted(heads):
-        tail = data.find(b"\n", head, end)
-        stop = tail if tail >= 0 else end
-        yield data[head:stop], base + min(stop + 1, end)
-
-
-class Budget:
-    """A time limit for reading (a time.monotonic() deadline); where the read stopped.
-
-    A read that runs out of time stops after a line it handed over (the time the caller
-    spends on the lines counts), or between two blocks; ``stopped_at`` is then the offset
-    just after the last complete line dealt with, where the next run goes on.
-    """
-
-    #: Lines handed over between two looks at the clock.
-    EVERY = 64
-
-    def __init__(self, deadline: float | None) -> None:
-        self.deadline = deadline
-        self.stopped_at: int | None = None
-
-    def spent(self) -> bool:
-        return self.deadline is not None and time.monotonic() >= self.deadline
-
-
 def matching_lines(
     handle: BinaryIO,
     start: int,
@@ -143,78 +110,25 @@ def matching_lines(
 ) -> Iterator[bytes]:
     """Whole lines of [start, end) holding a fingerprint or matching ``extra``, in order.
 
-    Blocks are searched in place (no copy); only the line that straddles two blocks is
-    joined. With a ``budget``, the read stops once it is spent (see :class:`Budget`).
+    The blocks are :func:`logtail.blocks.blocks`'s. With a ``budget``, the read stops once it
+    is spent: between two blocks, or after a line handed over (the time the caller spends on
+    the lines counts), looking at the clock every ``Budget.EVERY`` lines.
     """
-    if budget is not None and budget.deadline is not None:
-        yield from _budgeted_lines(handle, start, end, fingerprints, extra, block, budget)
-        return
-    handle.seek(start)
-    position, carry = start, b""
-    while position < end:
-        chunk = handle.read(min(block, end - position))
-        if not chunk:
-            break
-        position += len(chunk)
-        last = len(chunk) if position >= end else chunk.rfind(b"\n") + 1
-        if last == 0:  # no newline in a whole block: one very long line
-            carry += chunk
-            continue
-        first = chunk.find(b"\n") + 1 if carry else 0
-        if carry:
-            joined = carry + chunk[:first]
-            yield from _lines(
-                joined, _heads(joined, 0, len(joined), fingerprints, extra), len(joined)
-            )
-        yield from _lines(chunk, _heads(chunk, first, last, fingerprints, extra), last)
-        carry = chunk[last:]
-    if carry:
-        yield from _lines(carry, _heads(carry, 0, len(carry), fingerprints, extra), len(carry))
-
-
-def _budgeted_lines(
-    handle: BinaryIO,
-    start: int,
-    end: int,
-    fingerprints: Sequence[Needle],
-    extra: re.Pattern[bytes] | None,
-    block: int,
-    budget: Budget,
-) -> Iterator[bytes]:
-    """matching_lines under a time limit: the same lines, up to where the budget ran out."""
-    handle.seek(start)
-    position, carry, handed = start, b"", 0
-    while position < end:
-        if position - len(carry) > start and budget.spent():  # always a line further
-            budget.stopped_at = position - len(carry)
-            return
-        chunk = handle.read(min(block, end - position))
-        if not chunk:
-            break
-        base = position - len(carry)
-        position += len(chunk)
-        last = len(chunk) if position >= end else chunk.rfind(b"\n") + 1
-        if last == 0:  # no newline in a whole block: one very long line
-            carry += chunk
-            continue
-        first = chunk.find(b"\n") + 1 if carry else 0
-        parts = []
-        if carry:
-            joined = carry + chunk[:first]
-            heads = _heads(joined, 0, len(joined), fingerprints, extra)
-            parts.append(_lines_at(joined, heads, len(joined), base))
-        heads = _heads(chunk, first, last, fingerprints, extra)
-        parts.append(_lines_at(chunk, heads, last, position - len(chunk)))
-        for part in parts:
-            for line, after in part:
-                yield line
-                handed += 1
-                if handed % Budget.EVERY == 0 and after < end and budget.spent():
-                    budget.stopped_at = after
-                    return
-        carry = chunk[last:]
-    if carry:
-        yield from _lines(carry, _heads(carry, 0, len(carry), fingerprints, extra), len(carry))
+    timed = budget if budget is not None and budget.deadline is not None else None
+    handed = 0
+    for region in blocks(handle, start, end, block, timed):
+        data, last = region.data, region.last
+        for head in sorted(_heads(data, region.first, last, fingerprints, extra)):
+            tail = data.find(b"\n", head, last)
+            stop = tail if tail >= 0 else last
+            yield data[head:stop]
+            if timed is None:
+                continue
+            handed += 1
+            after = region.offset(min(stop + 1, last))
+            if handed % Budget.EVERY == 0 and after < end and timed.spent():
+                timed.stopped_at = after
+                return
 
 
 def file_lines(

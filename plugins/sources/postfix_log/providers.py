@@ -1,10 +1,11 @@
 """The receivers as data: mailbox providers by recipient domain and MX host, and the reply
 texts that say why they refuse mail, each with its cause and a sample of the real text.
 
-The samples are the receivers' own texts as their postmaster pages and bounce reports show
-them (the sending address replaced by 192.0.2.25); tests/test_postfix_log.py classifies each
-sample and expects its rule. Rules are tried in order, the first match wins: the receivers'
-own codes first, then authentication, throttling, recipient and the generic words.
+The samples are the receivers' own texts as public bounce reports, Postfix logs and postmaster
+pages show them (the sending address replaced by 192.0.2.25), each with where it was seen
+(``Reply.source``; "unverified" where no real reply was found); tests/test_postfix_log.py
+classifies each sample and expects its rule. Rules are tried in order, the first match wins:
+the receivers' own codes first, then authentication, throttling, recipient and generic words.
 """
 
 from __future__ import annotations
@@ -151,7 +152,10 @@ class Reply:
     cause: str
     #: A regular expression (lower case) found in the lowered reply, continuation codes removed.
     pattern: str
+    #: The real text (the sending address made 192.0.2.25, an address made example.*).
     sample: str
+    #: Where the wording was seen: a URL, "seen in ...", "generic words", or "unverified: ...".
+    source: str = ""
 
 
 REPLIES: tuple[Reply, ...] = (
@@ -159,38 +163,51 @@ REPLIES: tuple[Reply, ...] = (
     Reply(
         "microsoft-block-list",
         "reputation",
-        r"\(s3140\)|\(s3150\)|part of their network is on our block list|\bsc-00[1-4]\b",
+        r"\(a?s3140\)|\(a?s3150\)|part of their network is on our block list|\bsc-001\b|"
+        r"\bdy-001\b|does not relay dynamically-assigned ip",
         "550 5.7.1 Unfortunately, messages from [192.0.2.25] weren't sent. Please contact your "
-        "Internet service provider since part of their network is on our block list (S3150). "
+        "Internet service provider since part of their network is on our block list (S3140). "
         "You can also refer your provider to "
         "http://mail.live.com/mail/troubleshooting.aspx#errors. "
-        "[DB3EUR04FT007.eop-eur04.prod.protection.outlook.com]",
+        "[HK2APC01FT029.eop-APC01.prod.protection.outlook.com]",
+        "https://github.com/roundcube/roundcubemail/issues/6858 (S3140, a Postfix bounce); "
+        "S3150: https://github.com/MicrosoftDocs/windows-dev-docs/issues/5744; AS3140: "
+        "https://github.com/root-io/vmail/issues/91; SC-001: "
+        "https://github.com/PHPMailer/PHPMailer/issues/837; DY-001: "
+        "https://github.com/warmshowers/Warmshowers.org/issues/240",
     ),
     Reply(
         "microsoft-banned-ip",
         "reputation",
-        r"(?<![\d.])5\.7\.6(?:0[6-9]|[1-4]\d)(?!\.?\d)|banned sending ip|"
-        r"(?<![\d.])5\.7\.511(?!\.?\d)|banned sender",
+        r"(?<![\d.])5\.7\.606(?!\.?\d)|banned sending ip|(?<![\d.])5\.7\.511(?!\.?\d)|"
+        r"banned sender",
         "550 5.7.606 Access denied, banned sending IP [192.0.2.25]. To request removal from "
         "this list please visit https://sender.office.com/ and follow the directions. For more "
-        "information please go to http://go.microsoft.com/fwlink/?LinkID=526655 "
-        "(AS16012609) [DM6NAM11FT034.eop-nam11.prod.protection.outlook.com]",
+        "information please go to http://go.microsoft.com/fwlink/?LinkID=526655 AS(1430)",
+        "https://pastebin.com/EH1TUb0X (a Postfix bounce), https://pastebin.com/JxYau839; "
+        "5.7.511 banned sender: https://pastebin.com/JEGXAxrE",
     ),
     Reply(
         "microsoft-traffic-refused",
         "reputation",
-        r"(?<![\d.])5\.7\.7(?:0\d|[1-4]\d|50)(?!\.?\d)|traffic not accepted from this ip",
+        r"(?<![\d.])5\.7\.708(?!\.?\d)|traffic not accepted from this ip",
         "550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP. "
         "For more information please go to http://go.microsoft.com/fwlink/?LinkId=526653 "
-        "AS(7230) [BN8NAM11FT066.eop-nam11.prod.protection.outlook.com]",
+        "AS(7171)",
+        "https://mxio.io/learn/errors/ip-blocked-o365-5-7-708, AS(7171): "
+        "https://www.simplefastwebsites.com/errors/email/"
+        "smtp-550-5-7-708-m365-traffic-not-accepted-from-ip/",
     ),
     Reply(
         "microsoft-ip-reputation",
         "reputation",
-        r"due to ip reputation|\(s775\)",
+        r"(?<![\d.])4\.7\.65[01](?!\.?\d)|rate limited due to ip reputation",
         "451 4.7.650 The mail server [192.0.2.25] has been temporarily rate limited due to IP "
-        "reputation. For e-mail delivery information, see https://postmaster.live.com (S775) "
-        "[Name=Protocol Filter Agent][AGT=PFA][MxId=11BA1D2B3C4D5E6F]",
+        "reputation. For e-mail delivery information, see https://postmaster.live.com (S3113) "
+        "[VI1EUR06FT038.eop-eur06.prod.protection.outlook.com]",
+        "https://github.com/sendgrid/docs/issues/6275; 4.7.651 (S3114): "
+        "https://www.suped.com/email-deliverability/answers/what-causes-temporary-rate-limiting"
+        "-due-to-ip-reputation-with-microsoft-email-servers",
     ),
     Reply(
         "microsoft-spamhaus",
@@ -198,49 +215,62 @@ REPLIES: tuple[Reply, ...] = (
         r"blocked using spamhaus",
         "550 5.7.1 Service unavailable, Client host [192.0.2.25] blocked using Spamhaus. To "
         "request removal from this list see https://www.spamhaus.org/query/ip/192.0.2.25 "
-        "AS(1450) [AM6EUR05FT020.eop-eur05.prod.protection.outlook.com]",
+        "(AS3130). [VE1EUR01FT062.eop-EUR01.prod.protection.outlook.com]",
+        "https://github.com/sendgrid/docs/issues/6275",
     ),
     Reply(
         "microsoft-hourly-limit",
         "rate",
-        r"\brp-00[1-3]\b|limits for how many messages can be sent",
+        r"\brp-001\b|limits for how many messages can be sent",
         "421 RP-001 (BAY004-MC1F14) Unfortunately, some messages from 192.0.2.25 weren't sent. "
         "Please try again. We have limits for how many messages can be sent per hour and per "
         "day. You can also refer to http://mail.live.com/mail/troubleshooting.aspx#errors.",
+        'unverified: only the code "421 RP-001" was seen (a public list of bounce replies); '
+        "the wording follows SC-001's, no real reply found",
     ),
     Reply(
         "microsoft-server-busy",
         "rate",
         r"(?<![\d.])4\.7\.500(?!\.?\d)|server busy\. please try again later",
         "451 4.7.500 Server busy. Please try again later from [192.0.2.25]. (S77714) "
-        "[AM0EUR02FT012.eop-EUR02.prod.protection.outlook.com]",
+        "[BL6PEPF0001AB50.namprd04.prod.outlook.com 2024-07-14T14:44:43.083Z "
+        "08DCA36F759CD546]",
+        "https://www.suped.com/learn/email-deliverability/"
+        "what-causes-office365-temp-fails-and-how-can-they-be-resolved",
     ),
     Reply(
         "microsoft-dmarc",
         "policy",
-        r"(?<![\d.])5\.7\.5(?:09|15)(?!\.?\d)|does not pass dmarc|"
-        r"required authentication level",
-        "550 5.7.509 Access denied, sending domain example.net does not pass DMARC verification "
-        "and has a DMARC policy of reject. [BN1NAM02FT012.eop-nam02.prod.protection.outlook.com]",
+        r"(?<![\d.])5\.7\.509(?!\.?\d)|does not pass dmarc",
+        "550 5.7.509: Access denied, sending domain example.net does not pass DMARC "
+        "verification and has a DMARC policy of reject",
+        "https://ourcloudnetwork.com/how-to-fix-error-550-5-7-509-access-denied-in-exchange-"
+        "online/, https://www.itechtics.com/sending-domain-dmarc-failure/",
     ),
     Reply(
         "microsoft-recipient",
         "recipient",
         r"recipientnotfound|mailbox unavailable \(s2017062302\)",
         "550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302). "
-        "[DB8EUR05FT042.eop-eur05.prod.protection.outlook.com]",
+        "[SA2PEPF00003F67.namprd04.prod.outlook.com 2025-12-27T18:20:54.905Z 08DE41AB68FE2DF5]",
+        "seen in many public bounce samples (e.g. outlook-com.olc.protection.outlook.com "
+        "replies quoted in test data); RecipientNotFound: "
+        "https://github.com/gregkh/usbutils/issues/145",
     ),
     # -- Google (gmail.com, Google Workspace) ------------------------------------------------
     Reply(
         "google-unsolicited-rate",
         "reputation",
-        r"unusual rate of unsolicited mail",
-        "421-4.7.28 [192.0.2.25      15] Our system has detected an unusual rate of 421-4.7.28 "
-        "unsolicited mail originating from your IP address. To protect our 421-4.7.28 users "
-        "from spam, mail sent from your IP address has been temporarily 421-4.7.28 rate "
-        "limited. Please visit 421-4.7.28 "
-        "https://support.google.com/mail/?p=UnsolicitedRateLimitError to 421 4.7.28 review "
-        "our Bulk Email Senders Guidelines. a1si1234567qkb.12 - gsmtp",
+        r"unusual rate of (?:unsolicited )?mail",
+        "421-4.7.0 [192.0.2.25      15] Our system has detected an unusual rate of 421-4.7.0 "
+        "unsolicited mail originating from your IP address. To protect our 421-4.7.0 users "
+        "from spam, mail sent from your IP address has been temporarily 421-4.7.0 rate "
+        "limited. Please visit 421-4.7.0 "
+        "https://support.google.com/mail/?p=UnsolicitedRateLimitError to 421 4.7.0 review "
+        "our Bulk Email Senders Guidelines. p4si3522070uam.9 - gsmtp",
+        "https://pastebin.com/6G7q8H39; blocked (550-5.7.1, UnsolicitedIPError): "
+        "https://pastebin.com/SWVXknth (a Postfix bounce); the 4.7.28 form for an SPF "
+        'domain ("unusual rate of mail originating from your SPF domain") seen in public notes',
     ),
     Reply(
         "google-low-reputation",
@@ -249,9 +279,8 @@ REPLIES: tuple[Reply, ...] = (
         "421-4.7.0 [192.0.2.25      15] Our system has detected that this message is 421-4.7.0 "
         "suspicious due to the very low reputation of the sending IP address. 421-4.7.0 To "
         "protect our users from spam, mail sent from your IP address has 421-4.7.0 been "
-        "temporarily rate limited. Please visit 421 4.7.0 "
-        "https://support.google.com/mail/answer/188131 for more information. "
-        "b2si7654321qkb.34 - gsmtp",
+        "temporarily rate limited. Please visit 421 4.7.0 for more information.",
+        "https://discuss.vultr.com/discussion/1031/gmail-is-blocking-my-email",
     ),
     Reply(
         "google-likely-unsolicited",
@@ -259,9 +288,10 @@ REPLIES: tuple[Reply, ...] = (
         r"likely unsolicited mail",
         "550-5.7.1 [192.0.2.25      12] Our system has detected that this message is 550-5.7.1 "
         "likely unsolicited mail. To reduce the amount of spam sent to Gmail, 550-5.7.1 this "
-        "message has been blocked. Please visit 550-5.7.1 "
-        "https://support.google.com/mail/?p=UnsolicitedMessageError 550 5.7.1 for more "
-        "information. c3si1122334qkb.56 - gsmtp",
+        "message has been blocked. Please visit 550 5.7.1 "
+        "https://support.google.com/mail/answer/188131 for more information. "
+        "dh9si2656259wib.8 - gsmtp",
+        "https://pastebin.com/UaXB41uS",
     ),
     Reply(
         "google-ip-not-authorized",
@@ -269,21 +299,20 @@ REPLIES: tuple[Reply, ...] = (
         r"not authorized to send email directly to our servers",
         "550-5.7.1 [192.0.2.25] The IP you're using to send mail is not authorized to 550-5.7.1 "
         "send email directly to our servers. Please use the SMTP relay at your 550-5.7.1 "
-        "service provider instead. Learn more at 550 5.7.1 "
-        "https://support.google.com/mail/?p=NotAuthorizedError d4si5566778qkb.78 - gsmtp",
+        "service provider instead. For more information, go to 550 5.7.1  "
+        "https://support.google.com/mail/?p=NotAuthorizedError "
+        "d2e1a72fcca58-715e57a0f50si1104d2710b3a.328 - gsmtp",
+        "https://github.com/iredmail/iRedMail/issues/264 (a Postfix line), "
+        "https://github.com/Mailu/Mailu/issues/2599",
     ),
     Reply(
         "google-unauthenticated",
         "policy",
-        r"sender is unauthenticated|requires all senders to authenticate|"
-        r"unauthenticated email|because it is unauthenticated|"
-        r"(?<![\d.])(?:5\.7\.2[5-7]|4\.7\.2[3-7])(?!\.?\d)",
-        "550-5.7.26 This mail has been blocked because the sender is unauthenticated. "
-        "550-5.7.26 Gmail requires all senders to authenticate with either SPF or DKIM. "
-        "550-5.7.26 550-5.7.26 Authentication results: 550-5.7.26 DKIM = did not pass "
-        "550-5.7.26 SPF [example.net] with ip: [192.0.2.25] = did not pass 550-5.7.26 "
-        "550-5.7.26 For instructions on setting up authentication, go to 550 5.7.26 "
-        "https://support.google.com/mail/answer/81126#authentication e5si99887766qkb.90 - gsmtp",
+        r"sender is unauthenticated|does not have authentication information|"
+        r"(?<![\d.])5\.7\.26(?!\.?\d)",
+        "550-5.7.26 This mail has been blocked because the sender is unauthenticated.",
+        'https://www.itechtics.com/sending-domain-dmarc-failure/; the older 5.7.1 "does not '
+        'have authentication information": https://pastebin.com/vyFg8hz0',
     ),
     Reply(
         "google-no-such-user",
@@ -292,102 +321,140 @@ REPLIES: tuple[Reply, ...] = (
         r"inactive))",
         "550-5.1.1 The email account that you tried to reach does not exist. Please try "
         "550-5.1.1 double-checking the recipient's email address for typos or 550-5.1.1 "
-        "unnecessary spaces. For more information, go to 550 5.1.1 "
-        "https://support.google.com/mail/?p=NoSuchUser f6si1029384qkb.11 - gsmtp",
+        "unnecessary spaces. Learn more at 550 5.1.1 "
+        "https://support.google.com/mail/?p=NoSuchUser 7-v6si8057303wrp.401 - gsmtp",
+        "https://pastebin.com/DPUU80Xa (a Postfix bounce); disabled, over quota, inactive: "
+        "unverified wordings",
     ),
     Reply(
         "google-recipient-rate",
         "recipient",
-        r"receiving mail at a rate that",
-        "450-4.2.1 The user you are trying to contact is receiving mail at a rate that "
-        "450-4.2.1 prevents additional messages from being delivered. Please resend your "
-        "450-4.2.1 message at a later time. If the user is able to receive mail at that "
-        "450-4.2.1 time, your message will be delivered. For more information, go to 450 4.2.1 "
-        "https://support.google.com/mail/?p=ReceivingRate g7si5647382qkb.22 - gsmtp",
+        r"receiving e?mail at a rate that",
+        "450 4.2.1 The user you are trying to contact is receiving mail at a rate that "
+        "prevents additional messages from being delivered. Please resend your message at a "
+        "later time. If the user is able to receive mail at that time, your message will be "
+        "delivered. For more information, please visit "
+        "https://support.google.com/mail/?p=ReceivingRate - gsmtp",
+        "https://smtp.codes/450 (Google), https://support.google.com/a/answer/3726730",
     ),
     # -- Yahoo / AOL ----------------------------------------------------------------------
     Reply(
         "yahoo-permanently-deferred",
         "reputation",
-        r"\[tss?0[39]\]|will be permanently deferred",
-        "421 4.7.0 [TSS09] All messages from 192.0.2.25 will be permanently deferred; Retrying "
-        "will NOT succeed. See https://postmaster.yahooinc.com/error-codes",
+        r"\[tss(?:0[369]|11)\]|will be permanently deferred",
+        "553 5.7.2 [TSS09] All messages from 192.0.2.25 will be permanently deferred; "
+        "Retrying will NOT succeed",
+        "https://www.suped.com/knowledge/email-deliverability/troubleshooting/"
+        "what-causes-yahoo-to-return-tss09-error-and-how-to-resolve-it; TSS06: "
+        "https://github.com/hardware/mailserver/issues/206",
     ),
     Reply(
         "yahoo-complaints",
         "reputation",
-        r"\[tss?0[1245]\]|deferred due to (?:unexpected volume or )?user complaints",
+        r"\[(?:tss0[45]|ipts0[45])\]|deferred due to (?:unexpected volume or )?user complaints",
         "421 4.7.0 [TSS04] Messages from 192.0.2.25 temporarily deferred due to unexpected "
         "volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes",
+        "https://github.com/tutao/tutanota/issues/7113 (a Postfix bounce); TSS05, IPTS04, "
+        "IPTS05: https://github.com/KumoCorp/kumomta/pull/376; the older wording: "
+        "https://github.com/Mailu/Mailu/issues/1458",
     ),
     Reply(
         "yahoo-policy",
-        "reputation",
-        r"message not accepted for policy reasons",
-        "554 5.7.9 Message not accepted for policy reasons.  See "
-        "https://postmaster.yahooinc.com/error-codes",
+        "policy",
+        r"(?:message|email) not accepted for policy reasons",
+        "554 5.7.9 Message not accepted for policy reasons. See "
+        "http://help.yahoo.com/l/us/yahoo/mail/postmaster/errors/postmaster-28.html",
+        "seen in public bounce-classifier tests and sisimai's data (with [PH01] \"Email not "
+        "accepted for policy reasons\"); SendGrid's docs tie it to DMARC (policy, not "
+        "reputation)",
     ),
     Reply(
         "yahoo-no-account",
         "recipient",
         r"doesn't have a [a-z0-9.-]{1,40} account",
         "554 delivery error: dd This user doesn't have a yahoo.com account (bob@yahoo.com) [0] "
-        "- mta4321.mail.gq1.yahoo.com",
+        "- mta1543.mail.ne1.yahoo.com",
+        "seen in Postmark's bounce examples and sisimai's data (public code)",
     ),
     # -- Apple (iCloud, Proofpoint-filtered) ----------------------------------------------
     Reply(
         "apple-blocked",
         "reputation",
-        r"support\.proofpoint\.com/dnsbl|\[cs0\d\]|\[hm0[78]\]",
+        r"support\.proofpoint\.com/dnsbl|\[cs0[12]\]|\[hm08\]",
         "550 5.7.0 Blocked - see https://support.proofpoint.com/dnsbl-lookup.cgi?ip=192.0.2.25",
+        "an mx6.mail.icloud.com reply in a Postfix line quoted in public test code; [CS01]: "
+        "https://smtp.codes/icloud; [HM08], [CS02]: https://www.suped.com/knowledge/"
+        "email-deliverability/troubleshooting/what-causes-apple-email-bounces-and-how-can-i-"
+        "fix-them",
     ),
     # -- GMX / WEB.DE ------------------------------------------------------------------
     Reply(
         "gmx-block-listed",
         "reputation",
-        r"ip address is block listed|postmaster\.(?:gmx\.net|web\.de)/[a-z/]*case\?c=r0",
-        "554-gmx.net (mxgmx117) Nemesis ESMTP Service not available 554-No SMTP service "
-        "554-IP address is block listed. 554 For explanation visit "
-        "https://postmaster.gmx.net/en/case?c=r0301&i=ip&v=192.0.2.25&r=1MnZ5W-1abcDE0XyZ-00abC1",
+        r"ip address is black ?listed|/error-messages\?ip=[^&\s]{1,60}&c=bip\b",
+        "554-gmx.net (mxgmx116) Nemesis ESMTP Service not available 554-No SMTP service "
+        "554-IP address is black listed. 554 For explanation visit "
+        "https://postmaster.gmx.net/en/error-messages?ip=192.0.2.25&c=bip",
+        "https://github.com/anujtenani/goaffpro/issues/61 (the same server's c=rdns for a "
+        "bad PTR: https://github.com/EDSM-NET/FrontEnd/issues/21)",
     ),
     # -- T-Online -----------------------------------------------------------------------
     Reply(
         "tonline-blocked",
         "reputation",
-        r"tosa@rx\.t-online\.de",
+        r"tosa@rx\.t-online\.de|toda@rx\.t-online\.de",
         "554 IP=192.0.2.25 - A problem occurred. (Ask your postmaster for help or to contact "
         "tosa@rx.t-online.de to clarify.) (BL)",
+        "https://github.com/mailcow/mailcow-dockerized/issues/2639; the (DIAL) form with "
+        "toda@: https://github.com/chatmail/provider-db/issues/280",
+    ),
+    # -- Orange -------------------------------------------------------------------------
+    Reply(
+        "orange-refused",
+        "reputation",
+        r"\bofr_999\b|service refuse\. veuillez essayer plus tard",
+        "421 mwinf5c20 ME Service refuse. Veuillez essayer plus tard. Service refused, please "
+        "try later. OFR_999 [999]",
+        "pieces as quoted in https://www.suped.com/knowledge/email-deliverability/technical/"
+        "what-causes-email-delays-and-ofr_999-errors-when-sending-to-orangefr and "
+        "https://bentonow.com/smtp-errors/orange (no whole real reply found)",
     ),
     # -- Comcast ------------------------------------------------------------------------
     Reply(
         "comcast-blocked",
         "reputation",
         r"comcast block for spam|smtp-error-codes\.php#bl\d+",
-        "554 resimta-po-01v.sys.comcast.net comcast 192.0.2.25 Comcast block for spam.  Please "
-        "see http://postmaster.comcast.net/smtp-error-codes.php#BL000000",
+        "554 imta14.emeryville.ca.mail.comcast.net comcast 192.0.2.25 Comcast block for spam.  "
+        "Please see http://postmaster.comcast.net/smtp-error-codes.php#BL000000",
+        "sisimai's test data (public code); "
+        "https://github.com/ActiveCampaign/smtp-field-manual/pull/65",
     ),
     Reply(
         "comcast-rate",
         "rate",
         r"smtp-error-codes\.php#rl\d+",
-        "421 resimta-po-22v.sys.comcast.net comcast 192.0.2.25 Too many sessions opened. "
-        "Please see http://postmaster.comcast.net/smtp-error-codes.php#RL000001",
+        "421 4.1.0 192.0.2.25 Throttled - try again later. Please see "
+        "https://postmaster.comcast.net/smtp-error-codes.php#RL000003",
+        "seen in public bounce-classifier test data (RL000003, RL000010)",
     ),
     # -- Mail.ru, Yandex --------------------------------------------------------------
     Reply(
         "mailru-spam",
         "reputation",
-        r"spam message rejected|help\.mail\.ru/notspam",
+        r"spam message rejected\. please visit|help\.mail\.ru/notspam",
         "550 spam message rejected. Please visit "
-        "https://help.mail.ru/notspam-support/id?c=AbCdEfGh or report details to "
-        "abuse@corp.mail.ru. Error code: 1A2B3C4D. ID: 00000001.",
+        "http://help.mail.ru/notspam-support/id?c=37o1uvXUfWYxWJiJJ-wYxPhLrs9SgNsqDKLqJ1_v5c0HA "
+        "or  report details to abuse@corp.mail.ru. Error code: "
+        "BA35BADF667DD4F589985831C418EC27CFAE4BF82ADB805227EAA20CCDE5EF5F. ID: 0",
+        "an mxs.mail.ru reply in a Postfix line and mail testers' transcripts (public code)",
     ),
     Reply(
         "yandex-spam",
         "reputation",
         r"suspicion of spam",
         "554 5.7.1 [2] Message rejected under suspicion of SPAM; https://ya.cc/1IrBc "
-        "1700000000-AbCdEf12",
+        "1631900360-h4Ajl35YEe-dK78OYi4",
+        "https://github.com/chatmail/provider-db/issues/205",
     ),
     # -- Blocklists anyone uses ---------------------------------------------------------
     Reply(
@@ -397,19 +464,26 @@ REPLIES: tuple[Reply, ...] = (
         r"\bdnsbl\b",
         "554 5.7.1 Service unavailable; Client host [192.0.2.25] blocked using "
         "zen.spamhaus.org; https://www.spamhaus.org/query/ip/192.0.2.25",
+        "Postfix's own default_rbl_reply (postconf(5)), as any Postfix receiver sends it: "
+        "https://github.com/simple-login/app/pull/2674",
     ),
-    # -- Generic texts -------------------------------------------------------------------
+    # -- Generic texts: words, not one receiver's reply ------------------------------------
     Reply(
         "authentication",
         "policy",
         r"\bspf\b|\bdkim\b|\bdmarc\b|sender policy framework|reverse dns|\bptr\b",
-        "550 5.7.23 The message was rejected because of Sender Policy Framework violation",
+        "550-5.7.1 [192.0.2.25] The IP address sending this message does not have a PTR "
+        "550-5.7.1 record setup. As a policy, Gmail does not accept messages from IPs "
+        "550-5.7.1 with missing PTR records.",
+        "generic words; the sample is Gmail's: https://pastebin.com/Rj7iXShc (a Postfix bounce)",
     ),
     Reply(
         "recipient-rate",
         "recipient",
-        r"receiving mail too quickly",
-        "452 4.2.1 The recipient is receiving mail too quickly, try again later",
+        r"receiving e?mail too quickly",
+        "450 4.2.1 The user you are trying to contact is receiving mail too quickly. Please "
+        "resend your message at a later time.",
+        "https://support.google.com/a/answer/3726730 (Google's table, in every language)",
     ),
     Reply(
         "throttled",
@@ -417,7 +491,9 @@ REPLIES: tuple[Reply, ...] = (
         r"rate.?limit|too many (?:connections|messages|sessions|recipients|concurrent)|"
         r"throttl|too fast|slow down|try again later, closing connection|"
         r"exceeded the (?:rate|limit)|sending rate",
-        "421 4.7.0 Try again later, closing connection. (EHLO) h8si3141592qkb.33 - gsmtp",
+        "421 OFR004_104 Trop de connexions, veuillez verifier votre configuration / Too many "
+        "connections, slow down",
+        "generic words; the sample is Orange's: https://bentonow.com/smtp-errors/orange",
     ),
     Reply(
         "no-such-recipient",
@@ -429,12 +505,15 @@ REPLIES: tuple[Reply, ...] = (
         r"inactive|suspended)",
         "550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown in virtual "
         "mailbox table",
+        "generic words; the sample is Postfix's own reject (virtual_mailbox_maps)",
     ),
     Reply(
         "spam",
         "reputation",
         r"\bspam\b|unsolicited|reputation",
-        "550 5.7.1 Message rejected as spam by Content Filtering.",
+        "554 5.7.1 Spam message rejected",
+        "generic words; the sample is rspamd's reject: https://github.com/rspamd/rspamd/issues/"
+        "5343",
     ),
     # -- Postfix's own texts: no reply, the connection failed ---------------------------
     Reply(
@@ -442,6 +521,7 @@ REPLIES: tuple[Reply, ...] = (
         "tls",
         r"\btls\b|\bssl\b|certificate|handshake",
         "Cannot start TLS: handshake failure",
+        "Postfix's own text (smtp_proto.c)",
     ),
     Reply(
         "dns",
@@ -450,6 +530,7 @@ REPLIES: tuple[Reply, ...] = (
         r"(?:not found|for)|host not found",
         "Host or domain name not found. Name service error for name=example.invalid type=MX: "
         "Host not found, try again",
+        "Postfix's own text (smtp_addr.c)",
     ),
     Reply(
         "connection",
@@ -458,6 +539,7 @@ REPLIES: tuple[Reply, ...] = (
         r"lost connection with|conversation with .{1,300}? timed out|connection reset|"
         r"host is down|^connect to ",
         "connect to mx.example.org[198.51.100.7]:25: Connection timed out",
+        "Postfix's own text (smtp_connect.c)",
     ),
 )
 #: Status codes in a pattern are written ``(?<![\d.])5\.1\.1(?!\.?\d)``: never inside an
@@ -562,12 +644,17 @@ def names_digits(pattern: str) -> bool:
 _RULES = tuple(
     (rule, pattern, texts, names_digits(rule.pattern)) for rule, pattern, texts in _TRIGGERED
 )
-_ZEROS = str.maketrans("123456789", "000000000")
+_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+#: Each rule's plain texts as they are in a key (UTF-8, digits made 0).
+_KEY_TEXTS = tuple(
+    None if texts is None else tuple(text.encode().translate(_ZEROS) for text in texts)
+    for _, _, texts, _ in _RULES
+)
 #: Replies with their digits made 0 -> the index of the first rule that matches them among the
 #: rules that treat every digit alike (the same for every reply of that key), and the rules
 #: before it that name digits and whose plain texts, digits made 0, are in it (a plain text
 #: in a reply is in it once digits are made 0 on both sides).
-_SHAPES: dict[str, tuple[int, tuple[int, ...]]] = {}
+_SHAPES: dict[bytes, tuple[int, tuple[int, ...]]] = {}
 _SHAPES_MAX = 50000
 
 
@@ -578,12 +665,12 @@ def _matches(index: int, lowered: str) -> bool:
     return pattern.search(lowered) is not None
 
 
-def _could_match(index: int, key: str) -> bool:
-    texts = _RULES[index][2]
-    return texts is None or any(text.translate(_ZEROS) in key for text in texts)
+def _could_match(index: int, key: bytes) -> bool:
+    texts = _KEY_TEXTS[index]
+    return texts is None or any(text in key for text in texts)
 
 
-def _shape(lowered: str, key: str) -> tuple[int, tuple[int, ...]]:
+def _shape(lowered: str, key: bytes) -> tuple[int, tuple[int, ...]]:
     uniform = (i for i, rule in enumerate(_RULES) if not rule[3] and _matches(i, lowered))
     first = next(uniform, len(_RULES))
     named = tuple(i for i in range(first) if _RULES[i][3] and _could_match(i, key))
@@ -600,7 +687,8 @@ def classify(reply: str) -> tuple[Reply, str]:
     remembered); only the rules that name digits (status codes) run on every reply.
     """
     lowered = reply[:READ_LIMIT].lower()
-    key = lowered.translate(_ZEROS)
+    # bytes.translate: a table lookup per byte, ten times faster than str.translate's.
+    key = lowered.encode("utf-8", "surrogatepass").translate(_ZEROS)
     shape = _SHAPES.get(key)
     if shape is None:
         shape = _shape(lowered, key)
@@ -608,8 +696,15 @@ def classify(reply: str) -> tuple[Reply, str]:
             _SHAPES[key] = shape
     first, named = shape
     for index in named:
-        if _matches(index, lowered):
-            return _RULES[index][0], _RULES[index][0].name
+        rule, pattern, texts, _ = _RULES[index]
+        if texts is not None:
+            for text in texts:  # inline, not _matches(): this runs for every failed delivery
+                if text in lowered:
+                    break
+            else:
+                continue
+        if pattern.search(lowered) is not None:
+            return rule, rule.name
     if first < len(_RULES):
         return _RULES[first][0], _RULES[first][0].name
     return UNMATCHED, reply[:REASON_LIMIT].translate(_DIGITS)

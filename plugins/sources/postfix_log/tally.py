@@ -23,9 +23,10 @@ from typing import BinaryIO
 
 from isp_plugins.sources import logtail
 from isp_plugins.sources.logtail import search
+from isp_plugins.sources.logtail.blocks import Budget, blocks
+from isp_plugins.sources.logtail.stamps import line_stamp
 from isp_plugins.sources.postfix_log import lines as parse
 from isp_plugins.sources.postfix_log.providers import REJECT_KINDS
-from isp_plugins.sources.sip_security.lines import line_stamp
 
 STATE_PREFIX = "check_postfix_deliveries"
 #: Bytes read at a time.
@@ -150,36 +151,63 @@ def _heads(data: bytes, start: int, end: int, hits: Iterable[int], found: set[in
         found.add(data.rfind(b"\n", start, hit) + 1 or start)
 
 
-@dataclass(frozen=True)
-class Needles:
-    """The rare fixed texts, each found through its rarest byte (logtail.search.Needle)."""
+class BlockCounter:
+    """Counts the complete lines of one region after another, searching each block in place.
 
-    reject: search.Needle
-    blocked: search.Needle
+    Most lines of a mail log count for nothing; the few kinds that do are found without
+    cutting lines out: ``status=sent`` lines and amavis's CLEAN outbound verdicts are only
+    counted (``bytes.count``), and only the other lines (failed deliveries, rejects, the other
+    verdicts) are cut out, decoded and parsed. Where failed deliveries are common (the
+    previous block had some), the deliveries are walked one by one instead, which finds the
+    failed ones and counts the sent ones in one pass.
+    """
 
+    def __init__(self, tally: Tally, sample: bytes, postfix: bool, amavis: bool) -> None:
+        self.tally, self.postfix, self.amavis = tally, postfix, amavis
+        self.reject = search.Needle.pick(parse.REJECT, sample)
+        self.blocked = search.Needle.pick(parse.BLOCKED, sample)
+        #: Whether the previous block held a delivery that was not sent.
+        self.failing = False
 
-def count_range(
-    data: bytes, start: int, end: int, tally: Tally, needles: Needles, postfix: bool, amavis: bool
-) -> None:
-    """Count the complete lines of data[start:end]."""
-    found: set[int] = set()
-    if postfix:
-        sent = data.count(parse.SENT, start, end)
-        tally.sent += sent
-        if data.count(parse.STATUS, start, end) > sent:  # some not sent: find them
-            hits = (match.start() for match in parse.FAILED.finditer(data, start, end))
-            _heads(data, start, end, hits, found)
-        needles.reject.lines(data, start, end, found)
-    if amavis:
-        needles.blocked.lines(data, start, end, found)
-        clean = data.count(parse.OUTBOUND_CLEAN, start, end)
-        tally.outbound["CLEAN"] += clean
-        if data.count(parse.PASSED, start, end) > clean:  # other verdicts: one by one
-            hits = (match.start() for match in parse.OTHER_PASSED.finditer(data, start, end))
-            _heads(data, start, end, hits, found)
-    for head in sorted(found):
-        tail = data.find(b"\n", head, end)
-        tally.add_line(data[head : tail if tail >= 0 else end], postfix, amavis)
+    def _deliveries(self, data: bytes, start: int, end: int, found: set[int]) -> None:
+        """Count the sent deliveries of data[start:end], add the heads of the other ones."""
+        counted = not self.failing  # the sent ones are counted here, with two bytes.count
+        if counted:
+            sent = data.count(parse.SENT, start, end)
+            self.tally.sent += sent
+            if data.count(parse.STATUS, start, end) == sent:  # all sent: nothing to parse
+                self.failing = False
+                return
+        before, size, sent_word = len(found), len(parse.STATUS), parse.SENT[len(parse.STATUS) :]
+        walked = 0
+        at = data.find(parse.STATUS, start, end)
+        while at >= 0:
+            if data.startswith(sent_word, at + size, end):
+                walked += 1
+            else:
+                found.add(data.rfind(b"\n", start, at) + 1 or start)
+            at = data.find(parse.STATUS, at + size, end)
+        if not counted:
+            self.tally.sent += walked
+        self.failing = len(found) > before
+
+    def count(self, data: bytes, start: int, end: int) -> None:
+        """Count the complete lines of data[start:end]."""
+        found: set[int] = set()
+        tally = self.tally
+        if self.postfix:
+            self._deliveries(data, start, end, found)
+            self.reject.lines(data, start, end, found)
+        if self.amavis:
+            self.blocked.lines(data, start, end, found)
+            clean = data.count(parse.OUTBOUND_CLEAN, start, end)
+            tally.outbound["CLEAN"] += clean
+            if data.count(parse.PASSED, start, end) > clean:  # other verdicts: one by one
+                hits = (match.start() for match in parse.OTHER_PASSED.finditer(data, start, end))
+                _heads(data, start, end, hits, found)
+        for head in sorted(found):
+            tail = data.find(b"\n", head, end)
+            tally.add_line(data[head : tail if tail >= 0 else end], self.postfix, self.amavis)
 
 
 def read_range(
@@ -192,39 +220,18 @@ def read_range(
     deadline: float | None = None,
     block: int = BLOCK,
 ) -> int | None:
-    """Count bytes [start, end) of an open log, block by block, lines whole.
+    """Count bytes [start, end) of an open log, block by block (:func:`logtail.blocks.blocks`).
 
     Returns None when all was read, else the offset (after a complete line) where the time
     ran out: at least one block is read whatever the deadline, so every run progresses.
     """
     handle.seek(start)
     sample = handle.read(min(search.SAMPLE, max(0, end - start)))
-    needles = Needles(
-        search.Needle.pick(parse.REJECT, sample), search.Needle.pick(parse.BLOCKED, sample)
-    )
-    handle.seek(start)
-    position, carry = start, b""
-    while position < end:
-        done = position - len(carry)
-        if done > start and deadline is not None and time.monotonic() >= deadline:
-            return done
-        chunk = handle.read(min(block, end - position))
-        if not chunk:
-            break
-        position += len(chunk)
-        last = len(chunk) if position >= end else chunk.rfind(b"\n") + 1
-        if last == 0:  # no newline in a whole block: one very long line
-            carry += chunk
-            continue
-        first = chunk.find(b"\n") + 1 if carry else 0
-        if carry:
-            joined = carry + chunk[:first]
-            count_range(joined, 0, len(joined), tally, needles, postfix, amavis)
-        count_range(chunk, first, last, tally, needles, postfix, amavis)
-        carry = chunk[last:]
-    if carry:
-        count_range(carry, 0, len(carry), tally, needles, postfix, amavis)
-    return None
+    counter = BlockCounter(tally, sample, postfix, amavis)
+    budget = Budget(deadline)
+    for region in blocks(handle, start, end, block, budget):
+        counter.count(region.data, region.first, region.last)
+    return budget.stopped_at
 
 
 def line_at(path: str, offset: int, backwards: bool) -> str:

@@ -32,7 +32,8 @@ from typing import Any, Union
 
 from isp_plugins.sources import logtail
 from isp_plugins.sources.logtail import search
-from isp_plugins.sources.sip_security.lines import FINGERPRINTS, AuthEvent, line_stamp, parse_line
+from isp_plugins.sources.logtail.stamps import line_stamp
+from isp_plugins.sources.sip_security.lines import FINGERPRINTS, AuthEvent, parse_line
 
 STATE_PREFIX = "check_asterisk_sipauth"
 #: Failed sources remembered between runs (for the compromise check): how many, how long.
