@@ -640,7 +640,8 @@ class Farm:
     port: a PBX that misbehaves before the login (silent, refusing, not AMI) does so alone,
     as a real one at its own address would, and the watcher's configuration is the real one.
 
-    Names are ``PREFIX00001``...; ``failures`` makes some of them misbehave (any of
+    Names are ``PREFIX00001``... (from ``first``: several farms make one set of names);
+    ``failures`` makes some of them misbehave (any of
     :data:`FAILURES`, or :data:`REFUSED`). :meth:`flip` moves a PBX in or out of its span
     alarm; :meth:`flap` does it at random moments for a share of the PBXs. Each flip is
     recorded in ``changes`` as (time.time(), name, "alarm" or "clear", "event" or "silent"),
@@ -658,12 +659,13 @@ class Farm:
         auth_delay: float = 1.0,
         failures: dict[str, str] | None = None,
         prefix: str = "pbx",
+        first: int = 1,
     ) -> None:
         self.scenario = scenario
         self.alarm_scenario = alarm_scenario
         self.failures = dict(failures or {})
-        width = max(5, len(str(count)))
-        self.names = [f"{prefix}{index:0{width}d}" for index in range(1, count + 1)]
+        width = max(5, len(str(first + count - 1)))
+        self.names = [f"{prefix}{index:0{width}d}" for index in range(first, first + count)]
         unknown = set(self.failures) - set(self.names)
         if unknown:
             raise ValueError(f"no such PBX: {sorted(unknown)[0]}")
@@ -893,6 +895,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     farm.add_argument("--pbxs", type=int, metavar="N", help="play N PBXs")
     farm.add_argument(
+        "--first",
+        type=int,
+        default=1,
+        metavar="I",
+        help="number the PBXs from I (pbx00001 by default): two farms, one set of names",
+    )
+    farm.add_argument(
         "--alarm-scenario",
         default=FARM_ALARM_SCENARIO,
         help="what a PBX serves while its span alarm is on (default %(default)s)",
@@ -955,13 +964,17 @@ def _serve_farm(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
             args.fixtures,
             args.secret,
             args.auth_delay,
+            first=args.first,
         )
     except ValueError as exc:
         parser.error(str(exc))
     # Every PBX: its listening socket and one session; and room besides.
     limit = raise_open_files(2 * args.pbxs + 64)
     if limit < 2 * args.pbxs + 64:
-        print(f"warning: open files limited to {limit}", file=sys.stderr, flush=True)
+        parser.error(
+            f"{args.pbxs} PBXs need {2 * args.pbxs + 64} open files, the limit is {limit}: "
+            "split them over several farms (--first)"
+        )
 
     async def serve() -> None:
         ports = await farm.start(args.host)

@@ -49,10 +49,11 @@ SERVICES = {
 WATCH = Path(sys.executable).with_name("asterisk-watch")
 LINE = re.compile(rb"^\[\d+\] PROCESS_SERVICE_CHECK_RESULT;([^;]*);([^;]*);(\d);")
 TICKS = os.sysconf("SC_CLK_TCK")
+FARM_SIZE = 5000
 
 
 def load() -> str:
-    return "%.2f %.2f %.2f" % os.getloadavg()
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 class Reader:
@@ -164,40 +165,55 @@ def latencies(changes: Path, reader: Reader, figures: Figures) -> None:
                 figures.interval.append(seen - when)
 
 
+class Farm:
+    """One simulator process playing PBXs ``first`` to ``first + count - 1``."""
+
+    def __init__(self, work: Path, first: int, count: int) -> None:
+        self.ports_file = work / f"ports-{first}.json"
+        self.changes = work / f"changes-{first}.log"
+        self.control = work / f"control-{first}"
+        self.log = work / f"simulator-{first}.log"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "asterisk_ami.simulator",
+                *("--pbxs", str(count), "--first", str(first)),
+                *("--secret", SECRET, "--auth-delay", "0.05"),
+                *("--ports-file", str(self.ports_file), "--changes-file", str(self.changes)),
+                *("--control", str(self.control)),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.log, "w"),  # noqa: SIM115
+        )
+
+    def ports(self) -> dict[str, int]:
+        deadline = time.monotonic() + 300
+        while not self.ports_file.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the simulator did not start: {self.log}")
+            time.sleep(0.2)
+        ports: dict[str, int] = json.loads(self.ports_file.read_text())
+        return ports
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
 def run_size(n: int, args: argparse.Namespace, work: Path) -> Figures:
     figures = Figures(n)
-    ports_file, changes, control = work / "ports.json", work / "changes.log", work / "control"
-    simulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "asterisk_ami.simulator",
-            "--pbxs",
-            str(n),
-            "--secret",
-            SECRET,
-            "--auth-delay",
-            "0.05",
-            "--ports-file",
-            str(ports_file),
-            "--changes-file",
-            str(changes),
-            "--control",
-            str(control),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=open(work / "simulator.log", "w"),  # noqa: SIM115
-    )
+    # Each PBX costs a simulator two files (its listening socket and its session): a process
+    # plays at most FARM_SIZE of them, within a 20,000 open-files limit that root may not
+    # be allowed to raise (a container).
+    farms = [
+        Farm(work, first, min(FARM_SIZE, n - first + 1)) for first in range(1, n + 1, FARM_SIZE)
+    ]
     watcher: subprocess.Popen[bytes] | None = None
     reader: Reader | None = None
     try:
-        deadline = time.monotonic() + 300
-        while not ports_file.exists():
-            if simulator.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the simulator did not start: {work / 'simulator.log'}")
-            time.sleep(0.2)
-        ports = json.loads(ports_file.read_text())
+        ports = {name: port for farm in farms for name, port in farm.ports().items()}
         fifo = work / "nagios.cmd"
         reader = Reader(fifo)
         config = work / "watch.ini"
@@ -212,7 +228,7 @@ def run_size(n: int, args: argparse.Namespace, work: Path) -> Figures:
         logins, deadline = 0, time.monotonic() + args.startup_limit
         while len(reader.first) < wanted and time.monotonic() < deadline:
             time.sleep(1)
-            now_logins = int(order(control, "logins").split()[1])
+            now_logins = sum(int(order(f.control, "logins").split()[1]) for f in farms)
             figures.login_peak = max(figures.login_peak, now_logins - logins)
             logins = now_logins
             if watcher.poll() is not None:
@@ -223,15 +239,18 @@ def run_size(n: int, args: argparse.Namespace, work: Path) -> Figures:
         figures.cpu_startup = cpu_seconds(watcher.pid) / max(time.time() - started, 1e-9)
         time.sleep(args.settle)
         share = max(args.flip_share, min(1.0, 5 / n))
-        order(control, f"flap {share} {args.gap} 0.5 {n}")
+        for farm in farms:
+            order(farm.control, f"flap {share} {args.gap} 0.5 {n}")
         cpu0, wall0 = cpu_seconds(watcher.pid), time.monotonic()
         time.sleep(args.steady)
-        order(control, "calm")
+        for farm in farms:
+            order(farm.control, "calm")
         figures.cpu_steady = (cpu_seconds(watcher.pid) - cpu0) / (time.monotonic() - wall0)
         figures.load = load()
         time.sleep(args.interval + 5)  # the last silent flips reach the interval evaluation
         figures.rss_mib = peak_rss_mib(watcher.pid)
-        latencies(changes, reader, figures)
+        for farm in farms:
+            latencies(farm.changes, reader, figures)
     finally:
         if watcher is not None:
             watcher.terminate()
@@ -239,8 +258,8 @@ def run_size(n: int, args: argparse.Namespace, work: Path) -> Figures:
                 watcher.wait(30)
             except subprocess.TimeoutExpired:
                 watcher.kill()
-        simulator.terminate()
-        simulator.wait(30)
+        for farm in farms:
+            farm.stop()
         if reader is not None:
             reader.close()
     return figures

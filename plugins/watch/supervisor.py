@@ -24,6 +24,7 @@ from asterisk_ami.errors import (
 from asterisk_ami.session import LOGOFF_GRACE, Session, Target
 from isp_plugins.watch import AUTH_RETRY, BACKOFF_FIRST, BACKOFF_MAX, CONNECT_RETRY
 from isp_plugins.watch.config import PLUGINS, PbxConfig, WatchConfig
+from isp_plugins.watch.inloop import CachedSession, Foreign, Missing, drive
 from isp_plugins.watch.limits import capacity_error, pbx_capacity
 from isp_plugins.watch.logs import PBX
 from isp_plugins.watch.outputs import Output, OutputError, PassiveResult
@@ -45,6 +46,17 @@ TRIGGERS = {
     event: frozenset(check.script for check in PLUGINS.values() if event in check.events)
     for event in frozenset().union(*(check.events for check in PLUGINS.values()))
 }
+
+
+#: The plugins evaluated on the event loop (see :mod:`isp_plugins.watch.inloop`): a fraction
+#: of a millisecond each. check_asterisk_peers reads thousands of peers (100 ms and more): it
+#: stays in a worker thread, where it cannot hold up the other PBXs' sessions.
+IN_LOOP = frozenset(
+    {"check_asterisk_pri", "check_asterisk_bri", "check_asterisk_fxo", "check_asterisk_dahdi"}
+)
+#: Replies one in-loop evaluation may fetch before it goes to a worker thread instead (BRI
+#: asks one 'pri show span N' per span).
+MAX_PASSES = 64
 
 
 class Failure(enum.Enum):
@@ -157,6 +169,9 @@ class PbxWatcher:
         self.news = True  # whether the last failure was logged as news
         self.backoff = Backoff()
         self.dirty: set[str] = set()  # plugins to evaluate at once
+        #: Until the session's first evaluation is done. Asterisk sends FullyBooted at every
+        #: login: it tells nothing the first evaluation, asked after it, does not see.
+        self.fresh = True
         self.wake = asyncio.Event()
         #: Set when the stale clock must look again (the session was lost, the settings
         #: changed): it sleeps until the next stale or heartbeat time otherwise.
@@ -223,6 +238,7 @@ class PbxWatcher:
             await asyncio.wait_for(self.stopping.wait(), max(seconds, 0))
 
     async def _login(self) -> tuple[Session | None, Failure]:
+        self.fresh = True
         session = Session(self.target, events=self.pbx.events, on_event=self._on_event)
         try:
             async with self.gate:  # no login storm: at start-up, or after a network cut
@@ -272,7 +288,7 @@ class PbxWatcher:
     def _on_event(self, event: Any) -> None:
         name = str(event.get("Event", ""))
         affected = TRIGGERS.get(name.lower())
-        if affected is None:
+        if affected is None or (self.fresh and name.lower() == "fullybooted"):
             return
         # At info: only the alarm events that re-evaluate a service get here, a few a
         # second over 10,000 PBXs (1 % flapping); the rest are dropped above, unlogged.
@@ -293,6 +309,7 @@ class PbxWatcher:
                 self.wake.clear()
                 if not await self._evaluate(session, due):
                     break
+                self.fresh = False
                 wake = asyncio.ensure_future(self.wake.wait())
                 interval = self.settings.interval
                 now = time.monotonic()
@@ -321,8 +338,13 @@ class PbxWatcher:
         for service in list(self.services):
             if service.config.plugin not in plugins:
                 continue
-            outcome = await self._in_thread(service.evaluate, self.target, acquire)
-            if broken or session.lost:
+            if service.config.plugin in IN_LOOP:
+                outcome = await self._evaluate_in_loop(service, session, replies, broken)
+            else:
+                outcome = None
+            if outcome is None and not broken:
+                outcome = await self._in_thread(service.evaluate, self.target, acquire)
+            if broken or session.lost or outcome is None:
                 reason = broken[0] if broken else "the server closed the connection"
                 self._lost(str(reason), prefix="session lost: ")
                 return False
@@ -331,8 +353,50 @@ class PbxWatcher:
             await self._publish(service, outcome)
         return True
 
+    async def _evaluate_in_loop(
+        self, service: Service, session: Session, replies: Replies, broken: list[AmiError]
+    ) -> Outcome | None:
+        """Evaluate on the loop (see :mod:`isp_plugins.watch.inloop`), fetching each reply
+        the plugin asks for and evaluating again; None when it must go to a worker thread,
+        or the session broke (``broken`` says so)."""
+        view = CachedSession(session, replies)
+
+        def acquire(work: Callable[[Session], Awaitable[T]], deadline: float) -> T:
+            return drive(work, view, deadline)
+
+        for _ in range(MAX_PASSES):
+            try:
+                return service.evaluate(self.target, acquire)
+            except Foreign:
+                return None
+            except Missing as missing:
+                error = await self._fetch(session, replies, missing)
+                if error is not None:
+                    broken.append(error)
+                    return None
+        return None  # a plugin that keeps asking: the worker thread's path has no limit
+
+    @staticmethod
+    async def _fetch(session: Session, replies: Replies, missing: Missing) -> AmiError | None:
+        """Fetch one reply into the round's; the error when the session is hung or closed
+        (reconnect, do not report it). Any other failure is the plugin's to report."""
+        try:
+            replies[missing.key] = await asyncio.wait_for(missing.ask(), missing.deadline)
+        except asyncio.TimeoutError:
+            return AmiTimeout(missing.deadline, session.phase)
+        except (ConnectionLost, AmiTimeout) as exc:
+            return exc
+        except AmiError as exc:
+            if session.lost:
+                return ConnectionLost("the server closed the connection")
+            replies[missing.key] = exc  # refused, not understood: the plugin says so
+        return None
+
     async def _publish(self, service: Service, outcome: Outcome, now: float | None = None) -> None:
-        """Publish from a worker thread: a slow Icinga API must not stall the sessions."""
+        """Publish from a worker thread: a slow Icinga API must not stall the sessions. An
+        unchanged result before its heartbeat is nothing to publish: no thread for it."""
+        if not self.publisher.due(service, outcome, time.time() if now is None else now):
+            return
         await self._in_thread(self.publisher.publish, service, outcome, now)
 
     async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
