@@ -150,6 +150,8 @@ class Simulator:
     trickle: bool = False  # deliver every reply 3 bytes at a time
     tls: ssl.SSLContext | None = None  # serve AMI over TLS with this server context
     received: list[dict[str, str]] = field(default_factory=list)
+    #: When each of ``received`` arrived (time.monotonic(): the same clock in every process).
+    received_at: list[float] = field(default_factory=list)
     connections: int = 0
     #: What each test-made change did and when (time.time()), for the latency benchmark.
     changes: list[tuple[float, str]] = field(default_factory=list)
@@ -325,6 +327,7 @@ class Simulator:
             name = action.get("action", "").lower()
             if self.record or name == "login":
                 self.received.append(action)
+                self.received_at.append(time.monotonic())
             aid = action.get("actionid", "")
             if name == "login":
                 if fail == "stall-login":

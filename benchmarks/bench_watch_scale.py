@@ -29,6 +29,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -84,7 +85,8 @@ class Reader:
                     continue
                 self.lines += 1
                 host, service = match[1].decode(), match[2].decode()
-                self.first.setdefault((host, service), now)
+                if match[3] == b"0":  # its first real result (not "no result yet": UNKNOWN)
+                    self.first.setdefault((host, service), now)
                 if service == "PRI":
                     self.pri.setdefault(host, []).append((now, int(match[3])))
 
@@ -324,6 +326,9 @@ def main() -> int:
     parser.add_argument("--startup-limit", type=float, default=180.0)
     parser.add_argument("--keep", action="store_true", help="keep the logs (printed path)")
     args = parser.parse_args()
+    # SIGTERM (timeout, kill) ends the run through the finally blocks: no watcher or simulator
+    # is left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         work = Path(tempfile.mkdtemp(prefix=f"bench-watch-scale-{n}-"))

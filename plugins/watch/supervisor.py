@@ -8,6 +8,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import enum
+import functools
 import logging
 import math
 import time
@@ -24,7 +25,15 @@ from asterisk_ami.errors import (
 from asterisk_ami.session import LOGOFF_GRACE, Session, Target
 from isp_plugins.watch import AUTH_RETRY, BACKOFF_FIRST, BACKOFF_MAX, CONNECT_RETRY
 from isp_plugins.watch.config import PLUGINS, PbxConfig, WatchConfig
-from isp_plugins.watch.inloop import CachedSession, Foreign, Missing, drive
+from isp_plugins.watch.inloop import (
+    CachedSession,
+    Foreign,
+    Missing,
+    ask_for,
+    comparable,
+    drive,
+    same,
+)
 from isp_plugins.watch.limits import capacity_error, pbx_capacity
 from isp_plugins.watch.logs import PBX
 from isp_plugins.watch.outputs import Output, OutputError, PassiveResult
@@ -163,12 +172,21 @@ class PbxWatcher:
         #: session that logs in but never answers is as lost as one that is refused.
         self.lost_since: float | None = time.monotonic()
         self.lost_reason = "no result yet since start-up"
+        self.attempted = False  # whether a login was tried yet (they queue at start-up)
         #: The failure last logged: the same one again (a PBX refusing connections every
         #: second) goes to the debug log only.
         self.logged_reason: str | None = None
         self.news = True  # whether the last failure was logged as news
         self.backoff = Backoff()
         self.dirty: set[str] = set()  # plugins to evaluate at once
+        #: What each in-loop service asked for in its last evaluation (reply key -> the
+        #: plugin's deadline): fetched at the start of the next round, all at once.
+        self.usual: dict[tuple[str, str], dict[tuple[str, ...], float]] = {}
+        #: Each in-loop service's last replies (see inloop.comparable) and its result from
+        #: them: the same replies again give the same result, with no evaluation (the four
+        #: in-loop plugins' results are functions of their options and replies). A new
+        #: session, or new options (a reload), start it over.
+        self.memo: dict[tuple[str, str], tuple[dict[tuple[str, ...], Any], Outcome]] = {}
         #: Until the session's first evaluation is done. Asterisk sends FullyBooted at every
         #: login: it tells nothing the first evaluation, asked after it, does not see.
         self.fresh = True
@@ -202,6 +220,7 @@ class PbxWatcher:
         for gone in old - {s.key for s in self.services}:
             log.info("%s: no longer watching service %s", pbx.name, gone[1])
         self.pbx, self.settings, self.publisher = pbx, settings, publisher
+        self.memo.clear()  # maybe other options
         self.dirty |= ALL
         self.wake.set()
         self.clock.set()
@@ -239,9 +258,13 @@ class PbxWatcher:
 
     async def _login(self) -> tuple[Session | None, Failure]:
         self.fresh = True
+        self.memo.clear()  # another greeting, maybe another Asterisk
         session = Session(self.target, events=self.pbx.events, on_event=self._on_event)
         try:
             async with self.gate:  # no login storm: at start-up, or after a network cut
+                if not self.attempted:  # the stale clock starts now, not in the gate's queue
+                    self.attempted = True
+                    self.lost_since = time.monotonic()
                 await asyncio.wait_for(self._connect(session), LOGIN_TIMEOUT)
         except asyncio.TimeoutError as exc:
             self._lost(f"no answer within {LOGIN_TIMEOUT:g}s ({session.phase})")
@@ -335,10 +358,24 @@ class PbxWatcher:
         broken: list[AmiError] = []
         replies: Replies = {}  # this round's: one 'pri show spans' for PRI and BRI services
         acquire = self._acquirer(loop, session, broken, replies)
+        # What the in-loop services asked for last time, asked at once (one pass each).
+        usual: dict[tuple[str, ...], float] = {}
+        for service in self.services:
+            if service.config.plugin in plugins and service.config.plugin in IN_LOOP:
+                usual.update(self.usual.get(service.key, {}))
+        errors = await asyncio.gather(
+            *(
+                self._fetch(session, replies, key, functools.partial(ask_for, session, key), limit)
+                for key, limit in usual.items()
+            )
+        )
+        broken.extend(error for error in errors if error is not None)
         for service in list(self.services):
             if service.config.plugin not in plugins:
                 continue
-            if service.config.plugin in IN_LOOP:
+            if broken:
+                outcome = None
+            elif service.config.plugin in IN_LOOP:
                 outcome = await self._evaluate_in_loop(service, session, replies, broken)
             else:
                 outcome = None
@@ -360,36 +397,56 @@ class PbxWatcher:
         the plugin asks for and evaluating again; None when it must go to a worker thread,
         or the session broke (``broken`` says so)."""
         view = CachedSession(session, replies)
+        last = self.memo.get(service.key)
+        if last is not None and same(last[0], replies):
+            return last[1]  # the same replies as last time: the same result, not evaluated
 
         def acquire(work: Callable[[Session], Awaitable[T]], deadline: float) -> T:
             return drive(work, view, deadline)
 
         for _ in range(MAX_PASSES):
+            view.asked = {}
             try:
-                return service.evaluate(self.target, acquire)
+                outcome = service.evaluate(self.target, acquire)
             except Foreign:
+                self.usual.pop(service.key, None)
                 return None
             except Missing as missing:
-                error = await self._fetch(session, replies, missing)
+                error = await self._fetch(
+                    session, replies, missing.key, missing.ask, missing.deadline
+                )
                 if error is not None:
                     broken.append(error)
                     return None
+            else:
+                self.usual[service.key] = view.asked
+                kept = {key: comparable(replies[key]) for key in view.asked}
+                self.memo[service.key] = (kept, outcome)
+                return outcome
         return None  # a plugin that keeps asking: the worker thread's path has no limit
 
     @staticmethod
-    async def _fetch(session: Session, replies: Replies, missing: Missing) -> AmiError | None:
+    async def _fetch(
+        session: Session,
+        replies: Replies,
+        key: tuple[str, ...],
+        ask: Callable[[], Awaitable[Any]],
+        deadline: float,
+    ) -> AmiError | None:
         """Fetch one reply into the round's; the error when the session is hung or closed
         (reconnect, do not report it). Any other failure is the plugin's to report."""
+        if key in replies:
+            return None
         try:
-            replies[missing.key] = await asyncio.wait_for(missing.ask(), missing.deadline)
+            replies[key] = await asyncio.wait_for(ask(), deadline)
         except asyncio.TimeoutError:
-            return AmiTimeout(missing.deadline, session.phase)
+            return AmiTimeout(deadline, session.phase)
         except (ConnectionLost, AmiTimeout) as exc:
             return exc
         except AmiError as exc:
             if session.lost:
                 return ConnectionLost("the server closed the connection")
-            replies[missing.key] = exc  # refused, not understood: the plugin says so
+            replies[key] = exc  # refused, not understood: the plugin says so
         return None
 
     async def _publish(self, service: Service, outcome: Outcome, now: float | None = None) -> None:
