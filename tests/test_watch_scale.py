@@ -20,7 +20,7 @@ import pytest
 
 from asterisk_ami.session import Session, Target
 from asterisk_ami.simulator import FARM_SCENARIO, REFUSED, Farm
-from isp_plugins.watch.inloop import CachedSession, Foreign, Missing, drive
+from isp_plugins.watch.inloop import CachedSession, Foreign, Missing, comparable, drive, same
 from isp_plugins.watch.limits import RESERVED, capacity_error, pbx_capacity
 from isp_plugins.watch.schedule import LoginGate, login_slot, next_slot, offset
 from tests.conftest import ROOT, SECRET, run_script, wait_for
@@ -339,6 +339,23 @@ def test_an_acquisition_is_driven_to_its_end_when_its_replies_are_cached() -> No
             drive(sleeps, view, 5.0)
 
     asyncio.run(in_a_loop())
+
+
+def test_replies_are_the_same_when_only_their_action_ids_differ() -> None:
+    from asterisk_ami.errors import CommandNotFound
+    from asterisk_ami.replies import CommandOutput
+
+    spans = CommandOutput("pri show spans", ("PRI span 1/0: Up, Active",), "output")
+    events = [{"Event": "DAHDIShowChannels", "DAHDIChannel": "1", "ActionID": "a/1"}]
+    key, listed = ("Command", "pri show spans"), ("List", "Action: DAHDIShowChannels")
+    kept = {key: comparable(spans), listed: comparable(events)}
+    again = [{"Event": "DAHDIShowChannels", "DAHDIChannel": "1", "ActionID": "a/2"}]
+    assert same(kept, {key: spans, listed: again})
+    changed = CommandOutput("pri show spans", ("PRI span 1/0: In Alarm, Down, Active",), "output")
+    assert not same(kept, {key: changed, listed: again})
+    assert not same(kept, {key: spans})  # a reply not asked for this round
+    refused = CommandNotFound("pri show spans", "No such command")
+    assert not same({key: refused}, {key: refused})  # a refusal is evaluated again
 
 
 # -- the open-files limit ------------------------------------------------------------------

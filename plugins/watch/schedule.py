@@ -17,8 +17,11 @@ import zlib
 #: each PBX sees one login, as ever. Refused connections (a dead PBX retried every second)
 #: pass the gate too, so many dead PBXs slow the others' reconnections to this rate.
 LOGIN_RATE = 250.0
-#: Logins under way at once (connect + login, each bounded by the login timeout): PBXs that
-#: hang during the login hold a place each, the others go on through the rest.
+#: PBXs logging in at once, a PBX holding its place until its first evaluation is done
+#: (connect + login are bounded by the login timeout, the evaluation by the plugins'): PBXs
+#: that hang hold a place each, the others go on through the rest. When the CPU cannot keep
+#: up with the rate, this is what slows the logins down, instead of piling up sessions whose
+#: login replies wait behind the others' evaluations until they time out.
 LOGIN_CONCURRENCY = 64
 
 
@@ -44,7 +47,8 @@ def login_slot(now: float, previous: float, rate: float) -> float:
 
 class LoginGate:
     """Every login (and reconnection) passes here: at most ``rate`` start per second, at most
-    ``concurrency`` under way at once. Used as ``async with gate:`` around connect + login."""
+    ``concurrency`` under way at once. :meth:`enter` before connecting, :meth:`leave` once
+    the first evaluation is done or the login failed (or ``async with gate:``)."""
 
     def __init__(self, rate: float = LOGIN_RATE, concurrency: int = LOGIN_CONCURRENCY) -> None:
         self.rate = rate
@@ -52,6 +56,15 @@ class LoginGate:
         self.last = -math.inf
 
     async def __aenter__(self) -> None:
+        await self.enter()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.leave()
+
+    def leave(self) -> None:
+        self.places.release()
+
+    async def enter(self) -> None:
         await self.places.acquire()
         loop = asyncio.get_running_loop()
         now = loop.time()
@@ -63,6 +76,3 @@ class LoginGate:
             except BaseException:
                 self.places.release()
                 raise
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.places.release()

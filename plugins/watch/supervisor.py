@@ -173,6 +173,7 @@ class PbxWatcher:
         self.lost_since: float | None = time.monotonic()
         self.lost_reason = "no result yet since start-up"
         self.attempted = False  # whether a login was tried yet (they queue at start-up)
+        self.holding = False  # whether it holds a place in the login gate
         #: The failure last logged: the same one again (a PBX refusing connections every
         #: second) goes to the debug log only.
         self.logged_reason: str | None = None
@@ -243,6 +244,7 @@ class PbxWatcher:
                 try:
                     await self._serve(session)
                 finally:
+                    self._leave_gate()  # the first evaluation failed: the place goes back
                     self.session = None
                     await self._close(session)
                 if not self.stopping.is_set():
@@ -260,12 +262,15 @@ class PbxWatcher:
         self.fresh = True
         self.memo.clear()  # another greeting, maybe another Asterisk
         session = Session(self.target, events=self.pbx.events, on_event=self._on_event)
+        # No login storm, at start-up or after a network cut: the place is kept until the
+        # session's first evaluation is done (see schedule.LOGIN_CONCURRENCY).
+        await self.gate.enter()
+        self.holding = True
+        if not self.attempted:  # the stale clock starts now, not in the gate's queue
+            self.attempted = True
+            self.lost_since = time.monotonic()
         try:
-            async with self.gate:  # no login storm: at start-up, or after a network cut
-                if not self.attempted:  # the stale clock starts now, not in the gate's queue
-                    self.attempted = True
-                    self.lost_since = time.monotonic()
-                await asyncio.wait_for(self._connect(session), LOGIN_TIMEOUT)
+            await asyncio.wait_for(self._connect(session), LOGIN_TIMEOUT)
         except asyncio.TimeoutError as exc:
             self._lost(f"no answer within {LOGIN_TIMEOUT:g}s ({session.phase})")
             failure = _failure(exc, session)
@@ -279,14 +284,23 @@ class PbxWatcher:
         except AmiError as exc:
             self._lost(str(exc))
             failure = _failure(exc, session)
+        except BaseException:  # cancelled (a stop): the place goes back
+            self._leave_gate()
+            raise
         else:
             self.logged_reason = None  # the next failure is news
             log.info(
                 "%s: logged in to %s (%s)", self.pbx.name, self.target.address, session.greeting
             )
             return session, Failure.LOST
+        self._leave_gate()
         session.close()
         return None, failure
+
+    def _leave_gate(self) -> None:
+        if self.holding:
+            self.holding = False
+            self.gate.leave()
 
     async def _connect(self, session: Session) -> None:
         await session.connect()
@@ -330,7 +344,9 @@ class PbxWatcher:
             while True:
                 due, self.dirty = self.dirty, set()
                 self.wake.clear()
-                if not await self._evaluate(session, due):
+                evaluated = await self._evaluate(session, due)
+                self._leave_gate()  # the session's first evaluation is done
+                if not evaluated:
                     break
                 self.fresh = False
                 wake = asyncio.ensure_future(self.wake.wait())
