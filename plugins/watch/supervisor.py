@@ -63,6 +63,9 @@ TRIGGERS = {
 IN_LOOP = frozenset(
     {"check_asterisk_pri", "check_asterisk_bri", "check_asterisk_fxo", "check_asterisk_dahdi"}
 )
+#: What an in-loop service's command line (plugin, arguments) asked for last, on any PBX:
+#: a PBX's first round asks for it at once, as the same command line on its other PBXs did.
+SEEN: dict[tuple[str, tuple[str, ...]], dict[tuple[str, ...], float]] = {}
 #: Replies one in-loop evaluation may fetch before it goes to a worker thread instead (BRI
 #: asks one 'pri show span N' per span).
 MAX_PASSES = 64
@@ -169,8 +172,9 @@ class PbxWatcher:
         self.services = [prepare(pbx, s) for s in pbx.services]
         self.session: Session | None = None
         #: Since when no evaluation has succeeded (None while they do): the stale clock. A
-        #: session that logs in but never answers is as lost as one that is refused.
-        self.lost_since: float | None = time.monotonic()
+        #: session that logs in but never answers is as lost as one that is refused. It
+        #: starts with the first login attempt: 10,000 PBXs queue for the login gate.
+        self.lost_since: float | None = None
         self.lost_reason = "no result yet since start-up"
         self.attempted = False  # whether a login was tried yet (they queue at start-up)
         self.holding = False  # whether it holds a place in the login gate
@@ -269,6 +273,7 @@ class PbxWatcher:
         if not self.attempted:  # the stale clock starts now, not in the gate's queue
             self.attempted = True
             self.lost_since = time.monotonic()
+            self.clock.set()
         try:
             await asyncio.wait_for(self._connect(session), LOGIN_TIMEOUT)
         except asyncio.TimeoutError as exc:
@@ -378,7 +383,9 @@ class PbxWatcher:
         usual: dict[tuple[str, ...], float] = {}
         for service in self.services:
             if service.config.plugin in plugins and service.config.plugin in IN_LOOP:
-                usual.update(self.usual.get(service.key, {}))
+                command = (service.config.plugin, service.config.args)
+                # A session's first round: what the same command line asked another PBX.
+                usual.update(self.usual.get(service.key) or SEEN.get(command, {}))
         errors = await asyncio.gather(
             *(
                 self._fetch(session, replies, key, functools.partial(ask_for, session, key), limit)
@@ -436,6 +443,7 @@ class PbxWatcher:
                     return None
             else:
                 self.usual[service.key] = view.asked
+                SEEN[(service.config.plugin, service.config.args)] = view.asked
                 kept = {key: comparable(replies[key]) for key in view.asked}
                 self.memo[service.key] = (kept, outcome)
                 return outcome
