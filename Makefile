@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-postfix bench-ratelimit bench-watch bench-watch-outputs bench-watch-peers bench-dnsbl bench-deliveries clean
+.PHONY: demo test lint bench bench-postfix bench-ratelimit bench-watch bench-watch-outputs bench-watch-peers bench-watch-scale bench-dnsbl bench-deliveries clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,14 @@ bench-watch-outputs: $(STAMP)
 
 bench-watch-peers: $(STAMP)
 	$(BIN)/python benchmarks/bench_watch_peers.py
+
+# One asterisk-watch for 10, 100, 1,000 and 10,000 simulated PBXs x 3 services (one simulator
+# process plays them all, each on its own port), 30 s interval, 1 % flipping a span alarm:
+# start-up, RSS, CPU, event and interval latencies. About 10 minutes; BENCH_SIZES=10000 runs
+# one size. Root raises the simulator's open-files limit past 20,000 (two per PBX).
+BENCH_SIZES ?= 10,100,1000,10000
+bench-watch-scale: $(STAMP)
+	$(BIN)/python benchmarks/bench_watch_scale.py --sizes $(BENCH_SIZES)
 
 # Needs NSD and Unbound (.ci/setup.d/60-dns.sh): check_dnsbl on 16 addresses and a /24, each on
 # 60 lists served by a private NSD behind a private Unbound (tests/dns_lab.py).

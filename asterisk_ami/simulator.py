@@ -9,6 +9,13 @@ Sessions that logged in with events on receive the events a test makes happen
 by the classes of their ``Events:`` header as Asterisk does. Out of process, ``--control
 PATH`` takes the same orders, one line each, on a Unix socket (see :meth:`Simulator.control`).
 
+A scenario may join directories with ``+`` (``pri_all_up+fxo_ok+dahdi_all_ok``): each file is
+looked up in them in that order, so one PBX can serve every check.
+
+:class:`Farm` plays many PBXs from one process (``--pbxs N``), each on its own port with its
+own state and events, and can flip a share of them in and out of a span alarm at random
+moments, for the scale benchmark.
+
     python -m asterisk_ami.simulator --asterisk 18 --scenario pri_all_up --port 5038
 """
 
@@ -18,15 +25,17 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
 import random
+import socket
 import ssl
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 CRLF = "\r\n"
 #: What the "garbage" failure answers: binary noise in an AMI-sized frame (fixed, so tests
@@ -141,9 +150,16 @@ class Simulator:
     trickle: bool = False  # deliver every reply 3 bytes at a time
     tls: ssl.SSLContext | None = None  # serve AMI over TLS with this server context
     received: list[dict[str, str]] = field(default_factory=list)
+    #: When each of ``received`` arrived (time.monotonic(): the same clock in every process).
+    received_at: list[float] = field(default_factory=list)
     connections: int = 0
     #: What each test-made change did and when (time.time()), for the latency benchmark.
     changes: list[tuple[float, str]] = field(default_factory=list)
+    #: Keep every received action in ``received`` (False: only the logins, for a farm of
+    #: thousands of PBXs answering for hours).
+    record: bool = True
+    #: Read each fixture file once (a farm); by default every request reads it again.
+    cache_files: bool = False
 
     def __post_init__(self) -> None:
         if self.asterisk not in PROFILES:
@@ -160,15 +176,34 @@ class Simulator:
         self._host = "127.0.0.1"
         self.port = 0
         self._born = time.monotonic()
+        self._files: dict[Path, str | None] = {}
 
     # -- fixtures -----------------------------------------------------------------------
+    def scenario_dirs(self, scenario: str | None = None) -> list[Path]:
+        """The directories of a scenario: one, or several joined with ``+``, in lookup order."""
+        names = (scenario or self.scenario).split("+")
+        return [self.fixtures / self.asterisk / name for name in names]
+
+    def _fixture(self, name: str) -> str | None:
+        """The text of fixture file ``name`` in the first scenario directory that has it."""
+        for directory in self.scenario_dirs():
+            path = directory / name
+            if self.cache_files:
+                if path not in self._files:
+                    self._files[path] = path.read_text(encoding="utf-8") if path.is_file() else None
+                text = self._files[path]
+            else:
+                text = path.read_text(encoding="utf-8") if path.is_file() else None
+            if text is not None:
+                return text
+        return None
+
     def cli_output(self, command: str) -> str | None:
         """The fixture text for a CLI command, or None when no such command is registered."""
         words = command.split()
         if not words or any(not w.replace("-", "").replace(".", "").isalnum() for w in words):
             return None
-        path = self.fixtures / self.asterisk / self.scenario / ("_".join(words) + ".txt")
-        return path.read_text(encoding="utf-8") if path.is_file() else None
+        return self._fixture("_".join(words) + ".txt")
 
     def action_reply(self, action: str, action_id: str, subject: str = "") -> str | None:
         """The recorded reply to a non-Command action, or None when it is not registered.
@@ -180,13 +215,12 @@ class Simulator:
         """
         if not action.isalnum():
             return None
-        scenario = self.fixtures / self.asterisk / self.scenario
-        path = scenario / f"action_{action}.txt"
+        name = f"action_{action}.txt"
         if subject and subject.replace("-", "").replace("_", "").isalnum():
-            path = scenario / f"action_{action}_{subject}.txt"
-        if not path.is_file():
+            name = f"action_{action}_{subject}.txt"
+        text = self._fixture(name)
+        if text is None:
             return None
-        text = path.read_text(encoding="utf-8")
         text = text.replace("ActionID: 42\n", f"ActionID: {action_id}\n" if action_id else "")
         return text.replace("\n", CRLF)
 
@@ -290,8 +324,10 @@ class Simulator:
             action = await self._read_action(reader)
             if action is None:
                 return
-            self.received.append(action)
             name = action.get("action", "").lower()
+            if self.record or name == "login":
+                self.received.append(action)
+                self.received_at.append(time.monotonic())
             aid = action.get("actionid", "")
             if name == "login":
                 if fail == "stall-login":
@@ -472,8 +508,9 @@ class Simulator:
     def set_scenario(self, scenario: str, *events: dict[str, str]) -> None:
         """Serve another fixture directory from now on (a span fails, a line comes back),
         then send ``events`` (each a dict with ``Event`` and its headers), as Asterisk would."""
-        if not (self.fixtures / self.asterisk / scenario).is_dir():
-            raise ValueError(f"no fixtures at {self.fixtures / self.asterisk / scenario}")
+        for directory in self.scenario_dirs(scenario):
+            if not directory.is_dir():
+                raise ValueError(f"no fixtures at {directory}")
         self.scenario = scenario
         self.changes.append((time.time(), f"scenario {scenario}"))
         for event in events:
@@ -590,6 +627,245 @@ def event_mask(value: str) -> frozenset[str]:
     return frozenset(c.strip() for c in text.split(",") if c.strip())
 
 
+#: A farm PBX's span alarm (span 3, as ``pri_span3_alarm`` shows it) and its end: the events
+#: Asterisk 12+ sends.
+ALARM_EVENT = {"Event": "SpanAlarm", "Span": "3", "Alarm": "Red Alarm"}
+CLEAR_EVENT = {"Event": "SpanAlarmClear", "Span": "3"}
+#: The farm's PBXs serve every check's commands: PRI spans, FXO lines and DAHDI spans.
+FARM_SCENARIO = "pri_all_up+fxo_ok+dahdi_all_ok"
+FARM_ALARM_SCENARIO = "pri_span3_alarm+fxo_ok+dahdi_all_ok"
+#: The failure of a farm PBX whose port nothing listens on (a dead PBX: connection refused).
+REFUSED = "refused"
+
+
+class Farm:
+    """Many PBXs from one process and one event loop, each a :class:`Simulator` on its own
+    port: a PBX that misbehaves before the login (silent, refusing, not AMI) does so alone,
+    as a real one at its own address would, and the watcher's configuration is the real one.
+
+    Names are ``PREFIX00001``... (from ``first``: several farms make one set of names);
+    ``failures`` makes some of them misbehave (any of
+    :data:`FAILURES`, or :data:`REFUSED`). :meth:`flip` moves a PBX in or out of its span
+    alarm; :meth:`flap` does it at random moments for a share of the PBXs. Each flip is
+    recorded in ``changes`` as (time.time(), name, "alarm" or "clear", "event" or "silent"),
+    and written to ``changes_file`` when set, for the benchmark's latencies.
+    """
+
+    def __init__(
+        self,
+        count: int,
+        asterisk: str = "18",
+        scenario: str = FARM_SCENARIO,
+        alarm_scenario: str = FARM_ALARM_SCENARIO,
+        fixtures: Path | None = None,
+        secret: str = "s3cret",
+        auth_delay: float = 1.0,
+        failures: dict[str, str] | None = None,
+        prefix: str = "pbx",
+        first: int = 1,
+    ) -> None:
+        self.scenario = scenario
+        self.alarm_scenario = alarm_scenario
+        self.failures = dict(failures or {})
+        width = max(5, len(str(first + count - 1)))
+        self.names = [f"{prefix}{index:0{width}d}" for index in range(first, first + count)]
+        unknown = set(self.failures) - set(self.names)
+        if unknown:
+            raise ValueError(f"no such PBX: {sorted(unknown)[0]}")
+        self.pbxs: dict[str, Simulator] = {}
+        for name in self.names:
+            failure = self.failures.get(name, "none")
+            self.pbxs[name] = Simulator(
+                asterisk=asterisk,
+                scenario=scenario,
+                fixtures=fixtures or default_fixtures(),
+                secret=secret,
+                failure="none" if failure == REFUSED else failure,
+                auth_delay=auth_delay,
+                record=False,
+                cache_files=True,
+            )
+        for directory in self.pbxs[self.names[0]].scenario_dirs(alarm_scenario):
+            if not directory.is_dir():
+                raise ValueError(f"no fixtures at {directory}")
+        self.ports: dict[str, int] = {}
+        self.alarmed: set[str] = set()
+        self.changes: list[tuple[float, str, str, str]] = []
+        self.changes_file: TextIO | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._flapping: asyncio.Future[None] | None = None
+
+    # -- running ------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1") -> dict[str, int]:
+        """Listen for every PBX (a refusing one gets a port nobody listens on); their ports."""
+        self._loop = asyncio.get_running_loop()
+        for name, sim in self.pbxs.items():
+            if self.failures.get(name) == REFUSED:
+                self.ports[name] = _unused_port(host)
+            else:
+                self.ports[name] = await sim.start(host, 0)
+        return dict(self.ports)
+
+    def start_in_thread(self, host: str = "127.0.0.1") -> dict[str, int]:
+        """Serve from a background thread with its own event loop; return the ports."""
+        ready = threading.Event()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(self.start(host))
+            ready.set()
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="ami-farm", daemon=True)
+        self._thread.start()
+        ready.wait(60)
+        return dict(self.ports)
+
+    def stop(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+
+        async def shutdown() -> None:
+            for sim in self.pbxs.values():
+                if sim._server is not None:
+                    sim._server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def logins(self) -> int:
+        """Logins received, over every PBX."""
+        return sum(len(sim.actions("Login")) for sim in self.pbxs.values())
+
+    # -- alarms -------------------------------------------------------------------------
+    def flip(self, name: str, event: bool = True) -> str:
+        """Move ``name`` in or out of its span alarm, with the event Asterisk sends (or, with
+        ``event`` False, none: a layer-2 drop only the interval sees). Call it on the farm's
+        loop (or through :meth:`control`). Returns the new state, "alarm" or "clear"."""
+        sim = self.pbxs[name]
+        state = "clear" if name in self.alarmed else "alarm"
+        if state == "alarm":
+            self.alarmed.add(name)
+        else:
+            self.alarmed.discard(name)
+        sim.scenario = self.alarm_scenario if state == "alarm" else self.scenario
+        change = (time.time(), name, state, "event" if event else "silent")
+        self.changes.append(change)
+        if self.changes_file is not None:
+            when, name, state, how = change
+            self.changes_file.write(f"{when:.6f} {name} {state} {how}\n")
+            self.changes_file.flush()
+        if event:
+            headers = dict(ALARM_EVENT if state == "alarm" else CLEAR_EVENT)
+            kind = headers.pop("Event")
+            sim._in_background(sim._emit(kind, "system,all", headers))
+        return state
+
+    def flappers(self, share: float, seed: int = 0) -> list[str]:
+        """The PBXs that flap at ``share`` (at least one), the same ones for the same seed;
+        PBXs with a failure never flap."""
+        healthy = [n for n in self.names if n not in self.failures]
+        count = min(len(healthy), max(1, round(len(self.names) * share)))
+        return sorted(random.Random(seed).sample(healthy, count))
+
+    def flap(self, share: float, gap: float, event_share: float = 0.5, seed: int = 0) -> list[str]:
+        """From now on, flip each of :meth:`flappers` after a random pause of 0.5 to 1.5 x
+        ``gap`` seconds, again and again; a flip comes with its event with the probability
+        ``event_share``. Call it on the farm's loop; returns the flapping PBXs."""
+        names = self.flappers(share, seed)
+        rng = random.Random(seed + 1)
+
+        async def one(name: str) -> None:
+            while True:
+                await asyncio.sleep(rng.uniform(0.5 * gap, 1.5 * gap))
+                self.flip(name, event=rng.random() < event_share)
+
+        async def every() -> None:
+            await asyncio.gather(*(one(name) for name in names))
+
+        self.stop_flapping()
+        self._flapping = asyncio.ensure_future(every())
+        return names
+
+    def stop_flapping(self) -> None:
+        if self._flapping is not None:
+            self._flapping.cancel()
+            self._flapping = None
+
+    # -- orders -------------------------------------------------------------------------
+    def control(self, line: str) -> str:
+        """One order: ``flap SHARE GAP [EVENT_SHARE [SEED]]``, ``calm`` (flapping ends),
+        ``flip NAME [silent]``, ``logins``. Call it on the farm's loop."""
+        words = line.split()
+        order, args = (words[0].lower(), words[1:]) if words else ("", [])
+        try:
+            if order == "flap" and 2 <= len(args) <= 4:
+                names = self.flap(
+                    float(args[0]),
+                    float(args[1]),
+                    float(args[2]) if len(args) > 2 else 0.5,
+                    int(args[3]) if len(args) > 3 else 0,
+                )
+                return f"ok {len(names)}"
+            if order == "calm" and not args:
+                self.stop_flapping()
+                return "ok"
+            if order == "flip" and args and args[0] in self.pbxs:
+                return "ok " + self.flip(args[0], event=args[1:] != ["silent"])
+            if order == "logins" and not args:
+                return f"ok {self.logins()}"
+        except ValueError as exc:
+            return f"error: {exc}"
+        return f"error: unknown order {line.strip()!r}"
+
+    async def serve_control(self, path: str) -> asyncio.AbstractServer:
+        """Take :meth:`control` orders on a Unix socket at ``path``."""
+
+        async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while line := await reader.readline():
+                    writer.write((self.control(line.decode("utf-8", "replace")) + "\n").encode())
+                    await writer.drain()
+            finally:
+                writer.close()
+
+        return await asyncio.start_unix_server(client, path)
+
+
+def _unused_port(host: str) -> int:
+    """A port nothing listens on: bound, then closed (for a PBX that refuses connections)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def raise_open_files(wanted: int) -> int:
+    """Raise this process's open-files limit to ``wanted`` if it can (the hard limit too,
+    as root); returns the soft limit now in force."""
+    import resource  # noqa: PLC0415 (POSIX only, and only a farm needs it)
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= wanted:
+        return soft
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, max(hard, wanted)))
+        return wanted
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    return soft
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m asterisk_ami.simulator",
@@ -597,7 +873,11 @@ def main(argv: list[str] | None = None) -> int:
         epilog="failures: " + "; ".join(f"{k}: {v}" for k, v in FAILURES.items()),
     )
     parser.add_argument("--asterisk", default="18", choices=sorted(PROFILES, key=_version_key))
-    parser.add_argument("--scenario", default="pri_all_up", help="fixture directory to serve")
+    parser.add_argument(
+        "--scenario",
+        help="fixture directory to serve, or several joined with + (default pri_all_up; "
+        f"with --pbxs {FARM_SCENARIO})",
+    )
     parser.add_argument("--fixtures", type=Path, default=default_fixtures())
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5038, help="0 picks a free port")
@@ -613,7 +893,32 @@ def main(argv: list[str] | None = None) -> int:
         help="take orders on this Unix socket (scenario NAME [EVENT [K=V...]], emit EVENT "
         "[K=V...], restart [SECONDS], logins), one line each, answered ok or error",
     )
+    farm = parser.add_argument_group(
+        "many PBXs from one process (each on its own port; --port, --fail and TLS do not apply)"
+    )
+    farm.add_argument("--pbxs", type=int, metavar="N", help="play N PBXs")
+    farm.add_argument(
+        "--first",
+        type=int,
+        default=1,
+        metavar="I",
+        help="number the PBXs from I (pbx00001 by default): two farms, one set of names",
+    )
+    farm.add_argument(
+        "--alarm-scenario",
+        default=FARM_ALARM_SCENARIO,
+        help="what a PBX serves while its span alarm is on (default %(default)s)",
+    )
+    farm.add_argument("--ports-file", type=Path, help="write {name: port} here as JSON, then serve")
+    farm.add_argument(
+        "--changes-file",
+        type=Path,
+        help="append one line per flip: TIME NAME alarm|clear event|silent",
+    )
     args = parser.parse_args(argv)
+    if args.pbxs is not None:
+        return _serve_farm(parser, args)
+    args.scenario = args.scenario or "pri_all_up"
     context = None
     if args.tls_cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -640,6 +945,55 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"AMI simulator: Asterisk {sim.profile.release} ({args.scenario}, fail={args.fail})"
             f" listening on {args.host}:{port}",
+            flush=True,
+        )
+        await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+    return 0
+
+
+def _serve_farm(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """--pbxs N: the farm, its control orders (see :meth:`Farm.control`) on --control."""
+    if args.pbxs < 1:
+        parser.error("--pbxs must be at least 1")
+    try:
+        farm = Farm(
+            args.pbxs,
+            args.asterisk,
+            args.scenario or FARM_SCENARIO,
+            args.alarm_scenario,
+            args.fixtures,
+            args.secret,
+            args.auth_delay,
+            first=args.first,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    # Every PBX: its listening socket and one session; and room besides.
+    limit = raise_open_files(2 * args.pbxs + 64)
+    if limit < 2 * args.pbxs + 64:
+        parser.error(
+            f"{args.pbxs} PBXs need {2 * args.pbxs + 64} open files, the limit is {limit}: "
+            "split them over several farms (--first)"
+        )
+
+    async def serve() -> None:
+        ports = await farm.start(args.host)
+        if args.changes_file:
+            farm.changes_file = open(args.changes_file, "a", encoding="utf-8")  # noqa: SIM115
+        if args.control:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(args.control)
+            await farm.serve_control(args.control)
+        if args.ports_file:
+            partial = args.ports_file.with_name(args.ports_file.name + ".part")
+            partial.write_text(json.dumps(ports), encoding="utf-8")
+            partial.replace(args.ports_file)  # whole or absent: the reader may poll for it
+        print(
+            f"AMI simulator: {args.pbxs} PBXs as Asterisk {PROFILES[args.asterisk].release}"
+            f" on {args.host}, ports {min(ports.values())}..{max(ports.values())}",
             flush=True,
         )
         await asyncio.Event().wait()

@@ -303,10 +303,12 @@ def parse(text: str, source: str = "<config>") -> WatchConfig:
             raise ConfigError(f"[watch] unknown key {key!r}")
     if not pbxs:
         raise ConfigError("no [pbx NAME] section: nothing to watch")
-    hosts = [(p.host_name, s.name) for p in pbxs for s in p.services]
-    duplicate = next((h for h in hosts if hosts.count(h) > 1), None)
-    if duplicate:
-        raise ConfigError(f"service {duplicate[1]!r} of host {duplicate[0]!r} is given twice")
+    seen: set[tuple[str, str]] = set()  # a set: 30,000 services are checked in no time
+    for host_service in ((p.host_name, s.name) for p in pbxs for s in p.services):
+        if host_service in seen:
+            host, service = host_service
+            raise ConfigError(f"service {service!r} of host {host!r} is given twice")
+        seen.add(host_service)
     command_file = watch.get("nagios_command_file") or None
     icinga = _icinga("watch", watch)
     if command_file is None and icinga is None:

@@ -77,10 +77,12 @@ async def _serve(path: str, settings: Any, overrides: dict[str, float | None]) -
     import asyncio  # noqa: PLC0415 (--help stays light: tests/test_imports.py)
 
     from isp_plugins.watch.config import ConfigError  # noqa: PLC0415
+    from isp_plugins.watch.limits import raise_open_files  # noqa: PLC0415
     from isp_plugins.watch.supervisor import Supervisor  # noqa: PLC0415
 
     loop = asyncio.get_running_loop()
-    supervisor = Supervisor(settings, _outputs)
+    # One socket per PBX: as many files as the hard limit allows (the systemd unit sets it).
+    supervisor = Supervisor(settings, _outputs, raise_open_files())
     stop = asyncio.Event()
     reloads: asyncio.Queue[None] = asyncio.Queue()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -112,16 +112,25 @@ def _parse_options(command: click.Command, plugin: str, args: list[str]) -> Any:
     return command.callback.build_options(ctx.params)  # type: ignore[attr-defined]
 
 
+#: Options already parsed, by plugin and arguments: 10,000 PBXs share a few command lines,
+#: and click took 0.6 ms a service (18 s for 30,000). The options objects are immutable
+#: (NamedTuples) and parsing depends on nothing but the arguments.
+_PARSED: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
 def prepare(pbx: PbxConfig, config: ServiceConfig) -> Service:
     """Parse a service's options with its plugin's click command; ConfigError if they are bad."""
     info = PLUGINS[config.plugin]
-    command: click.Command = importlib.import_module(info.module).main
-    try:
-        options = _parse_options(command, config.plugin, list(config.args))
-    except click.ClickException as exc:
-        raise ConfigError(
-            f"[pbx {pbx.name}] service {config.name}: {exc.format_message()}"
-        ) from None
+    options = _PARSED.get((config.plugin, config.args))
+    if options is None:
+        command: click.Command = importlib.import_module(info.module).main
+        try:
+            options = _parse_options(command, config.plugin, list(config.args))
+        except click.ClickException as exc:
+            raise ConfigError(
+                f"[pbx {pbx.name}] service {config.name}: {exc.format_message()}"
+            ) from None
+        _PARSED[(config.plugin, config.args)] = options
     check = importlib.import_module(info.check_module)
     return Service(config, pbx.name, pbx.host_name, check, info.name, options)
 

@@ -8,7 +8,9 @@ import concurrent.futures
 import contextlib
 import contextvars
 import enum
+import functools
 import logging
+import math
 import time
 from collections.abc import Awaitable
 from typing import Any, Callable, TypeVar, cast
@@ -23,10 +25,21 @@ from asterisk_ami.errors import (
 from asterisk_ami.session import LOGOFF_GRACE, Session, Target
 from isp_plugins.watch import AUTH_RETRY, BACKOFF_FIRST, BACKOFF_MAX, CONNECT_RETRY
 from isp_plugins.watch.config import PLUGINS, PbxConfig, WatchConfig
+from isp_plugins.watch.inloop import (
+    CachedSession,
+    Foreign,
+    Missing,
+    ask_for,
+    comparable,
+    drive,
+    same,
+)
+from isp_plugins.watch.limits import capacity_error, pbx_capacity
 from isp_plugins.watch.logs import PBX
 from isp_plugins.watch.outputs import Output
 from isp_plugins.watch.publisher import Publisher
 from isp_plugins.watch.rounds import Replies, RoundSession
+from isp_plugins.watch.schedule import LoginGate, next_slot, offset
 from isp_plugins.watch.services import Outcome, Service, prepare, target_of
 
 log = logging.getLogger("asterisk_watch")
@@ -43,6 +56,20 @@ TRIGGERS = {
     event: frozenset(check.script for check in PLUGINS.values() if event in check.events)
     for event in frozenset().union(*(check.events for check in PLUGINS.values()))
 }
+
+
+#: The plugins evaluated on the event loop (see :mod:`isp_plugins.watch.inloop`): a fraction
+#: of a millisecond each. check_asterisk_peers reads thousands of peers (100 ms and more): it
+#: stays in a worker thread, where it cannot hold up the other PBXs' sessions.
+IN_LOOP = frozenset(
+    {"check_asterisk_pri", "check_asterisk_bri", "check_asterisk_fxo", "check_asterisk_dahdi"}
+)
+#: What an in-loop service's command line (plugin, arguments) asked for last, on any PBX:
+#: a PBX's first round asks for it at once, as the same command line on its other PBXs did.
+SEEN: dict[tuple[str, tuple[str, ...]], dict[tuple[str, ...], float]] = {}
+#: Replies one in-loop evaluation may fetch before it goes to a worker thread instead (BRI
+#: asks one 'pri show span N' per span).
+MAX_PASSES = 64
 
 
 class Failure(enum.Enum):
@@ -101,25 +128,44 @@ class PbxWatcher:
         settings: WatchConfig,
         publisher: Publisher,
         executor: concurrent.futures.Executor,
+        gate: LoginGate,
     ) -> None:
         self.pbx = pbx
         self.settings = settings
         self.publisher = publisher
         self.executor = executor
+        self.gate = gate
         self.target: Target = target_of(pbx)
         self.services = [prepare(pbx, s) for s in pbx.services]
         self.session: Session | None = None
         #: Since when no evaluation has succeeded (None while they do): the stale clock. A
-        #: session that logs in but never answers is as lost as one that is refused.
-        self.lost_since: float | None = time.monotonic()
+        #: session that logs in but never answers is as lost as one that is refused. It
+        #: starts with the first login attempt: 10,000 PBXs queue for the login gate.
+        self.lost_since: float | None = None
         self.lost_reason = "no result yet since start-up"
+        self.attempted = False  # whether a login was tried yet (they queue at start-up)
+        self.holding = False  # whether it holds a place in the login gate
         #: The failure last logged: the same one again (a PBX refusing connections every
         #: second) goes to the debug log only.
         self.logged_reason: str | None = None
         self.news = True  # whether the last failure was logged as news
         self.backoff = Backoff()
         self.dirty: set[str] = set()  # plugins to evaluate at once
+        #: What each in-loop service asked for in its last evaluation (reply key -> the
+        #: plugin's deadline): fetched at the start of the next round, all at once.
+        self.usual: dict[tuple[str, str], dict[tuple[str, ...], float]] = {}
+        #: Each in-loop service's last replies (see inloop.comparable) and its result from
+        #: them: the same replies again give the same result, with no evaluation (the four
+        #: in-loop plugins' results are functions of their options and replies). A new
+        #: session, or new options (a reload), start it over.
+        self.memo: dict[tuple[str, str], tuple[dict[tuple[str, ...], Any], Outcome]] = {}
+        #: Until the session's first evaluation is done. Asterisk sends FullyBooted at every
+        #: login: it tells nothing the first evaluation, asked after it, does not see.
+        self.fresh = True
         self.wake = asyncio.Event()
+        #: Set when the stale clock must look again (the session was lost, the settings
+        #: changed): it sleeps until the next stale or heartbeat time otherwise.
+        self.clock = asyncio.Event()
         self.stopping = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -146,8 +192,10 @@ class PbxWatcher:
         for gone in old - {s.key for s in self.services}:
             log.info("%s: no longer watching service %s", pbx.name, gone[1])
         self.pbx, self.settings, self.publisher = pbx, settings, publisher
+        self.memo.clear()  # maybe other options
         self.dirty |= ALL
         self.wake.set()
+        self.clock.set()
 
     # -- the loop -----------------------------------------------------------------------
     async def run(self) -> None:
@@ -167,6 +215,7 @@ class PbxWatcher:
                 try:
                     await self._serve(session)
                 finally:
+                    self._leave_gate()  # the first evaluation failed: the place goes back
                     self.session = None
                     await self._close(session)
                 if not self.stopping.is_set():
@@ -181,7 +230,17 @@ class PbxWatcher:
             await asyncio.wait_for(self.stopping.wait(), max(seconds, 0))
 
     async def _login(self) -> tuple[Session | None, Failure]:
+        self.fresh = True
+        self.memo.clear()  # another greeting, maybe another Asterisk
         session = Session(self.target, events=self.pbx.events, on_event=self._on_event)
+        # No login storm, at start-up or after a network cut: the place is kept until the
+        # session's first evaluation is done (see schedule.LOGIN_CONCURRENCY).
+        await self.gate.enter()
+        self.holding = True
+        if not self.attempted:  # the stale clock starts now, not in the gate's queue
+            self.attempted = True
+            self.lost_since = time.monotonic()
+            self.clock.set()
         try:
             await asyncio.wait_for(self._connect(session), LOGIN_TIMEOUT)
         except asyncio.TimeoutError as exc:
@@ -197,14 +256,23 @@ class PbxWatcher:
         except AmiError as exc:
             self._lost(str(exc))
             failure = _failure(exc, session)
+        except BaseException:  # cancelled (a stop): the place goes back
+            self._leave_gate()
+            raise
         else:
             self.logged_reason = None  # the next failure is news
             log.info(
                 "%s: logged in to %s (%s)", self.pbx.name, self.target.address, session.greeting
             )
             return session, Failure.LOST
+        self._leave_gate()
         session.close()
         return None, failure
+
+    def _leave_gate(self) -> None:
+        if self.holding:
+            self.holding = False
+            self.gate.leave()
 
     async def _connect(self, session: Session) -> None:
         await session.connect()
@@ -214,6 +282,7 @@ class PbxWatcher:
         self.lost_reason = reason
         if self.lost_since is None:
             self.lost_since = time.monotonic()
+            self.clock.set()  # the stale time is now due, not the next heartbeat
         self.news = reason != self.logged_reason
         if not self.news:  # the same failure again: said already
             level = logging.DEBUG
@@ -228,15 +297,18 @@ class PbxWatcher:
     def _on_event(self, event: Any) -> None:
         name = str(event.get("Event", ""))
         affected = TRIGGERS.get(name.lower())
-        if affected is None:
+        if affected is None or (self.fresh and name.lower() == "fullybooted"):
             return
+        # At info: only the alarm events that re-evaluate a service get here, a few a
+        # second over 10,000 PBXs (1 % flapping); the rest are dropped above, unlogged.
         details = ", ".join(f"{k}: {v}" for k, v in event.items() if k not in ("Event", "content"))
         log.info("%s: event %s (%s)", self.pbx.name, name, details)
         self.dirty |= affected
         self.wake.set()
 
     async def _serve(self, session: Session) -> None:
-        """Evaluate at once, then on events and every interval, until the session is lost."""
+        """Evaluate at once, then on events and at the PBX's place in every interval (see
+        :mod:`isp_plugins.watch.schedule`), until the session is lost."""
         lost = asyncio.ensure_future(session.wait_lost())
         stop = asyncio.ensure_future(self.stopping.wait())
         self.dirty |= ALL
@@ -244,11 +316,15 @@ class PbxWatcher:
             while True:
                 due, self.dirty = self.dirty, set()
                 self.wake.clear()
-                started = time.monotonic()
-                if not await self._evaluate(session, due):
+                evaluated = await self._evaluate(session, due)
+                self._leave_gate()  # the session's first evaluation is done
+                if not evaluated:
                     break
+                self.fresh = False
                 wake = asyncio.ensure_future(self.wake.wait())
-                timeout = max(0.0, started + self.settings.interval - time.monotonic())
+                interval = self.settings.interval
+                now = time.monotonic()
+                timeout = next_slot(now, offset(self.pbx.name, interval), interval) - now
                 done, _ = await asyncio.wait(
                     {wake, lost, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -270,22 +346,104 @@ class PbxWatcher:
         broken: list[AmiError] = []
         replies: Replies = {}  # this round's: one 'pri show spans' for PRI and BRI services
         acquire = self._acquirer(loop, session, broken, replies)
+        # What the in-loop services asked for last time, asked at once (one pass each).
+        usual: dict[tuple[str, ...], float] = {}
+        for service in self.services:
+            if service.config.plugin in plugins and service.config.plugin in IN_LOOP:
+                command = (service.config.plugin, service.config.args)
+                # A session's first round: what the same command line asked another PBX.
+                usual.update(self.usual.get(service.key) or SEEN.get(command, {}))
+        errors = await asyncio.gather(
+            *(
+                self._fetch(session, replies, key, functools.partial(ask_for, session, key), limit)
+                for key, limit in usual.items()
+            )
+        )
+        broken.extend(error for error in errors if error is not None)
         for service in list(self.services):
             if service.config.plugin not in plugins:
                 continue
-            outcome = await self._in_thread(service.evaluate, self.target, acquire)
-            if broken or session.lost:
+            if broken:
+                outcome = None
+            elif service.config.plugin in IN_LOOP:
+                outcome = await self._evaluate_in_loop(service, session, replies, broken)
+            else:
+                outcome = None
+            if outcome is None and not broken:
+                outcome = await self._in_thread(service.evaluate, self.target, acquire)
+            if broken or session.lost or outcome is None:
                 reason = broken[0] if broken else "the server closed the connection"
                 self._lost(str(reason), prefix="session lost: ")
                 return False
             self.lost_since = None
             self.backoff.reset()  # a healthy session
-            await self._publish(service, outcome)
+            self._publish(service, outcome)
         return True
 
-    async def _publish(self, service: Service, outcome: Outcome, now: float | None = None) -> None:
-        """Publish from a worker thread: a slow Icinga API must not stall the sessions."""
-        await self._in_thread(self.publisher.publish, service, outcome, now)
+    async def _evaluate_in_loop(
+        self, service: Service, session: Session, replies: Replies, broken: list[AmiError]
+    ) -> Outcome | None:
+        """Evaluate on the loop (see :mod:`isp_plugins.watch.inloop`), fetching each reply
+        the plugin asks for and evaluating again; None when it must go to a worker thread,
+        or the session broke (``broken`` says so)."""
+        view = CachedSession(session, replies)
+        last = self.memo.get(service.key)
+        if last is not None and same(last[0], replies):
+            return last[1]  # the same replies as last time: the same result, not evaluated
+
+        def acquire(work: Callable[[Session], Awaitable[T]], deadline: float) -> T:
+            return drive(work, view, deadline)
+
+        for _ in range(MAX_PASSES):
+            view.asked = {}
+            try:
+                outcome = service.evaluate(self.target, acquire)
+            except Foreign:
+                self.usual.pop(service.key, None)
+                return None
+            except Missing as missing:
+                error = await self._fetch(
+                    session, replies, missing.key, missing.ask, missing.deadline
+                )
+                if error is not None:
+                    broken.append(error)
+                    return None
+            else:
+                self.usual[service.key] = view.asked
+                SEEN[(service.config.plugin, service.config.args)] = view.asked
+                kept = {key: comparable(replies[key]) for key in view.asked}
+                self.memo[service.key] = (kept, outcome)
+                return outcome
+        return None  # a plugin that keeps asking: the worker thread's path has no limit
+
+    @staticmethod
+    async def _fetch(
+        session: Session,
+        replies: Replies,
+        key: tuple[str, ...],
+        ask: Callable[[], Awaitable[Any]],
+        deadline: float,
+    ) -> AmiError | None:
+        """Fetch one reply into the round's; the error when the session is hung or closed
+        (reconnect, do not report it). Any other failure is the plugin's to report."""
+        if key in replies:
+            return None
+        try:
+            replies[key] = await asyncio.wait_for(ask(), deadline)
+        except asyncio.TimeoutError:
+            return AmiTimeout(deadline, session.phase)
+        except (ConnectionLost, AmiTimeout) as exc:
+            return exc
+        except AmiError as exc:
+            if session.lost:
+                return ConnectionLost("the server closed the connection")
+            replies[key] = exc  # refused, not understood: the plugin says so
+        return None
+
+    def _publish(self, service: Service, outcome: Outcome, now: float | None = None) -> None:
+        """Hand to the outputs, on the loop: publishing only queues (each output delivers from
+        its own queue and threads), so a slow Icinga API never stalls the sessions."""
+        self.publisher.publish(service, outcome, now)
 
     async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in a worker thread, in this PBX's context (its log lines, and
@@ -325,20 +483,42 @@ class PbxWatcher:
         return acquire
 
     async def _stale_loop(self) -> None:
-        """Services go UNKNOWN after ``stale`` seconds without a session; heartbeats go on."""
+        """Services go UNKNOWN after ``stale`` seconds without a session; heartbeats go on.
+
+        It sleeps until the next of these is due, not a second at a time: 10,000 PBXs woke
+        the loop 10,000 times a second for nothing.
+        """
         while True:
-            await asyncio.sleep(1)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.clock.wait(), self._clock_due())
+            self.clock.clear()
             now = time.time()
             lost_since = self.lost_since
             if lost_since is not None and time.monotonic() - lost_since >= self.settings.stale:
                 for service in self.services:
                     text = f"AMI session lost: {self.lost_reason}"
-                    await self._publish(service, service.unknown(text), now)
+                    self._publish(service, service.unknown(text), now)
             else:
                 for service in self.services:  # heartbeat of the last result
                     previous = self.publisher.last.get(service.key)
                     if previous is not None and self.publisher.due(service, previous[0], now):
-                        await self._publish(service, previous[0], now)
+                        self._publish(service, previous[0], now)
+
+    def _clock_due(self) -> float:
+        """Seconds until the stale clock has something to do: the session's stale time, or
+        the earliest heartbeat; a second at least (a failing output is retried that often),
+        and every second while stale (the UNKNOWN text follows the latest failure)."""
+        if self.lost_since is not None:
+            stale_in = self.lost_since + self.settings.stale - time.monotonic()
+            if stale_in <= 0:
+                return 1.0
+        else:
+            stale_in = math.inf
+        now = time.time()
+        heartbeat = self.settings.heartbeat
+        beats = (self.publisher.last.get(s.key) for s in self.services)
+        beat_in = min((b[1] + heartbeat - now for b in beats if b is not None), default=heartbeat)
+        return max(1.0, min(stale_in, beat_in))
 
 
 class Supervisor:
@@ -348,9 +528,13 @@ class Supervisor:
         self,
         settings: WatchConfig,
         outputs: Callable[[WatchConfig], list[Output]],
+        open_files: int | None = None,
     ) -> None:
         self.make_outputs = outputs
         self.settings = settings
+        #: The open-files limit (None: not limited): how many PBXs get a session.
+        self.open_files = open_files
+        self.gate = LoginGate()
         self.publisher = Publisher(outputs(settings), settings.heartbeat)
         # An evaluation holds a thread while it waits for its PBX: enough for every PBX
         # to be evaluated at once, and room for the ones a reload may add.
@@ -358,20 +542,33 @@ class Supervisor:
         self.executor = concurrent.futures.ThreadPoolExecutor(workers, "asterisk-watch")
         self.watchers: dict[str, PbxWatcher] = {}
 
+    def _fitting(self, settings: WatchConfig) -> tuple[PbxConfig, ...]:
+        """The PBXs the open-files limit leaves room for, in the configuration's order; the
+        limit logged, at ERROR when some are left out (see :mod:`isp_plugins.watch.limits`)."""
+        if self.open_files is None:
+            return settings.pbxs
+        error = capacity_error(self.open_files, len(settings.pbxs))
+        if error is not None:
+            log.error("%s", error)
+        return settings.pbxs[: pbx_capacity(self.open_files)]
+
     def start(self) -> None:
-        for pbx in self.settings.pbxs:
+        for pbx in self._fitting(self.settings):
             self._start(pbx)
         log.info(
-            "watching %d PBX(s), %d service(s); interval %gs, stale %gs, heartbeat %gs",
-            len(self.settings.pbxs),
-            self.settings.service_count,
+            "watching %d PBX(s), %d service(s); interval %gs, stale %gs, heartbeat %gs%s",
+            len(self.watchers),
+            sum(len(w.services) for w in self.watchers.values()),
             self.settings.interval,
             self.settings.stale,
             self.settings.heartbeat,
+            ""
+            if self.open_files is None
+            else f"; open files {self.open_files}: room for {pbx_capacity(self.open_files)} PBXs",
         )
 
     def _start(self, pbx: PbxConfig) -> None:
-        watcher = PbxWatcher(pbx, self.settings, self.publisher, self.executor)
+        watcher = PbxWatcher(pbx, self.settings, self.publisher, self.executor, self.gate)
         self.watchers[pbx.name] = watcher
         watcher.start()
 
@@ -386,7 +583,7 @@ class Supervisor:
         self.publisher = Publisher(self.make_outputs(settings), settings.heartbeat)
         self.publisher.last = last
         self.settings = settings
-        wanted = {p.name: p for p in settings.pbxs}
+        wanted = {p.name: p for p in self._fitting(settings)}
         for name in list(self.watchers):
             watcher = self.watchers[name]
             new = wanted.get(name)
@@ -405,5 +602,7 @@ class Supervisor:
 
     async def stop(self) -> None:
         await asyncio.gather(*(w.stop() for w in self.watchers.values()))
+        # What the outputs still hold gets STOP_GRACE seconds to go, retried no more.
+        await asyncio.get_running_loop().run_in_executor(None, self.publisher.close, STOP_GRACE)
         self.executor.shutdown(wait=False)
         log.info("stopped")
