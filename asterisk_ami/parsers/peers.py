@@ -85,30 +85,47 @@ def _address(host: str, port: str) -> str:
     return f"{host}:{port}"
 
 
+#: The PeerEntry fields read, in the order a repeated one is reported.
+_PEER_FIELDS = ("Event", "Channeltype", "ObjectName", "Status", "IPport", "Port", "IPaddress")
+_CHANNEL_TYPES = {"SIP": "SIP", "IAX": "IAX2", "IAX2": "IAX2"}
+
+
 def parse_peer_events(events: Iterable[Mapping[str, Any]]) -> list[Peer]:
     """Peers from ``SIPpeers``, ``IAXpeerlist`` or ``IAXpeers`` (``PeerEntry`` events)."""
     peers = []
-    for event in map(plain, events):
-        if _field(event, "Event") != "PeerEntry":
-            raise ParseError(f"unexpected event {excerpt(_field(event, 'Event'))} in a peer list")
-        kind = _field(event, "Channeltype")
-        tech = {"SIP": "SIP", "IAX": "IAX2", "IAX2": "IAX2"}.get(kind)
-        name = _field(event, "ObjectName")
+    statuses: dict[str, tuple[str, float | None]] = {}  # a PBX's peers share a few statuses
+    for raw in events:
+        event = plain(raw)
+        get = event.get
+        if any(isinstance(get(name), list) for name in _PEER_FIELDS):
+            for name in _PEER_FIELDS:
+                _field(event, name)  # raises for the first repeated one
+        kind = str(get("Event", "")).strip()
+        if kind != "PeerEntry":
+            raise ParseError(f"unexpected event {excerpt(kind)} in a peer list")
+        channel = str(get("Channeltype", "")).strip()
+        tech = _CHANNEL_TYPES.get(channel)
+        name = str(get("ObjectName", "")).strip()
         if tech is None or not name:
-            raise ParseError(f"PeerEntry without a known Channeltype and ObjectName: {kind!r:.40}")
+            raise ParseError(
+                f"PeerEntry without a known Channeltype and ObjectName: {channel!r:.40}"
+            )
         if tech == "IAX2" and "ObjectUsername" not in event:
             name = name.split("/", 1)[0]  # IAXpeers and IAXpeerlist write name/username
-        state, rtt = peer_state(_field(event, "Status"))
-        port = _field(event, "IPport") or _field(event, "Port")
+        status = str(get("Status", "")).strip()
+        known = statuses.get(status)
+        if known is None:
+            known = statuses[status] = peer_state(status)
+        port = str(get("IPport", "")).strip() or str(get("Port", "")).strip()
         peers.append(
             Peer(
                 tech,
                 name,
-                state,
-                rtt,
-                _address(_field(event, "IPaddress"), port),
-                _field(event, "Dynamic") == "no",
-                _field(event, "Status"),
+                known[0],
+                known[1],
+                _address(str(get("IPaddress", "")).strip(), port),
+                str(get("Dynamic", "")).strip() == "no",
+                status,
             )
         )
     return peers
