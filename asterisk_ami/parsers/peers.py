@@ -97,7 +97,7 @@ def parse_peer_events(events: Iterable[Mapping[str, Any]]) -> list[Peer]:
     for raw in events:
         event = plain(raw)
         get = event.get
-        if any(isinstance(get(name), list) for name in _PEER_FIELDS):
+        if list in map(type, event.values()):  # a repeated header: is it one we read?
             for name in _PEER_FIELDS:
                 _field(event, name)  # raises for the first repeated one
         kind = str(get("Event", "")).strip()
