@@ -3,6 +3,7 @@ against the simulator (exact status lines and exit codes)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -523,3 +524,170 @@ def test_registered_contacts_come_from_one_list(simulator: Start, phone_register
     # the static contacts are asked endpoint by endpoint, the registered one never
     asked = {a.get("endpoint") for a in sim.actions("PJSIPShowEndpoint")}
     assert asked == {"provider-pj", "dead-pj"}
+
+
+# -- a PJSIP registration whose refresh went unanswered ------------------------------------
+REGISTRATIONS_20 = [
+    "",
+    " <Registration/ServerURI..............................>  <Auth....................>"
+    "  <Status.......>",
+    "=" * 90,
+    "",
+    " provider-reg/sip:127.0.0.1:5062                        provider-pj-auth            "
+    "Registered        (exp. 13s ago)",
+    " fresh-reg/sip:127.0.0.1:5062                           provider-pj-auth            "
+    "Registered        (exp. 41s)",
+    " wrong-reg/sip:127.0.0.1:5062                           provider-pj2-auth           "
+    "Rejected          (exp. 944s ago)",
+    "",
+    "Objects found: 3",
+]
+
+
+def test_pjsip_show_registrations_says_how_long_ago_the_refresh_was_due() -> None:
+    found = pjsip.parse_show_registrations(REGISTRATIONS_20)
+    assert [(r.name, r.state, r.overdue) for r in found] == [
+        ("provider-reg", "Registered", 13),
+        ("fresh-reg", "Registered", None),
+        ("wrong-reg", "Rejected", 944),
+    ]
+    # Before 16.27/18.13/19.5 the line ends at the status word.
+    old = " provider-reg/sip:127.0.0.1:5062                        provider-pj-auth  Registered"
+    assert [(r.state, r.overdue) for r in pjsip.parse_show_registrations([old])] == [
+        ("Registered", None)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("overdue", "expected"),
+    [
+        (None, (evaluate.OK, "")),
+        (evaluate.OVERDUE_GRACE - 1, (evaluate.OK, "")),  # a refresh may be on its way
+        (
+            evaluate.OVERDUE_GRACE,
+            (evaluate.WARNING, "registration PJSIP/provider-reg Registered (exp. 10s ago)"),
+        ),
+    ],
+)
+def test_an_overdue_registration_is_a_warning(overdue: int | None, expected: object) -> None:
+    registration = sip.Registration("PJSIP", "provider-reg", "Registered", overdue=overdue)
+    assert tuple(evaluate.registration_verdict(registration)) == expected
+    rep = evaluate.report([], [registration], evaluate.Rules())
+    assert rep.registrations_ok == (expected == (evaluate.OK, ""))
+
+
+def registrations_cli(target: Path, text: str) -> None:
+    (target / "pjsip_show_registrations.txt").write_text(text)
+
+
+def test_the_plugin_flags_a_registration_refresh_overdue(simulator: Start, tmp_path: Path) -> None:
+    """The action says Registered; the CLI says the refresh is 13 s overdue: WARNING."""
+    target = tmp_path / "20" / "peers_stale"
+    shutil.copytree(FIXTURES / "20" / "peers_ok", target)
+    text = (target / "pjsip_show_registrations.txt").read_text()
+    registrations_cli(target, re.sub(r"\(exp\. \d+s\)", "(exp. 13s ago)", text))
+    sim = simulator("20", "peers_stale", fixtures=tmp_path)
+    run = plugin(sim, "--tech", "pjsip")
+    assert (run.code, first(run)) == (
+        1,
+        "ASTERISK_PEERS WARNING - registration PJSIP/provider-reg Registered (exp. 13s ago) - "
+        "1 of 2 peers reachable - 0 of 1 registration up",
+    )
+    assert "registration PJSIP/provider-reg: Registered, refresh due 13s ago and not answered" in (
+        run.stdout
+    )
+    # The same PBX with the refresh still ahead: OK.
+    registrations_cli(target, text)
+    run = plugin(sim, "--tech", "pjsip")
+    assert run.code == 0, run.stdout
+
+
+# -- iax2 show peers cuts names to 15 characters -------------------------------------------
+IAX_CUT = [
+    "Name/Username    Host                 Mask             Port          Status",
+    "carrier-east-1/  192.0.2.1       (S)  255.255.255.255  4569          OK (3 ms)",
+    "carrier-trunk-e  192.0.2.2       (S)  255.255.255.255  4569          UNREACHABLE",
+    "carrier-trunk-w  192.0.2.3       (S)  255.255.255.255  4569          OK (5 ms)",
+    "phone-iax        (null)          (D)  (null)           (null)        UNKNOWN",
+    "4 iax2 peers [2 online, 2 offline, 0 unmonitored]",
+]
+
+
+CUT = ["carrier-trunk-e", "carrier-trunk-w"]
+
+
+def test_iax2_cli_marks_the_names_it_may_have_cut() -> None:
+    found = sip.parse_show_peers("IAX2", IAX_CUT)
+    assert [(p.name, p.cut) for p in found] == [
+        ("carrier-east-1", False),  # a "/" is left: the name is whole
+        ("carrier-trunk-e", True),
+        ("carrier-trunk-w", True),
+        ("phone-iax", False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        ({"peer": ("carrier-trunk-east",)}, ["carrier-trunk-e"]),  # not missed
+        ({"peer": ("carrier-trunk-west-2",)}, ["carrier-trunk-w"]),
+        ({"peer": ("carrier-trunk",)}, []),  # a cut name is longer than 15: never this one
+        ({"peer": ("carrier-east-1x",)}, []),  # whole names match exactly
+        # Either cut name may end in "-east": both are watched rather than one missed.
+        ({"peer": ("*-east",)}, ["carrier-trunk-e", "carrier-trunk-w"]),
+        ({"peer": ("c?rrier-trunk-[e]ast",)}, ["carrier-trunk-e"]),
+        ({"peer": ("carrier-trunk-[!e]*",)}, ["carrier-trunk-w"]),
+        # Left out only when every name they may stand for is excluded.
+        ({"exclude": ("carrier-trunk-w*",)}, ["carrier-east-1", "carrier-trunk-e", "phone-iax"]),
+        ({"exclude": ("carrier-trunk-west",)}, ["carrier-east-1", *CUT, "phone-iax"]),
+        ({"exclude": ("*-west*",)}, ["carrier-east-1", *CUT, "phone-iax"]),
+        ({"exclude": ("carrier*",)}, ["phone-iax"]),
+    ],
+)
+def test_cut_names_are_selected_by_what_they_could_be(
+    args: dict[str, tuple[str, ...]], names: list[str]
+) -> None:
+    peers = sip.parse_show_peers("IAX2", IAX_CUT)
+    rep = evaluate.report(peers, [], evaluate.Rules(**args))  # type: ignore[arg-type]
+    assert [p.name for p in rep.watched] == names
+
+
+def test_cut_names_are_each_counted_and_said_cut() -> None:
+    """Two peers cut to the same 15 characters stay two peers, with one perfdata label each."""
+    rows = [*IAX_CUT[:3], IAX_CUT[2].replace("192.0.2.2", "192.0.2.9"), IAX_CUT[-1]]
+    peers = sip.parse_show_peers("IAX2", rows)
+    rep = evaluate.report(peers, [], evaluate.Rules())
+    assert (len(rep.watched), rep.unreachable) == (3, 2)
+    line = evaluate.describe_peer(peers[1], True)
+    assert line == (
+        "IAX2/carrier-trunk-e (trunk) at 192.0.2.2:4569: UNREACHABLE "
+        "(name cut to 15 characters by 'iax2 show peers')"
+    )
+
+
+def test_the_plugin_on_cut_iax2_names(simulator: Start, tmp_path: Path) -> None:
+    """1.4 has no IAXpeerlist: the CLI's cut names are watched by what they may stand for,
+    and two trunks cut alike keep one perfdata label each."""
+    target = tmp_path / "1.4" / "peers_cut"
+    shutil.copytree(FIXTURES / "1.4" / "peers_ok", target)
+    (target / "iax2_show_peers.txt").write_text(
+        "Name/Username    Host                 Mask             Port          Status    \n"
+        "carrier-trunk-e  192.0.2.1       (S)  255.255.255.255  4569          OK (3 ms) \n"
+        "carrier-trunk-e  192.0.2.2       (S)  255.255.255.255  4569          OK (7 ms) \n"
+        "carrier-trunk-w  192.0.2.3       (S)  255.255.255.255  4569          UNREACHABLE \n"
+        "3 iax2 peers [2 online, 1 offline, 0 unmonitored]\n"
+    )
+    sim = simulator("1.4", "peers_cut", fixtures=tmp_path)
+    run = plugin(sim, "--tech", "iax2", "--peer", "carrier-trunk-east*", "-v")
+    assert (run.code, first(run)) == (
+        0,
+        "ASTERISK_PEERS OK - 2 of 2 peers reachable - 1 of 1 registration up",
+    )
+    assert "rtt_iax2_carrier_trunk_e=3.0ms;;;0 rtt_iax2_carrier_trunk_e_2=7.0ms;;;0" in run.stdout
+    assert "(name cut to 15 characters by 'iax2 show peers')" in run.stdout
+    run = plugin(sim, "--tech", "iax2", "--exclude", "carrier-trunk-west")
+    assert (run.code, first(run)) == (
+        2,
+        "ASTERISK_PEERS CRITICAL - trunk IAX2/carrier-trunk-w UNREACHABLE - 2 of 3 peers "
+        "reachable - 1 of 1 registration up",
+    )

@@ -31,6 +31,9 @@ class Peer(NamedTuple):
     static: bool = False
     #: What Asterisk said, verbatim (PJSIP: the device state and the contacts' states).
     detail: str = ""
+    #: The name may be cut: ``iax2 show peers`` prints at most NAME_WIDTH characters of
+    #: name/username, so a name that fills them (no "/" left) may be longer.
+    cut: bool = False
 
     @property
     def monitored(self) -> bool:
@@ -50,6 +53,9 @@ class Registration(NamedTuple):
     #: chan_sip: when it last registered (Unix time, 0 if never); PJSIP: seconds to the next try.
     since: int | None = None
     next_retry: int | None = None
+    #: PJSIP (``pjsip show registrations`` of 16.27, 18.13, 19.5, 20+): seconds since the
+    #: refresh was due (``(exp. 13s ago)``); None while it is not overdue, or not said.
+    overdue: int | None = None
 
 
 def peer_state(status: str) -> tuple[str, float | None]:
@@ -156,8 +162,13 @@ _ROW = re.compile(r"(\S+)\s+(\S+)(.*?)\s((?:OK|LAGGED) \(\d+ ms\)|UNREACHABLE|UN
 _TRAILER = re.compile(r"\d+ (?:sip|iax2) peers\b")
 
 
+#: ``iax2 show peers`` writes name/username with ``%-15.15s`` (every version, 1.4 to 22).
+NAME_WIDTH = 15
+
+
 def parse_show_peers(tech: str, lines: Sequence[str]) -> list[Peer]:
-    """``sip show peers`` or ``iax2 show peers``. IAX2 cuts names to 15 characters."""
+    """``sip show peers`` or ``iax2 show peers``. IAX2 cuts name/username to 15 characters:
+    the name is whole when a "/" is left, and may be cut when it fills the 15 (Peer.cut)."""
     peers = []
     header = False
     for raw in lines:
@@ -179,6 +190,7 @@ def parse_show_peers(tech: str, lines: Sequence[str]) -> list[Peer]:
         words = middle.split()
         dynamic = "D" in words or "(D)" in words
         port = next((w for w in reversed(words) if w.isdigit()), "")
+        cut = tech == "IAX2" and len(name) >= NAME_WIDTH and "/" not in name
         peers.append(
             Peer(
                 tech,
@@ -188,6 +200,7 @@ def parse_show_peers(tech: str, lines: Sequence[str]) -> list[Peer]:
                 _address(host, port),
                 not dynamic,
                 status,
+                cut,
             )
         )
     if not header:
