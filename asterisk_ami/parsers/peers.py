@@ -53,8 +53,8 @@ class Registration(NamedTuple):
     #: chan_sip: when it last registered (Unix time, 0 if never); PJSIP: seconds to the next try.
     since: int | None = None
     next_retry: int | None = None
-    #: PJSIP (``pjsip show registrations`` of 16.27, 18.13, 19.5, 20+): seconds since the
-    #: refresh was due (``(exp. 13s ago)``); None while it is not overdue, or not said.
+    #: PJSIP (``pjsip show registrations`` of 16.27, 18.13, 19.5, 20+): a Registered one's
+    #: seconds since its refresh was due (``(exp. 13s ago)``); None if not overdue or not said.
     overdue: int | None = None
 
 

@@ -243,6 +243,8 @@ def parse_show_registrations(lines: Sequence[str]) -> list[Registration]:
         match = _REGISTRATION.match(raw.strip())
         if match:
             name, state, seconds, ago = match.groups()
-            overdue = int(seconds) if seconds is not None and ago else None
+            # Rejected's "(exp. Ns ago)" is its retry's time: only a Registered one is late.
+            late = seconds is not None and ago and state == "Registered"
+            overdue = int(seconds) if late else None
             found.append(Registration("PJSIP", name, state, overdue=overdue))
     return found
