@@ -523,8 +523,8 @@ E2E_SERVICES = [
         2,
         "ASTERISK_PEERS CRITICAL - trunk SIP/dead-sip UNREACHABLE, trunk IAX2/dead-iax "
         "UNREACHABLE, registration SIP/pbxsip2@127.0.0.1:5060 No Authentication, registration "
-        "PJSIP/wrong-reg Rejected, peer PJSIP/dead-pj UNREACHABLE - 3 of 9 peers reachable - "
-        "3 of 5 registrations up",
+        "PJSIP/wrong-reg Rejected, trunk SIP/slow-sip LAGGED (750 ms) and 1 more - 4 of 10 "
+        "peers reachable - 3 of 5 registrations up",
     ),
     (
         "peers",
