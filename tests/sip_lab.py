@@ -4,7 +4,8 @@ Both are RealAsterisk instances (tests/asterisk_real.py) with chan_sip, PJSIP an
 loaded and their own UDP ports. The pbx has, per technology, a trunk to the provider (qualify
 on, and an outbound registration with the right password), a peer whose port nobody answers,
 a phone that never registers; PJSIP and chan_sip also register once with a wrong password.
-A UDP responder that answers OPTIONS late makes a chan_sip peer LAGGED. Stopping the
+A UDP responder that answers OPTIONS late makes a chan_sip peer LAGGED and gives a PJSIP
+endpoint (slow-pj) a long round trip time. Stopping the
 provider turns the trunks UNREACHABLE. ``python -m tests.sip_lab DIR`` starts the
 lab and leaves it running, to look at it by hand.
 """
@@ -101,6 +102,20 @@ class SlowResponder:
         self.sock.close()
 
 
+def distinct_ports(count: int) -> list[int]:
+    """``count`` free loopback ports, all different: each probe stays bound until all are."""
+    probes = []
+    try:
+        for _ in range(count):
+            probe = socket.socket()
+            probes.append(probe)
+            probe.bind(("127.0.0.1", 0))
+        return [int(p.getsockname()[1]) for p in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
 @dataclass
 class Ports:
     """One instance's SIP (chan_sip), PJSIP and IAX2 UDP ports."""
@@ -175,6 +190,9 @@ def pbx_files(ports: Ports, provider: Ports, dead: int, slow: int) -> dict[str, 
             "qualify_frequency = 2\n\n"
             + pj_endpoint.format(name="dead-pj", auth="")
             + f"[dead-pj]\ntype = aor\ncontact = sip:127.0.0.1:{dead}\nqualify_frequency = 2\n\n"
+            # PJSIP has no LAGGED of its own: a late answer is a long RTT (--rtt-warning).
+            + pj_endpoint.format(name="slow-pj", auth="")
+            + f"[slow-pj]\ntype = aor\ncontact = sip:127.0.0.1:{slow}\nqualify_frequency = 2\n\n"
             + pj_endpoint.format(name="phone-pj", auth="auth = phone-pj-auth\n")
             + "[phone-pj]\ntype = aor\nmax_contacts = 1\nqualify_frequency = 30\n\n"
             "[phone-pj-auth]\ntype = auth\nauth_type = userpass\nusername = phone-pj\n"
@@ -219,11 +237,18 @@ class Lab:
 def sip_lab(directory: Path) -> Iterator[Lab]:
     """Configure and start the provider, then the pbx; both stopped (by PID) at the end."""
     build = require_build(VERSION)
-    pbx_ports, provider_ports, dead = Ports(), Ports(), free_port()
+    # free_port() closes its probe, so the kernel may hand the same port out twice: the pbx
+    # then greeted on the provider's AMI port. All eleven are taken at once here.
+    port = iter(distinct_ports(11))
+    pbx_ports = Ports(next(port), next(port), next(port))
+    provider_ports = Ports(next(port), next(port), next(port))
+    dead = next(port)
     modules = MODULES + SIP_MODULES
     provider = RealAsterisk(
         build,
         directory / "provider",
+        port=next(port),
+        tls_port=next(port),
         modules=modules,
         extra_files=provider_files(provider_ports),
     )
@@ -231,6 +256,8 @@ def sip_lab(directory: Path) -> Iterator[Lab]:
         pbx = RealAsterisk(
             build,
             directory / "pbx",
+            port=next(port),
+            tls_port=next(port),
             modules=modules,
             extra_files=pbx_files(pbx_ports, provider_ports, dead, slow.port),
         )
