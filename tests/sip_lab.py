@@ -4,8 +4,8 @@ Both are RealAsterisk instances (tests/asterisk_real.py) with chan_sip, PJSIP an
 loaded and their own UDP ports. The pbx has, per technology, a trunk to the provider (qualify
 on, and an outbound registration with the right password), a peer whose port nobody answers,
 a phone that never registers; PJSIP and chan_sip also register once with a wrong password.
-A UDP responder that answers OPTIONS late makes a chan_sip peer LAGGED and gives a PJSIP
-endpoint (slow-pj) a long round trip time. Stopping the
+A UDP responder that answers OPTIONS and IAX2 POKEs late makes a chan_sip and an IAX2 peer
+LAGGED and gives a PJSIP endpoint (slow-pj) a long round trip time. Stopping the
 provider turns the trunks UNREACHABLE. ``python -m tests.sip_lab DIR`` starts the
 lab and leaves it running, to look at it by hand.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import sys
 import threading
 from collections.abc import Iterator
@@ -61,8 +62,13 @@ SLOW_QUALIFY_MS = 500
 SLOW_DELAY_S = 0.75
 
 
+#: IAX2 full frames (RFC 5456 8.1.1): the F bit on the source call number, type 6 is IAX.
+IAX_FULL, IAX_FRAME, IAX_POKE, IAX_PONG = 0x8000, 6, 0x1E, 0x03
+
+
 class SlowResponder:
-    """A UDP "SIP server" that answers OPTIONS with 200 OK, SLOW_DELAY_S late."""
+    """A UDP "SIP server" that answers OPTIONS with 200 OK, and an IAX2 one that answers POKE
+    with PONG (chan_iax2's qualify), both SLOW_DELAY_S late, on one port."""
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -81,8 +87,20 @@ class SlowResponder:
             text = data.decode("utf-8", "replace")
             if text.startswith("OPTIONS "):
                 timer = threading.Timer(SLOW_DELAY_S, self._answer, (text, peer))
-                timer.daemon = True
-                timer.start()
+            elif len(data) >= 12 and data[0] & 0x80 and data[10:12] == bytes([IAX_FRAME, IAX_POKE]):
+                timer = threading.Timer(SLOW_DELAY_S, self._pong, (data, peer))
+            else:
+                continue
+            timer.daemon = True
+            timer.start()
+
+    def _pong(self, poke: bytes, peer: tuple[str, int]) -> None:
+        """PONG to the POKE's call, its timestamp echoed: chan_iax2 takes the time since."""
+        caller = struct.unpack("!H", poke[0:2])[0] & 0x7FFF
+        header = struct.pack("!HH", IAX_FULL | 1, caller) + poke[4:8]
+        pong = header + bytes([0, poke[8] + 1, IAX_FRAME, IAX_PONG])
+        with contextlib.suppress(OSError):
+            self.sock.sendto(pong, peer)
 
     def _answer(self, request: str, peer: tuple[str, int]) -> None:
         keep = ("via:", "from:", "to:", "call-id:", "cseq:")
@@ -216,6 +234,8 @@ def pbx_files(ports: Ports, provider: Ports, dead: int, slow: int) -> dict[str, 
             f"[provider-iax]\ntype = peer\nhost = 127.0.0.1\nport = {provider.iax}\n"
             f"username = pbxiax\nsecret = {PASSWORD}\n{iax_qualify}\n"
             f"[dead-iax]\ntype = peer\nhost = 127.0.0.1\nport = {dead}\n{iax_qualify}\n"
+            f"[slow-iax]\ntype = peer\nhost = 127.0.0.1\nport = {slow}\n"
+            f"qualify = {SLOW_QUALIFY_MS}\nqualifyfreqok = 2000\nqualifyfreqnotok = 2000\n\n"
             f"[phone-iax]\ntype = friend\nhost = dynamic\nsecret = {PASSWORD}\n{iax_qualify}"
         ),
         "extensions.conf": "[from-trunk]\n",

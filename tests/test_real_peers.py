@@ -101,15 +101,17 @@ def test_a_phone_that_never_registered_is_no_alarm(lab: Lab) -> None:
     assert "PJSIP/phone-pj (peer): UNKNOWN - Unavailable: no contact" in run.stdout
 
 
-def test_a_slow_qualify_is_lagged(lab: Lab) -> None:
-    """chan_sip's own LAGGED (the answer after qualify= ms), then our --rtt-critical."""
+@pytest.mark.parametrize(("tech", "name"), [("sip", "SIP/slow-sip"), ("iax2", "IAX2/slow-iax")])
+def test_a_slow_qualify_is_lagged(lab: Lab, tech: str, name: str) -> None:
+    """chan_sip's and chan_iax2's own LAGGED: the OPTIONS or POKE answered after qualify= ms."""
     lagged = re.compile(
-        r"ASTERISK_PEERS WARNING - trunk SIP/slow-sip LAGGED \((\d+) ms\) - 1 of 1 peer reachable"
+        rf"ASTERISK_PEERS WARNING - trunk {name} LAGGED \((\d+) ms\) - 1 of 1 peer reachable"
     )
+    peer = name.split("/")[1]
     runs: list[PluginRun] = []
 
     def is_lagged() -> bool:
-        runs.append(peers(lab, "--tech", "sip", "--peer", "slow-sip", "--registration", "none"))
+        runs.append(peers(lab, "--tech", tech, "--peer", peer, "--registration", "none"))
         return runs[-1].code == 1 and lagged.fullmatch(first(runs[-1])) is not None
 
     assert wait_until(is_lagged, 40, 1), runs[-1].stdout
