@@ -47,7 +47,7 @@ ACTIONS = (
     "PJSIPShowRegistrationsOutbound",
 )
 #: PJSIPShowEndpoint for these endpoints (the check asks it of endpoints with static contacts).
-ENDPOINTS = ("provider-pj", "dead-pj")
+ENDPOINTS = ("provider-pj", "dead-pj", "slow-pj")
 COMMANDS = (
     "sip show peers",
     "sip show registry",

@@ -61,15 +61,16 @@ LAB_SIP = [
     ("phone-sip", "UNKNOWN", None, "", False),
     ("provider-sip", "OK", 1.0, "127.0.0.1:5060", True),
     ("quiet-sip", "Unmonitored", None, "127.0.0.1:5060", True),
-    ("slow-sip", "LAGGED", 750.0, "127.0.0.1:5098", True),  # the lab's late OPTIONS responder
+    ("slow-sip", "LAGGED", 751.0, "127.0.0.1:5098", True),  # the lab's late OPTIONS responder
 ]
 LAB_IAX = [
     ("dead-iax", "UNREACHABLE", None, "127.0.0.1:5099", True),
+    ("slow-iax", "LAGGED", 751.0, "127.0.0.1:5098", True),  # its POKE answered late
     ("phone-iax", "UNKNOWN", None, "", False),
     ("provider-iax", "OK", 3.0, "127.0.0.1:4569", True),
 ]
 #: 'iax2 show peers' was captured a moment after IAXpeerlist (1.4's is rendered from it).
-LAB_IAX_CLI = [*LAB_IAX[:2], ("provider-iax", "OK", 5.0, "127.0.0.1:4569", True)]
+LAB_IAX_CLI = [LAB_IAX[0], ("slow-iax", "LAGGED", 753.0, "127.0.0.1:5098", True), *LAB_IAX[2:]]
 
 
 def _rows(peers: list[sip.Peer]) -> list[tuple[object, ...]]:
@@ -134,16 +135,18 @@ def test_pjsip_endpoints_of_every_generation(version: str) -> None:
         ("dead-pj", "Unavailable", False, True),
         ("phone-pj", "Unavailable", False, False),
         ("provider-pj", "Not in use", True, True),
+        ("slow-pj", "Not in use", False, True),
     ]
     detail = pjsip.parse_endpoint_detail(
         wire_events(base / "action_PJSIPShowEndpoint_provider-pj.txt")
     )
-    assert detail == [pjsip.Contact("sip:127.0.0.1:5062", "OK", 1.378)]
+    assert detail == [pjsip.Contact("sip:127.0.0.1:5062", "OK", 1.446)]
     cli = pjsip.parse_show_endpoints(lines(version, "peers_lab", "pjsip_show_endpoints.txt"))
     assert [(p.name, p.state, p.rtt_ms, p.static) for p in cli] == [
         ("dead-pj", "UNREACHABLE", None, False),
         ("phone-pj", "UNKNOWN", None, False),
-        ("provider-pj", "OK", 1.355, True),
+        ("provider-pj", "OK", 1.509, True),
+        ("slow-pj", "OK", 754.775, False),
     ]
 
 
@@ -288,7 +291,7 @@ def test_each_peer_is_counted_once_and_the_state_follows_the_counts(
 LAB_LINE = (
     "ASTERISK_PEERS CRITICAL - trunk SIP/dead-sip UNREACHABLE, trunk IAX2/dead-iax UNREACHABLE, "
     "registration SIP/pbxsip2@127.0.0.1:5060 No Authentication, registration PJSIP/wrong-reg "
-    "Rejected, trunk SIP/slow-sip LAGGED (750 ms) and 1 more - 4 of 10 peers reachable - "
+    "Rejected, trunk SIP/slow-sip LAGGED (751 ms) and 2 more - 6 of 12 peers reachable - "
     "3 of 5 registrations up"
 )
 OK_LINES = {
@@ -307,7 +310,7 @@ def test_healthy_pbx_of_every_version(simulator: Start, version: str) -> None:
 def test_the_lab_as_captured(simulator: Start) -> None:
     run = plugin(simulator("20", "peers_lab"))
     assert (run.code, first(run)) == (2, LAB_LINE)
-    assert "peers_reachable=4;;;0;10 " in run.stdout
+    assert "peers_reachable=6;;;0;12 " in run.stdout
     assert "rtt_sip_provider_sip=1.0ms;;;0" in run.stdout  # a trunk's RTT perfdata
     assert "rtt_sip_phone" not in run.stdout
 
@@ -402,7 +405,8 @@ def test_expected_count_and_count_thresholds(simulator: Start) -> None:
     assert (run.code, first(run)) == (
         2,
         "ASTERISK_PEERS CRITICAL - registration SIP/pbxsip2@127.0.0.1:5060 No Authentication, "
-        "trunk SIP/slow-sip LAGGED (750 ms) - 3 of 7 peers reachable - 2 of 3 registrations up",
+        "trunk SIP/slow-sip LAGGED (751 ms), trunk IAX2/slow-iax LAGGED (751 ms) - 4 of 8 peers "
+        "reachable - 2 of 3 registrations up",
     )
 
 
@@ -411,12 +415,12 @@ def test_trunk_and_exclude_patterns(simulator: Start) -> None:
     run = plugin(sim, "--tech", "pjsip", "--trunk", "dead-*", "--registration", "provider*")
     assert (run.code, first(run)) == (
         2,
-        "ASTERISK_PEERS CRITICAL - trunk PJSIP/dead-pj UNREACHABLE - 1 of 3 peers reachable - "
+        "ASTERISK_PEERS CRITICAL - trunk PJSIP/dead-pj UNREACHABLE - 2 of 4 peers reachable - "
         "1 of 1 registration up",
     )
     run = plugin(sim, "--tech", "pjsip", "--exclude", "dead-*", "--registration", "provider*")
     assert (run.code, first(run)) == (
-        0, "ASTERISK_PEERS OK - 1 of 2 peers reachable - 1 of 1 registration up",
+        0, "ASTERISK_PEERS OK - 2 of 3 peers reachable - 1 of 1 registration up",
     )  # fmt: skip
 
 
@@ -527,7 +531,7 @@ def test_registered_contacts_come_from_one_list(simulator: Start, phone_register
     assert "PJSIP/phone-pj (peer) at sip:phone-pj@192.0.2.50:5060: OK (2.5 ms)" in run.stdout
     # the static contacts are asked endpoint by endpoint, the registered one never
     asked = {a.get("endpoint") for a in sim.actions("PJSIPShowEndpoint")}
-    assert asked == {"provider-pj", "dead-pj"}
+    assert asked == {"provider-pj", "dead-pj", "slow-pj"}
 
 
 # -- a PJSIP registration whose refresh went unanswered ------------------------------------

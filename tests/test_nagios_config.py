@@ -523,7 +523,7 @@ E2E_SERVICES = [
         2,
         "ASTERISK_PEERS CRITICAL - trunk SIP/dead-sip UNREACHABLE, trunk IAX2/dead-iax "
         "UNREACHABLE, registration SIP/pbxsip2@127.0.0.1:5060 No Authentication, registration "
-        "PJSIP/wrong-reg Rejected, trunk SIP/slow-sip LAGGED (750 ms) and 1 more - 4 of 10 "
+        "PJSIP/wrong-reg Rejected, trunk SIP/slow-sip LAGGED (751 ms) and 2 more - 6 of 12 "
         "peers reachable - 3 of 5 registrations up",
     ),
     (
