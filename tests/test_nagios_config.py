@@ -529,9 +529,9 @@ E2E_SERVICES = [
     (
         "peers",
         "Peers secret file",
-        "check_asterisk_peers_secretfile!monitor!{secret_file}!--tech iax2 --exclude dead-iax",
+        "check_asterisk_peers_secretfile!monitor!{secret_file}!--tech iax2 --peer provider-iax",
         0,
-        "ASTERISK_PEERS OK - 1 of 2 peers reachable - 1 of 1 registration up",
+        "ASTERISK_PEERS OK - 1 of 1 peer reachable - 1 of 1 registration up",
     ),
 ]
 
