@@ -15,6 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "asterisk_ami" / "scenarios"
 SCENARIOS = ("peers_ok", "peers_lab", "peers_carrier_down")
+STALE = "peers_carrier_stale"
 #: The chan_sip peers with a username (the CLI writes name/username).
 USERNAMES = {"provider-sip": "pbxsip"}
 
@@ -147,6 +148,8 @@ def main() -> int:
             shutil.copy(
                 ROOT / version / "pri_all_up" / "core_show_version.txt", ROOT / version / scenario
             )
+    # Captured on 20 only: the "(exp. Ns ago)" it shows came with 16.27, 18.13 and 19.5.
+    shutil.copy(ROOT / "20" / "pri_all_up" / "core_show_version.txt", ROOT / "20" / STALE)
     return 0
 
 

@@ -4,7 +4,8 @@ Both are RealAsterisk instances (tests/asterisk_real.py) with chan_sip, PJSIP an
 loaded and their own UDP ports. The pbx has, per technology, a trunk to the provider (qualify
 on, and an outbound registration with the right password), a peer whose port nobody answers,
 a phone that never registers; PJSIP and chan_sip also register once with a wrong password.
-A UDP responder that answers OPTIONS late makes a chan_sip peer LAGGED. Stopping the
+A UDP responder that answers OPTIONS and IAX2 POKEs late makes a chan_sip and an IAX2 peer
+LAGGED and gives a PJSIP endpoint (slow-pj) a long round trip time. Stopping the
 provider turns the trunks UNREACHABLE. ``python -m tests.sip_lab DIR`` starts the
 lab and leaves it running, to look at it by hand.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import sys
 import threading
 from collections.abc import Iterator
@@ -60,8 +62,13 @@ SLOW_QUALIFY_MS = 500
 SLOW_DELAY_S = 0.75
 
 
+#: IAX2 full frames (RFC 5456 8.1.1): the F bit on the source call number, type 6 is IAX.
+IAX_FULL, IAX_FRAME, IAX_POKE, IAX_PONG = 0x8000, 6, 0x1E, 0x03
+
+
 class SlowResponder:
-    """A UDP "SIP server" that answers OPTIONS with 200 OK, SLOW_DELAY_S late."""
+    """A UDP "SIP server" that answers OPTIONS with 200 OK, and an IAX2 one that answers POKE
+    with PONG (chan_iax2's qualify), both SLOW_DELAY_S late, on one port."""
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -80,8 +87,20 @@ class SlowResponder:
             text = data.decode("utf-8", "replace")
             if text.startswith("OPTIONS "):
                 timer = threading.Timer(SLOW_DELAY_S, self._answer, (text, peer))
-                timer.daemon = True
-                timer.start()
+            elif len(data) >= 12 and data[0] & 0x80 and data[10:12] == bytes([IAX_FRAME, IAX_POKE]):
+                timer = threading.Timer(SLOW_DELAY_S, self._pong, (data, peer))
+            else:
+                continue
+            timer.daemon = True
+            timer.start()
+
+    def _pong(self, poke: bytes, peer: tuple[str, int]) -> None:
+        """PONG to the POKE's call, its timestamp echoed: chan_iax2 takes the time since."""
+        caller = struct.unpack("!H", poke[0:2])[0] & 0x7FFF
+        header = struct.pack("!HH", IAX_FULL | 1, caller) + poke[4:8]
+        pong = header + bytes([0, poke[8] + 1, IAX_FRAME, IAX_PONG])
+        with contextlib.suppress(OSError):
+            self.sock.sendto(pong, peer)
 
     def _answer(self, request: str, peer: tuple[str, int]) -> None:
         keep = ("via:", "from:", "to:", "call-id:", "cseq:")
@@ -99,6 +118,20 @@ class SlowResponder:
         self.stopped.set()
         self.thread.join(2)
         self.sock.close()
+
+
+def distinct_ports(count: int) -> list[int]:
+    """``count`` free loopback ports, all different: each probe stays bound until all are."""
+    probes = []
+    try:
+        for _ in range(count):
+            probe = socket.socket()
+            probes.append(probe)
+            probe.bind(("127.0.0.1", 0))
+        return [int(p.getsockname()[1]) for p in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 @dataclass
@@ -175,6 +208,9 @@ def pbx_files(ports: Ports, provider: Ports, dead: int, slow: int) -> dict[str, 
             "qualify_frequency = 2\n\n"
             + pj_endpoint.format(name="dead-pj", auth="")
             + f"[dead-pj]\ntype = aor\ncontact = sip:127.0.0.1:{dead}\nqualify_frequency = 2\n\n"
+            # PJSIP has no LAGGED of its own: a late answer is a long RTT (--rtt-warning).
+            + pj_endpoint.format(name="slow-pj", auth="")
+            + f"[slow-pj]\ntype = aor\ncontact = sip:127.0.0.1:{slow}\nqualify_frequency = 2\n\n"
             + pj_endpoint.format(name="phone-pj", auth="auth = phone-pj-auth\n")
             + "[phone-pj]\ntype = aor\nmax_contacts = 1\nqualify_frequency = 30\n\n"
             "[phone-pj-auth]\ntype = auth\nauth_type = userpass\nusername = phone-pj\n"
@@ -198,6 +234,8 @@ def pbx_files(ports: Ports, provider: Ports, dead: int, slow: int) -> dict[str, 
             f"[provider-iax]\ntype = peer\nhost = 127.0.0.1\nport = {provider.iax}\n"
             f"username = pbxiax\nsecret = {PASSWORD}\n{iax_qualify}\n"
             f"[dead-iax]\ntype = peer\nhost = 127.0.0.1\nport = {dead}\n{iax_qualify}\n"
+            f"[slow-iax]\ntype = peer\nhost = 127.0.0.1\nport = {slow}\n"
+            f"qualify = {SLOW_QUALIFY_MS}\nqualifyfreqok = 2000\nqualifyfreqnotok = 2000\n\n"
             f"[phone-iax]\ntype = friend\nhost = dynamic\nsecret = {PASSWORD}\n{iax_qualify}"
         ),
         "extensions.conf": "[from-trunk]\n",
@@ -219,11 +257,18 @@ class Lab:
 def sip_lab(directory: Path) -> Iterator[Lab]:
     """Configure and start the provider, then the pbx; both stopped (by PID) at the end."""
     build = require_build(VERSION)
-    pbx_ports, provider_ports, dead = Ports(), Ports(), free_port()
+    # free_port() closes its probe, so the kernel may hand the same port out twice: the pbx
+    # then greeted on the provider's AMI port. All eleven are taken at once here.
+    port = iter(distinct_ports(11))
+    pbx_ports = Ports(next(port), next(port), next(port))
+    provider_ports = Ports(next(port), next(port), next(port))
+    dead = next(port)
     modules = MODULES + SIP_MODULES
     provider = RealAsterisk(
         build,
         directory / "provider",
+        port=next(port),
+        tls_port=next(port),
         modules=modules,
         extra_files=provider_files(provider_ports),
     )
@@ -231,6 +276,8 @@ def sip_lab(directory: Path) -> Iterator[Lab]:
         pbx = RealAsterisk(
             build,
             directory / "pbx",
+            port=next(port),
+            tls_port=next(port),
             modules=modules,
             extra_files=pbx_files(pbx_ports, provider_ports, dead, slow.port),
         )

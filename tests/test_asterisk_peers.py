@@ -3,6 +3,7 @@ against the simulator (exact status lines and exit codes)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -60,12 +61,16 @@ LAB_SIP = [
     ("phone-sip", "UNKNOWN", None, "", False),
     ("provider-sip", "OK", 1.0, "127.0.0.1:5060", True),
     ("quiet-sip", "Unmonitored", None, "127.0.0.1:5060", True),
+    ("slow-sip", "LAGGED", 751.0, "127.0.0.1:5098", True),  # the lab's late OPTIONS responder
 ]
 LAB_IAX = [
     ("dead-iax", "UNREACHABLE", None, "127.0.0.1:5099", True),
+    ("slow-iax", "LAGGED", 751.0, "127.0.0.1:5098", True),  # its POKE answered late
     ("phone-iax", "UNKNOWN", None, "", False),
     ("provider-iax", "OK", 3.0, "127.0.0.1:4569", True),
 ]
+#: 'iax2 show peers' was captured a moment after IAXpeerlist (1.4's is rendered from it).
+LAB_IAX_CLI = [LAB_IAX[0], ("slow-iax", "LAGGED", 753.0, "127.0.0.1:5098", True), *LAB_IAX[2:]]
 
 
 def _rows(peers: list[sip.Peer]) -> list[tuple[object, ...]]:
@@ -96,14 +101,14 @@ def test_iax2_peers_of_every_generation(version: str) -> None:
     else:
         assert _rows(sip.parse_peer_events(wire_events(action))) == LAB_IAX
     cli = sip.parse_show_peers("IAX2", lines(version, "peers_lab", "iax2_show_peers.txt"))
-    assert _rows(cli) == LAB_IAX
+    assert _rows(cli) == (LAB_IAX if version == "1.4" else LAB_IAX_CLI)
 
 
 @pytest.mark.parametrize("version", WITH_SIP)
 def test_sip_registry_of_every_generation(version: str) -> None:
     expected = [
-        ("pbxsip2@127.0.0.1:5060", "No Authentication"),
         ("pbxsip@127.0.0.1:5060", "Registered"),
+        ("pbxsip2@127.0.0.1:5060", "No Authentication"),
     ]
     cli = sip.parse_show_registry("SIP", lines(version, "peers_lab", "sip_show_registry.txt"))
     assert [(r.name, r.state) for r in cli] == expected
@@ -111,7 +116,7 @@ def test_sip_registry_of_every_generation(version: str) -> None:
     if version != "1.4":  # SIPshowregistry came with 1.6
         events = sip.parse_registry_events("SIP", wire_events(action))
         assert [(r.name, r.state) for r in events] == expected
-        assert events[0].since == 0 and events[1].since and events[1].since > 1_700_000_000
+        assert events[1].since == 0 and events[0].since and events[0].since > 1_700_000_000
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -119,7 +124,7 @@ def test_iax2_registry_of_every_generation(version: str) -> None:
     cli = sip.parse_show_registry(
         "IAX2", lines(version, "peers_carrier_down", "iax2_show_registry.txt")
     )
-    assert [(r.name, r.state) for r in cli] == [("pbxiax@127.0.0.1:4569", "Timeout")]
+    assert [(r.name, r.state) for r in cli] == [("pbxiax@127.0.0.1:4569", "Request Sent")]
 
 
 @pytest.mark.parametrize("version", WITH_PJSIP)
@@ -130,16 +135,18 @@ def test_pjsip_endpoints_of_every_generation(version: str) -> None:
         ("dead-pj", "Unavailable", False, True),
         ("phone-pj", "Unavailable", False, False),
         ("provider-pj", "Not in use", True, True),
+        ("slow-pj", "Not in use", False, True),
     ]
     detail = pjsip.parse_endpoint_detail(
         wire_events(base / "action_PJSIPShowEndpoint_provider-pj.txt")
     )
-    assert detail == [pjsip.Contact("sip:127.0.0.1:5062", "OK", 1.176)]
+    assert detail == [pjsip.Contact("sip:127.0.0.1:5062", "OK", 1.446)]
     cli = pjsip.parse_show_endpoints(lines(version, "peers_lab", "pjsip_show_endpoints.txt"))
     assert [(p.name, p.state, p.rtt_ms, p.static) for p in cli] == [
         ("dead-pj", "UNREACHABLE", None, False),
         ("phone-pj", "UNKNOWN", None, False),
-        ("provider-pj", "OK", 1.176, True),
+        ("provider-pj", "OK", 1.509, True),
+        ("slow-pj", "OK", 754.775, False),
     ]
 
 
@@ -284,7 +291,8 @@ def test_each_peer_is_counted_once_and_the_state_follows_the_counts(
 LAB_LINE = (
     "ASTERISK_PEERS CRITICAL - trunk SIP/dead-sip UNREACHABLE, trunk IAX2/dead-iax UNREACHABLE, "
     "registration SIP/pbxsip2@127.0.0.1:5060 No Authentication, registration PJSIP/wrong-reg "
-    "Rejected, peer PJSIP/dead-pj UNREACHABLE - 3 of 9 peers reachable - 3 of 5 registrations up"
+    "Rejected, trunk SIP/slow-sip LAGGED (751 ms) and 2 more - 6 of 12 peers reachable - "
+    "3 of 5 registrations up"
 )
 OK_LINES = {
     "with_pjsip": "ASTERISK_PEERS OK - 3 of 6 peers reachable - 3 of 3 registrations up",
@@ -302,7 +310,7 @@ def test_healthy_pbx_of_every_version(simulator: Start, version: str) -> None:
 def test_the_lab_as_captured(simulator: Start) -> None:
     run = plugin(simulator("20", "peers_lab"))
     assert (run.code, first(run)) == (2, LAB_LINE)
-    assert "peers_reachable=3;;;0;9 " in run.stdout
+    assert "peers_reachable=6;;;0;12 " in run.stdout
     assert "rtt_sip_provider_sip=1.0ms;;;0" in run.stdout  # a trunk's RTT perfdata
     assert "rtt_sip_phone" not in run.stdout
 
@@ -313,8 +321,8 @@ def test_carrier_down_names_the_trunks_and_the_registrations(simulator: Start) -
         2,
         "ASTERISK_PEERS CRITICAL - trunk SIP/provider-sip UNREACHABLE, trunk PJSIP/provider-pj "
         "UNREACHABLE, trunk IAX2/provider-iax UNREACHABLE, registration "
-        "SIP/pbxsip2@127.0.0.1:5060 No Authentication, registration PJSIP/wrong-reg Rejected "
-        "and 2 more - 0 of 3 peers reachable - 1 of 5 registrations up",
+        "SIP/pbxsip2@127.0.0.1:5060 No Authentication, registration PJSIP/provider-reg Rejected "
+        "and 3 more - 0 of 3 peers reachable - 0 of 5 registrations up",
     )
 
 
@@ -396,8 +404,9 @@ def test_expected_count_and_count_thresholds(simulator: Start) -> None:
     run = plugin(sim_lab, "--tech", "sip", "--tech", "iax2", "-c", "0", "-w", "1")
     assert (run.code, first(run)) == (
         2,
-        "ASTERISK_PEERS CRITICAL - registration SIP/pbxsip2@127.0.0.1:5060 No Authentication "
-        "- 2 of 6 peers reachable - 2 of 3 registrations up",
+        "ASTERISK_PEERS CRITICAL - registration SIP/pbxsip2@127.0.0.1:5060 No Authentication, "
+        "trunk SIP/slow-sip LAGGED (751 ms), trunk IAX2/slow-iax LAGGED (751 ms) - 4 of 8 peers "
+        "reachable - 2 of 3 registrations up",
     )
 
 
@@ -406,12 +415,12 @@ def test_trunk_and_exclude_patterns(simulator: Start) -> None:
     run = plugin(sim, "--tech", "pjsip", "--trunk", "dead-*", "--registration", "provider*")
     assert (run.code, first(run)) == (
         2,
-        "ASTERISK_PEERS CRITICAL - trunk PJSIP/dead-pj UNREACHABLE - 1 of 3 peers reachable - "
+        "ASTERISK_PEERS CRITICAL - trunk PJSIP/dead-pj UNREACHABLE - 2 of 4 peers reachable - "
         "1 of 1 registration up",
     )
     run = plugin(sim, "--tech", "pjsip", "--exclude", "dead-*", "--registration", "provider*")
     assert (run.code, first(run)) == (
-        0, "ASTERISK_PEERS OK - 1 of 2 peers reachable - 1 of 1 registration up",
+        0, "ASTERISK_PEERS OK - 2 of 3 peers reachable - 1 of 1 registration up",
     )  # fmt: skip
 
 
@@ -522,4 +531,184 @@ def test_registered_contacts_come_from_one_list(simulator: Start, phone_register
     assert "PJSIP/phone-pj (peer) at sip:phone-pj@192.0.2.50:5060: OK (2.5 ms)" in run.stdout
     # the static contacts are asked endpoint by endpoint, the registered one never
     asked = {a.get("endpoint") for a in sim.actions("PJSIPShowEndpoint")}
-    assert asked == {"provider-pj", "dead-pj"}
+    assert asked == {"provider-pj", "dead-pj", "slow-pj"}
+
+
+# -- a PJSIP registration whose refresh went unanswered ------------------------------------
+REGISTRATIONS_20 = [
+    "",
+    " <Registration/ServerURI..............................>  <Auth....................>"
+    "  <Status.......>",
+    "=" * 90,
+    "",
+    " provider-reg/sip:127.0.0.1:5062                        provider-pj-auth            "
+    "Registered        (exp. 13s ago)",
+    " fresh-reg/sip:127.0.0.1:5062                           provider-pj-auth            "
+    "Registered        (exp. 41s)",
+    " wrong-reg/sip:127.0.0.1:5062                           provider-pj2-auth           "
+    "Rejected          (exp. 944s ago)",
+    "",
+    "Objects found: 3",
+]
+
+
+def test_pjsip_show_registrations_says_how_long_ago_the_refresh_was_due() -> None:
+    found = pjsip.parse_show_registrations(REGISTRATIONS_20)
+    assert [(r.name, r.state, r.overdue) for r in found] == [
+        ("provider-reg", "Registered", 13),
+        ("fresh-reg", "Registered", None),
+        ("wrong-reg", "Rejected", None),  # its "exp." is when it retries
+    ]
+    # Before 16.27/18.13/19.5 the line ends at the status word.
+    old = " provider-reg/sip:127.0.0.1:5062                        provider-pj-auth  Registered"
+    assert [(r.state, r.overdue) for r in pjsip.parse_show_registrations([old])] == [
+        ("Registered", None)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("overdue", "expected"),
+    [
+        (None, (evaluate.OK, "")),
+        (evaluate.OVERDUE_GRACE - 1, (evaluate.OK, "")),  # a refresh may be on its way
+        (
+            evaluate.OVERDUE_GRACE,
+            (evaluate.WARNING, "registration PJSIP/provider-reg Registered (exp. 10s ago)"),
+        ),
+    ],
+)
+def test_an_overdue_registration_is_a_warning(overdue: int | None, expected: object) -> None:
+    registration = sip.Registration("PJSIP", "provider-reg", "Registered", overdue=overdue)
+    assert tuple(evaluate.registration_verdict(registration)) == expected
+    rep = evaluate.report([], [registration], evaluate.Rules())
+    assert rep.registrations_ok == (expected == (evaluate.OK, ""))
+
+
+def test_the_real_stale_registration(simulator: Start) -> None:
+    """Captured 20 s after the refresh fell due with the carrier stopped: the action still
+    says Registered, the CLI says how late."""
+    sim = simulator("20", "peers_carrier_stale")
+    run = plugin(sim, "--tech", "pjsip", "--peer", "none", "--registration", "provider-reg")
+    assert (run.code, first(run)) == (
+        1,
+        "ASTERISK_PEERS WARNING - registration PJSIP/provider-reg Registered (exp. 20s ago) - "
+        "0 of 0 peers reachable - 0 of 1 registration up",
+    )
+    assert "registrations_failed=1;;;0 registrations_ok=0;;;0\n" in run.stdout
+
+
+def registrations_cli(target: Path, text: str) -> None:
+    (target / "pjsip_show_registrations.txt").write_text(text)
+
+
+def test_the_plugin_flags_a_registration_refresh_overdue(simulator: Start, tmp_path: Path) -> None:
+    """The action says Registered; the CLI says the refresh is 13 s overdue: WARNING."""
+    target = tmp_path / "20" / "peers_stale"
+    shutil.copytree(FIXTURES / "20" / "peers_ok", target)
+    text = (target / "pjsip_show_registrations.txt").read_text()
+    registrations_cli(target, re.sub(r"\(exp\. \d+s\)", "(exp. 13s ago)", text))
+    sim = simulator("20", "peers_stale", fixtures=tmp_path)
+    run = plugin(sim, "--tech", "pjsip")
+    assert (run.code, first(run)) == (
+        1,
+        "ASTERISK_PEERS WARNING - registration PJSIP/provider-reg Registered (exp. 13s ago) - "
+        "1 of 2 peers reachable - 0 of 1 registration up",
+    )
+    assert "registration PJSIP/provider-reg: Registered, refresh due 13s ago and not answered" in (
+        run.stdout
+    )
+    # The same PBX with the refresh still ahead: OK.
+    registrations_cli(target, text)
+    run = plugin(sim, "--tech", "pjsip")
+    assert run.code == 0, run.stdout
+
+
+# -- iax2 show peers cuts names to 15 characters -------------------------------------------
+IAX_CUT = [
+    "Name/Username    Host                 Mask             Port          Status",
+    "carrier-east-1/  192.0.2.1       (S)  255.255.255.255  4569          OK (3 ms)",
+    "carrier-trunk-e  192.0.2.2       (S)  255.255.255.255  4569          UNREACHABLE",
+    "carrier-trunk-w  192.0.2.3       (S)  255.255.255.255  4569          OK (5 ms)",
+    "phone-iax        (null)          (D)  (null)           (null)        UNKNOWN",
+    "4 iax2 peers [2 online, 2 offline, 0 unmonitored]",
+]
+
+
+CUT = ["carrier-trunk-e", "carrier-trunk-w"]
+
+
+def test_iax2_cli_marks_the_names_it_may_have_cut() -> None:
+    found = sip.parse_show_peers("IAX2", IAX_CUT)
+    assert [(p.name, p.cut) for p in found] == [
+        ("carrier-east-1", False),  # a "/" is left: the name is whole
+        ("carrier-trunk-e", True),
+        ("carrier-trunk-w", True),
+        ("phone-iax", False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        ({"peer": ("carrier-trunk-east",)}, ["carrier-trunk-e"]),  # not missed
+        ({"peer": ("carrier-trunk-west-2",)}, ["carrier-trunk-w"]),
+        ({"peer": ("carrier-trunk",)}, []),  # a cut name is longer than 15: never this one
+        ({"peer": ("carrier-east-1x",)}, []),  # whole names match exactly
+        # Either cut name may end in "-east": both are watched rather than one missed.
+        ({"peer": ("*-east",)}, ["carrier-trunk-e", "carrier-trunk-w"]),
+        ({"peer": ("c?rrier-trunk-[e]ast",)}, ["carrier-trunk-e"]),
+        ({"peer": ("carrier-trunk-[!e]*",)}, ["carrier-trunk-w"]),
+        # Left out only when every name they may stand for is excluded.
+        ({"exclude": ("carrier-trunk-w*",)}, ["carrier-east-1", "carrier-trunk-e", "phone-iax"]),
+        ({"exclude": ("carrier-trunk-west",)}, ["carrier-east-1", *CUT, "phone-iax"]),
+        ({"exclude": ("*-west*",)}, ["carrier-east-1", *CUT, "phone-iax"]),
+        ({"exclude": ("carrier*",)}, ["phone-iax"]),
+    ],
+)
+def test_cut_names_are_selected_by_what_they_could_be(
+    args: dict[str, tuple[str, ...]], names: list[str]
+) -> None:
+    peers = sip.parse_show_peers("IAX2", IAX_CUT)
+    rep = evaluate.report(peers, [], evaluate.Rules(**args))  # type: ignore[arg-type]
+    assert [p.name for p in rep.watched] == names
+
+
+def test_cut_names_are_each_counted_and_said_cut() -> None:
+    """Two peers cut to the same 15 characters stay two peers, with one perfdata label each."""
+    rows = [*IAX_CUT[:3], IAX_CUT[2].replace("192.0.2.2", "192.0.2.9"), IAX_CUT[-1]]
+    peers = sip.parse_show_peers("IAX2", rows)
+    rep = evaluate.report(peers, [], evaluate.Rules())
+    assert (len(rep.watched), rep.unreachable) == (3, 2)
+    line = evaluate.describe_peer(peers[1], True)
+    assert line == (
+        "IAX2/carrier-trunk-e (trunk) at 192.0.2.2:4569: UNREACHABLE "
+        "(name cut to 15 characters by 'iax2 show peers')"
+    )
+
+
+def test_the_plugin_on_cut_iax2_names(simulator: Start, tmp_path: Path) -> None:
+    """1.4 has no IAXpeerlist: the CLI's cut names are watched by what they may stand for,
+    and two trunks cut alike keep one perfdata label each."""
+    target = tmp_path / "1.4" / "peers_cut"
+    shutil.copytree(FIXTURES / "1.4" / "peers_ok", target)
+    (target / "iax2_show_peers.txt").write_text(
+        "Name/Username    Host                 Mask             Port          Status    \n"
+        "carrier-trunk-e  192.0.2.1       (S)  255.255.255.255  4569          OK (3 ms) \n"
+        "carrier-trunk-e  192.0.2.2       (S)  255.255.255.255  4569          OK (7 ms) \n"
+        "carrier-trunk-w  192.0.2.3       (S)  255.255.255.255  4569          UNREACHABLE \n"
+        "3 iax2 peers [2 online, 1 offline, 0 unmonitored]\n"
+    )
+    sim = simulator("1.4", "peers_cut", fixtures=tmp_path)
+    run = plugin(sim, "--tech", "iax2", "--peer", "carrier-trunk-east*", "-v")
+    assert (run.code, first(run)) == (
+        0,
+        "ASTERISK_PEERS OK - 2 of 2 peers reachable - 1 of 1 registration up",
+    )
+    assert "rtt_iax2_carrier_trunk_e=3.0ms;;;0 rtt_iax2_carrier_trunk_e_2=7.0ms;;;0" in run.stdout
+    assert "(name cut to 15 characters by 'iax2 show peers')" in run.stdout
+    run = plugin(sim, "--tech", "iax2", "--exclude", "carrier-trunk-west")
+    assert (run.code, first(run)) == (
+        2,
+        "ASTERISK_PEERS CRITICAL - trunk IAX2/carrier-trunk-w UNREACHABLE - 2 of 3 peers "
+        "reachable - 1 of 1 registration up",
+    )

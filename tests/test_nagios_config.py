@@ -607,15 +607,15 @@ E2E_SERVICES = [
         2,
         "ASTERISK_PEERS CRITICAL - trunk SIP/dead-sip UNREACHABLE, trunk IAX2/dead-iax "
         "UNREACHABLE, registration SIP/pbxsip2@127.0.0.1:5060 No Authentication, registration "
-        "PJSIP/wrong-reg Rejected, peer PJSIP/dead-pj UNREACHABLE - 3 of 9 peers reachable - "
-        "3 of 5 registrations up",
+        "PJSIP/wrong-reg Rejected, trunk SIP/slow-sip LAGGED (751 ms) and 2 more - 6 of 12 "
+        "peers reachable - 3 of 5 registrations up",
     ),
     (
         "peers",
         "Peers secret file",
-        "check_asterisk_peers_secretfile!monitor!{secret_file}!--tech iax2 --exclude dead-iax",
+        "check_asterisk_peers_secretfile!monitor!{secret_file}!--tech iax2 --peer provider-iax",
         0,
-        "ASTERISK_PEERS OK - 1 of 2 peers reachable - 1 of 1 registration up",
+        "ASTERISK_PEERS OK - 1 of 1 peer reachable - 1 of 1 registration up",
     ),
 ]
 

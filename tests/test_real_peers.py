@@ -101,15 +101,17 @@ def test_a_phone_that_never_registered_is_no_alarm(lab: Lab) -> None:
     assert "PJSIP/phone-pj (peer): UNKNOWN - Unavailable: no contact" in run.stdout
 
 
-def test_a_slow_qualify_is_lagged(lab: Lab) -> None:
-    """chan_sip's own LAGGED (the answer after qualify= ms), then our --rtt-critical."""
+@pytest.mark.parametrize(("tech", "name"), [("sip", "SIP/slow-sip"), ("iax2", "IAX2/slow-iax")])
+def test_a_slow_qualify_is_lagged(lab: Lab, tech: str, name: str) -> None:
+    """chan_sip's and chan_iax2's own LAGGED: the OPTIONS or POKE answered after qualify= ms."""
     lagged = re.compile(
-        r"ASTERISK_PEERS WARNING - trunk SIP/slow-sip LAGGED \((\d+) ms\) - 1 of 1 peer reachable"
+        rf"ASTERISK_PEERS WARNING - trunk {name} LAGGED \((\d+) ms\) - 1 of 1 peer reachable"
     )
+    peer = name.split("/")[1]
     runs: list[PluginRun] = []
 
     def is_lagged() -> bool:
-        runs.append(peers(lab, "--tech", "sip", "--peer", "slow-sip", "--registration", "none"))
+        runs.append(peers(lab, "--tech", tech, "--peer", peer, "--registration", "none"))
         return runs[-1].code == 1 and lagged.fullmatch(first(runs[-1])) is not None
 
     assert wait_until(is_lagged, 40, 1), runs[-1].stdout
@@ -193,3 +195,48 @@ def test_carrier_stopped_is_critical_and_the_watcher_says_so_within_seconds(
         run = peers(lab, *args)
         assert run.code == 2
         assert "trunk PJSIP/provider-pj UNREACHABLE" in first(run)
+
+
+def test_a_refresh_unanswered_is_a_stale_registration(tmp_path: Path) -> None:
+    """The carrier stopped: PJSIP keeps provider-reg Registered until its refresh times out;
+    once the refresh is 10 s overdue (`pjsip show registrations`: exp. Ns ago) it is WARNING,
+    then Rejected (CRITICAL). The refresh falls due within a minute of the stop."""
+    stale = re.compile(
+        r"ASTERISK_PEERS WARNING - registration PJSIP/provider-reg Registered \(exp\. (\d+)s ago\)"
+        r" - 0 of 0 peers reachable - 0 of 1 registration up"
+    )
+    args = ("--tech", "pjsip", "--peer", "none", "--registration", "provider-reg")
+    with sip_lab(tmp_path / "lab") as lab:
+        settles(
+            lab, (0, "ASTERISK_PEERS OK - 0 of 0 peers reachable - 1 of 1 registration up"), *args
+        )
+        lab.provider.stop()
+        runs: list[PluginRun] = []
+
+        def is_stale() -> bool:
+            runs.append(peers(lab, *args))
+            return runs[-1].code == 1 and stale.fullmatch(first(runs[-1])) is not None
+
+        assert wait_until(is_stale, 120, 1), runs[-1].stdout
+        match = stale.fullmatch(first(runs[-1]))
+        assert match is not None and int(match.group(1)) >= 10
+        assert "'pjsip show registrations'" in peers(lab, *args, "-v").stdout
+
+
+def test_a_slow_pjsip_contact_is_over_the_rtt_threshold(lab: Lab) -> None:
+    """PJSIP says Reachable whatever the delay (under qualify_timeout): the RTT tells."""
+    slow = re.compile(
+        r"ASTERISK_PEERS WARNING - peer PJSIP/slow-pj qualify ([0-9.]+) ms > 500 ms - "
+        r"1 of 1 peer reachable"
+    )
+    args = ("--tech", "pjsip", "--peer", "slow-pj", "--registration", "none")
+    runs: list[PluginRun] = []
+
+    def is_slow() -> bool:
+        runs.append(peers(lab, *args, "--rtt-warning", "500"))
+        return runs[-1].code == 1 and slow.fullmatch(first(runs[-1])) is not None
+
+    assert wait_until(is_slow, 40, 1), runs[-1].stdout
+    match = slow.fullmatch(first(runs[-1]))
+    assert match is not None and float(match.group(1)) > 700
+    assert "PJSIP/slow-pj (peer) at sip:127.0.0.1:" in runs[-1].stdout

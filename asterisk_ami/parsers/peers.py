@@ -31,6 +31,9 @@ class Peer(NamedTuple):
     static: bool = False
     #: What Asterisk said, verbatim (PJSIP: the device state and the contacts' states).
     detail: str = ""
+    #: The name may be cut: ``iax2 show peers`` prints at most NAME_WIDTH characters of
+    #: name/username, so a name that fills them (no "/" left) may be longer.
+    cut: bool = False
 
     @property
     def monitored(self) -> bool:
@@ -50,6 +53,9 @@ class Registration(NamedTuple):
     #: chan_sip: when it last registered (Unix time, 0 if never); PJSIP: seconds to the next try.
     since: int | None = None
     next_retry: int | None = None
+    #: PJSIP (``pjsip show registrations`` of 16.27, 18.13, 19.5, 20+): a Registered one's
+    #: seconds since its refresh was due (``(exp. 13s ago)``); None if not overdue or not said.
+    overdue: int | None = None
 
 
 def peer_state(status: str) -> tuple[str, float | None]:
@@ -85,30 +91,47 @@ def _address(host: str, port: str) -> str:
     return f"{host}:{port}"
 
 
+#: The PeerEntry fields read, in the order a repeated one is reported.
+_PEER_FIELDS = ("Event", "Channeltype", "ObjectName", "Status", "IPport", "Port", "IPaddress")
+_CHANNEL_TYPES = {"SIP": "SIP", "IAX": "IAX2", "IAX2": "IAX2"}
+
+
 def parse_peer_events(events: Iterable[Mapping[str, Any]]) -> list[Peer]:
     """Peers from ``SIPpeers``, ``IAXpeerlist`` or ``IAXpeers`` (``PeerEntry`` events)."""
     peers = []
-    for event in map(plain, events):
-        if _field(event, "Event") != "PeerEntry":
-            raise ParseError(f"unexpected event {excerpt(_field(event, 'Event'))} in a peer list")
-        kind = _field(event, "Channeltype")
-        tech = {"SIP": "SIP", "IAX": "IAX2", "IAX2": "IAX2"}.get(kind)
-        name = _field(event, "ObjectName")
+    statuses: dict[str, tuple[str, float | None]] = {}  # a PBX's peers share a few statuses
+    for raw in events:
+        event = plain(raw)
+        get = event.get
+        if list in map(type, event.values()):  # a repeated header: is it one we read?
+            for name in _PEER_FIELDS:
+                _field(event, name)  # raises for the first repeated one
+        kind = str(get("Event", "")).strip()
+        if kind != "PeerEntry":
+            raise ParseError(f"unexpected event {excerpt(kind)} in a peer list")
+        channel = str(get("Channeltype", "")).strip()
+        tech = _CHANNEL_TYPES.get(channel)
+        name = str(get("ObjectName", "")).strip()
         if tech is None or not name:
-            raise ParseError(f"PeerEntry without a known Channeltype and ObjectName: {kind!r:.40}")
+            raise ParseError(
+                f"PeerEntry without a known Channeltype and ObjectName: {channel!r:.40}"
+            )
         if tech == "IAX2" and "ObjectUsername" not in event:
             name = name.split("/", 1)[0]  # IAXpeers and IAXpeerlist write name/username
-        state, rtt = peer_state(_field(event, "Status"))
-        port = _field(event, "IPport") or _field(event, "Port")
+        status = str(get("Status", "")).strip()
+        known = statuses.get(status)
+        if known is None:
+            known = statuses[status] = peer_state(status)
+        port = str(get("IPport", "")).strip() or str(get("Port", "")).strip()
         peers.append(
             Peer(
                 tech,
                 name,
-                state,
-                rtt,
-                _address(_field(event, "IPaddress"), port),
-                _field(event, "Dynamic") == "no",
-                _field(event, "Status"),
+                known[0],
+                known[1],
+                _address(str(get("IPaddress", "")).strip(), port),
+                str(get("Dynamic", "")).strip() == "no",
+                status,
             )
         )
     return peers
@@ -139,8 +162,13 @@ _ROW = re.compile(r"(\S+)\s+(\S+)(.*?)\s((?:OK|LAGGED) \(\d+ ms\)|UNREACHABLE|UN
 _TRAILER = re.compile(r"\d+ (?:sip|iax2) peers\b")
 
 
+#: ``iax2 show peers`` writes name/username with ``%-15.15s`` (every version, 1.4 to 22).
+NAME_WIDTH = 15
+
+
 def parse_show_peers(tech: str, lines: Sequence[str]) -> list[Peer]:
-    """``sip show peers`` or ``iax2 show peers``. IAX2 cuts names to 15 characters."""
+    """``sip show peers`` or ``iax2 show peers``. IAX2 cuts name/username to 15 characters:
+    the name is whole when a "/" is left, and may be cut when it fills the 15 (Peer.cut)."""
     peers = []
     header = False
     for raw in lines:
@@ -162,6 +190,7 @@ def parse_show_peers(tech: str, lines: Sequence[str]) -> list[Peer]:
         words = middle.split()
         dynamic = "D" in words or "(D)" in words
         port = next((w for w in reversed(words) if w.isdigit()), "")
+        cut = tech == "IAX2" and len(name) >= NAME_WIDTH and "/" not in name
         peers.append(
             Peer(
                 tech,
@@ -171,6 +200,7 @@ def parse_show_peers(tech: str, lines: Sequence[str]) -> list[Peer]:
                 _address(host, port),
                 not dynamic,
                 status,
+                cut,
             )
         )
     if not header:

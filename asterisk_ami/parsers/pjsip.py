@@ -223,14 +223,28 @@ def parse_show_endpoints(lines: Sequence[str]) -> list[Peer]:
     return peers
 
 
-_REGISTRATION = re.compile(r"([^/\s]+)/\S+\s+(?:\S+\s+)?(Registered|Unregistered|Rejected)\b")
+#: ``name/server_uri  auth  Status  (exp. 41s)``: res_pjsip_outbound_registration's
+#: cli_print_body; the ``(exp. Ns)`` / ``(exp. Ns ago)`` suffix came with 16.27, 18.13, 19.5
+#: and 20.0 (before: the status word only). The status words are Registered, Unregistered
+#: (also stopping/stopped) and Rejected (temporary or permanent), in every version.
+_REGISTRATION = re.compile(
+    r"([^/\s]+)/\S+\s+(?:\S+\s+)?(Registered|Unregistered|Rejected)\b"
+    r"(?:\s+\(exp\. (\d+)s( ago)?\))?"
+)
 
 
 def parse_show_registrations(lines: Sequence[str]) -> list[Registration]:
-    """``pjsip show registrations`` (the auth column is the auth's name, not its password)."""
+    """``pjsip show registrations`` (the auth column is the auth's name, not its password).
+
+    ``(exp. Ns ago)``: the time Asterisk scheduled the refresh for is N seconds past and no
+    answer has come (the registration stays Registered until the refresh times out)."""
     found = []
     for raw in lines:
         match = _REGISTRATION.match(raw.strip())
         if match:
-            found.append(Registration("PJSIP", match.group(1), match.group(2)))
+            name, state, seconds, ago = match.groups()
+            # Rejected's "(exp. Ns ago)" is its retry's time: only a Registered one is late.
+            late = seconds is not None and ago and state == "Registered"
+            overdue = int(seconds) if late else None
+            found.append(Registration("PJSIP", name, state, overdue=overdue))
     return found

@@ -113,9 +113,16 @@ class Peers(AmiResource):
         yield nagiosplugin.Metric("registrations_failed", failed, min=0)
         if rep.rtt_max is not None:
             yield nagiosplugin.Metric("rtt_max", rep.rtt_max, "ms", min=0, context="rtt")
+        labels: set[str] = set()
         for peer in rep.watched:
             if peer.rtt_ms is not None and (self.options.rtt_perfdata or rep.is_trunk(peer)):
                 label = perf_label(peer.tech, peer.name)
+                # Names cut by 'iax2 show peers' (or folded to one label) may meet: number them.
+                base, n = label, 1
+                while label in labels:
+                    n += 1
+                    label = f"{base}_{n}"
+                labels.add(label)
                 yield nagiosplugin.Metric(label, peer.rtt_ms, "ms", min=0, context="rtt")
         yield nagiosplugin.Metric("verdict", rep.state, context="verdict")
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from asterisk_ami.parsers.peers import NAME_WIDTH
 from isp_plugins.runtime.text import plural, sanitize
 
 if TYPE_CHECKING:
@@ -22,6 +23,10 @@ REGISTRATION_DOWN = frozenset(
 )
 #: At most this many problems are named on the status line.
 NAMED = 5
+#: A PJSIP registration still Registered this many seconds after its refresh was due
+#: (``(exp. Ns ago)``) is WARNING: the refresh went unanswered. Under it, a refresh may
+#: simply be on its way.
+OVERDUE_GRACE = 10
 
 
 class Rules(NamedTuple):
@@ -69,7 +74,7 @@ class PeerReport(NamedTuple):
 
     @property
     def registrations_ok(self) -> int:
-        return sum(r.state == REGISTERED for r in self.registrations)
+        return sum(registration_up(r) for r in self.registrations)
 
     @property
     def state(self) -> int:
@@ -89,6 +94,83 @@ OK_VERDICT = Verdict(OK, "")
 
 def _matches(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _tokens(pattern: str) -> list[str]:
+    """A shell pattern as fnmatch reads it: ``*``, ``?``, ``[...]`` classes, literal chars."""
+    tokens, i = [], 0
+    while i < len(pattern):
+        end = i + 1
+        if pattern[i] == "[":
+            j = i + 1
+            if j < len(pattern) and pattern[j] == "!":
+                j += 1
+            if j < len(pattern) and pattern[j] == "]":
+                j += 1
+            close = pattern.find("]", j)
+            if close >= 0:
+                end = close + 1  # else a lone "[" is a literal
+        tokens.append(pattern[i:end])
+        i = end
+    return tokens
+
+
+def _after(cut: str, tokens: list[str]) -> set[int]:
+    """The pattern positions reached once the tokens have read all of ``cut`` (an NFA: a
+    ``*`` may take any number of characters); empty when the pattern cannot start so."""
+    reached = {0}
+    for char in cut:
+        following = set()
+        for k in _stars(tokens, reached):
+            if k == len(tokens):
+                continue
+            token = tokens[k]
+            if token == "*":
+                following.add(k)
+            elif token in ("?", char) or (len(token) > 1 and _in_class(char, token)):
+                following.add(k + 1)
+        if not following:
+            return set()
+        reached = following
+    return reached
+
+
+def _could_match(cut: str, pattern: str) -> bool:
+    """Whether some name beginning with ``cut`` matches ``pattern``."""
+    return bool(_after(cut, _tokens(pattern)))
+
+
+def _surely_matches(cut: str, pattern: str) -> bool:
+    """Whether every name beginning with ``cut`` matches ``pattern``: what is left of the
+    pattern once it has read the cut name is only ``*``."""
+    tokens = _tokens(pattern)
+    return any(k < len(tokens) and all(t == "*" for t in tokens[k:]) for k in _after(cut, tokens))
+
+
+def _stars(tokens: list[str], positions: set[int]) -> set[int]:
+    """Positions, and those reached by letting each ``*`` match nothing."""
+    found, todo = set(positions), list(positions)
+    while todo:
+        k = todo.pop()
+        if k < len(tokens) and tokens[k] == "*" and k + 1 not in found:
+            found.add(k + 1)
+            todo.append(k + 1)
+    return found
+
+
+def _in_class(char: str, token: str) -> bool:
+    return fnmatch.fnmatchcase(char, token)
+
+
+def selects(peer: Peer, patterns: Sequence[str], surely: bool = False) -> bool:
+    """Whether a pattern names the peer. A possibly cut name (``iax2 show peers``) is named
+    when some name beginning with it would be, or with ``surely`` when every one would: a
+    peer is watched (or taken for a trunk) if it may be one of those asked for, and left out
+    only if it must be one of those excluded. Either way no peer goes unwatched by doubt."""
+    if _matches(peer.name, patterns):
+        return True
+    test = _surely_matches if surely else _could_match
+    return peer.cut and any(test(peer.name, p) for p in patterns)
 
 
 def label(peer: Peer) -> str:
@@ -122,12 +204,25 @@ def registration_label(registration: Registration) -> str:
     return sanitize(f"{registration.tech}/{registration.name}", 100)
 
 
+def overdue(registration: Registration) -> bool:
+    """Registered, but its refresh is OVERDUE_GRACE seconds or more past due (PJSIP)."""
+    return registration.overdue is not None and registration.overdue >= OVERDUE_GRACE
+
+
+def registration_up(registration: Registration) -> bool:
+    return registration.state == REGISTERED and not overdue(registration)
+
+
 def registration_verdict(registration: Registration) -> Verdict:
-    """Registered is OK; Rejected, Failed, No Authentication, Unregistered, Timeout CRITICAL;
-    any other state (a request on its way) WARNING."""
+    """Registered is OK, unless its refresh is overdue (WARNING); Rejected, Failed, No
+    Authentication, Unregistered, Timeout CRITICAL; any other state (a request on its way)
+    WARNING."""
+    name = f"registration {registration_label(registration)}"
     if registration.state == REGISTERED:
-        return Verdict(OK, "")
-    text = f"registration {registration_label(registration)} {sanitize(registration.state, 40)}"
+        if not overdue(registration):
+            return Verdict(OK, "")
+        return Verdict(WARNING, f"{name} Registered (exp. {registration.overdue}s ago)")
+    text = f"{name} {sanitize(registration.state, 40)}"
     return Verdict(CRITICAL if registration.state in REGISTRATION_DOWN else WARNING, text)
 
 
@@ -138,13 +233,11 @@ def report(
     chosen = [
         p
         for p in peers
-        if (not rules.peer or _matches(p.name, rules.peer)) and not _matches(p.name, rules.exclude)
+        if (not rules.peer or selects(p, rules.peer)) and not selects(p, rules.exclude, True)
     ]
     watched = tuple(p for p in chosen if p.monitored)
     unmonitored = tuple(p for p in chosen if not p.monitored)
-    trunks = frozenset(
-        (p.tech, p.name) for p in chosen if p.static or _matches(p.name, rules.trunk)
-    )
+    trunks = frozenset((p.tech, p.name) for p in chosen if p.static or selects(p, rules.trunk))
     regs = tuple(
         r for r in registrations if not rules.registration or _matches(r.name, rules.registration)
     )
@@ -183,6 +276,8 @@ def describe_peer(peer: Peer, trunk: bool) -> str:
     rtt = f" ({peer.rtt_ms:g} ms)" if peer.rtt_ms is not None else ""
     state = peer.state if peer.monitored else "not qualified"
     about = f" - {sanitize(peer.detail, 120)}" if peer.tech == "PJSIP" and peer.detail else ""
+    if peer.cut:
+        about += f" (name cut to {NAME_WIDTH} characters by 'iax2 show peers')"
     return f"{label(peer)} ({kind}){where}: {state}{rtt}{about}"
 
 
@@ -194,6 +289,8 @@ def describe_registration(registration: Registration) -> str:
         extra += f", last registered {when} UTC"
     if registration.next_retry:
         extra += f", next try in {registration.next_retry}s"
+    if registration.overdue is not None:
+        extra += f", refresh due {registration.overdue}s ago and not answered"
     return (
         f"registration {registration_label(registration)}: "
         f"{sanitize(registration.state, 40)}{extra}"
