@@ -168,8 +168,9 @@ def test_minus_v_keeps_the_greeting_and_the_insecure_warning_on_every_path(
 
 # -- asterisk-watch ------------------------------------------------------------------------
 def test_asterisk_watch_against_a_real_pbx(own_asterisk: RealAsterisk, tmp_path: Path) -> None:
-    """Logs in, is told FullyBooted and Reload, goes UNKNOWN after `stale` while the PBX is
-    down, recovers when it is back, logs off on SIGTERM."""
+    """Logs in, is told Reload, goes UNKNOWN after `stale` while the PBX is down, recovers when
+    it is back, logs off on SIGTERM. (The FullyBooted of a login is not asserted: the watcher
+    ignores it before its first evaluation, but a PBX still booting sends it later.)"""
     services = {"PRI": "check_asterisk_pri -n 0", "DAHDI": "check_asterisk_dahdi"}
     watch = {"interval": "600", "stale": "2", "heartbeat": "600"}
     config = watch_config(tmp_path, own_asterisk.port, services, SECRET, watch)
@@ -191,7 +192,6 @@ def test_asterisk_watch_against_a_real_pbx(own_asterisk: RealAsterisk, tmp_path:
         assert back is not None, daemon.log
         assert daemon.stop() == 0, daemon.log
         log = daemon.log
-    assert "pbx1: event FullyBooted" in log
     assert log.count("pbx1: logged in to") == 2, log
     assert wait_until(lambda: own_asterisk.sessions() == [False, True], 10), "no Logoff"
     assert SECRET not in log
