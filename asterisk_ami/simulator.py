@@ -597,20 +597,7 @@ class Simulator:
     def stop(self) -> None:
         if self._loop is None or self._server is None:
             return
-        loop = self._loop
-
-        async def shutdown() -> None:
-            if self._server is not None:
-                self._server.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            loop.stop()
-
-        asyncio.run_coroutine_threadsafe(shutdown(), loop)
-        if self._thread is not None:
-            self._thread.join(5)
+        _shut_down(self._loop, [self], self._thread, 5)
 
     def actions(self, name: str) -> list[dict[str, str]]:
         """The received actions called ``name`` (case-insensitive)."""
@@ -636,6 +623,30 @@ FARM_SCENARIO = "pri_all_up+fxo_ok+dahdi_all_ok"
 FARM_ALARM_SCENARIO = "pri_span3_alarm+fxo_ok+dahdi_all_ok"
 #: The failure of a farm PBX whose port nothing listens on (a dead PBX: connection refused).
 REFUSED = "refused"
+
+
+def _shut_down(
+    loop: asyncio.AbstractEventLoop,
+    sims: list[Simulator],
+    thread: threading.Thread | None,
+    join: float,
+) -> None:
+    """Stop a loop running in ``thread``: close the simulators' listeners, cancel every task
+    on it, stop it, and wait up to ``join`` seconds for the thread."""
+
+    async def shutdown() -> None:
+        for sim in sims:
+            if sim._server is not None:
+                sim._server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        loop.stop()
+
+    asyncio.run_coroutine_threadsafe(shutdown(), loop)
+    if thread is not None:
+        thread.join(join)
 
 
 class Farm:
@@ -724,23 +735,9 @@ class Farm:
         return dict(self.ports)
 
     def stop(self) -> None:
-        loop = self._loop
-        if loop is None:
+        if self._loop is None:
             return
-
-        async def shutdown() -> None:
-            for sim in self.pbxs.values():
-                if sim._server is not None:
-                    sim._server.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            loop.stop()
-
-        asyncio.run_coroutine_threadsafe(shutdown(), loop)
-        if self._thread is not None:
-            self._thread.join(10)
+        _shut_down(self._loop, list(self.pbxs.values()), self._thread, 10)
 
     def logins(self) -> int:
         """Logins received, over every PBX."""
