@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import resource
 import select
 import ssl
 import threading
@@ -346,7 +347,27 @@ def test_one_write_carries_as_many_whole_lines_as_fit_in_pipe_buf(tmp_path) -> N
     assert sum(len(d.splitlines()) for d in writes) == 60
 
 
-def test_a_momentarily_full_fifo_is_waited_on_not_failed(tmp_path) -> None:
+@pytest.fixture(params=["few fds", "fds past 1023"])
+def open_files(request) -> Iterator[None]:
+    """As many files open as a test wants: a watcher of thousands of PBXs has its command
+    file's descriptor past 1023, where select() fails ("filedescriptor out of range")."""
+    if request.param == "few fds":
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the open-files hard limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_momentarily_full_fifo_is_waited_on_not_failed(tmp_path, open_files) -> None:
     fifo = tmp_path / "nagios.cmd"
     os.mkfifo(fifo)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)

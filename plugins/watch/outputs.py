@@ -152,8 +152,12 @@ class NagiosCommandFile:
                 except BlockingIOError:
                     # Full: Nagios reads in bursts. Wait (in this output's own thread) for
                     # room, a while: one that stopped reading is an error, not a hang.
+                    # poll, not select: a watcher of thousands of PBXs has fds past 1023,
+                    # which select() refuses ("filedescriptor out of range").
                     left = deadline - time.monotonic()
-                    if left <= 0 or not select.select([], [fd], [], left)[1]:
+                    poller = select.poll()
+                    poller.register(fd, select.POLLOUT)
+                    if left <= 0 or not poller.poll(left * 1000):
                         raise OutputError(f"{self.path}: full, Nagios does not read it") from None
         except OSError as exc:
             raise OutputError(f"{self.path}: {exc.strerror}") from None
