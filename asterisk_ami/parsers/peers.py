@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from asterisk_ami.errors import ParseError, excerpt
@@ -160,6 +160,30 @@ def parse_registry_events(tech: str, events: Iterable[Mapping[str, Any]]) -> lis
 #: anywhere further on (LAGGED overflows its column, and the columns moved between versions).
 _ROW = re.compile(r"(\S+)\s+(\S+)(.*?)\s((?:OK|LAGGED) \(\d+ ms\)|UNREACHABLE|UNKNOWN|Unmonitored)")
 _TRAILER = re.compile(r"\d+ (?:sip|iax2) peers\b")
+_REGISTRY_TRAILER = re.compile(r"\d+ (?:SIP|IAX2) registrations")
+
+
+def _table_rows(
+    lines: Sequence[str], header: str, what: str, command: str, trailer: re.Pattern[str]
+) -> Iterator[str]:
+    """The rows of a CLI table (right-stripped), blank lines skipped: its first line must
+    start with ``header``, and the rows end at a ``trailer`` line or with the output.
+    Raises ParseError on another first line, or when ``command`` printed nothing."""
+    header_seen = False
+    for raw in lines:
+        line = raw.rstrip()
+        if not line.strip():
+            continue
+        if not header_seen:
+            if not line.startswith(header):
+                raise ParseError(f"{what} header expected, got {excerpt(line)}")
+            header_seen = True
+            continue
+        if trailer.match(line):
+            return
+        yield line
+    if not header_seen:
+        raise ParseError(f"'{command}' printed nothing")
 
 
 #: ``iax2 show peers`` writes name/username with ``%-15.15s`` (every version, 1.4 to 22).
@@ -170,18 +194,8 @@ def parse_show_peers(tech: str, lines: Sequence[str]) -> list[Peer]:
     """``sip show peers`` or ``iax2 show peers``. IAX2 cuts name/username to 15 characters:
     the name is whole when a "/" is left, and may be cut when it fills the 15 (Peer.cut)."""
     peers = []
-    header = False
-    for raw in lines:
-        line = raw.rstrip()
-        if not line.strip():
-            continue
-        if not header:
-            if not line.startswith("Name/"):
-                raise ParseError(f"peer list header expected, got {excerpt(line)}")
-            header = True
-            continue
-        if _TRAILER.match(line):
-            break
+    command = f"{tech.lower()} show peers"
+    for line in _table_rows(lines, "Name/", "peer list", command, _TRAILER):
         match = _ROW.match(line)
         if match is None:
             raise ParseError(f"unreadable peer line {excerpt(line)}")
@@ -203,8 +217,6 @@ def parse_show_peers(tech: str, lines: Sequence[str]) -> list[Peer]:
                 cut,
             )
         )
-    if not header:
-        raise ParseError(f"'{tech.lower()} show peers' printed nothing")
     return peers
 
 
@@ -222,23 +234,11 @@ def parse_show_registry(tech: str, lines: Sequence[str]) -> list[Registration]:
     """``sip show registry`` or ``iax2 show registry``."""
     pattern = _SIP_REG if tech == "SIP" else _IAX_REG
     found = []
-    header = False
-    for raw in lines:
-        line = raw.rstrip()
-        if not line.strip():
-            continue
-        if not header:
-            if not line.startswith("Host"):
-                raise ParseError(f"registry header expected, got {excerpt(line)}")
-            header = True
-            continue
-        if re.match(r"\d+ (?:SIP|IAX2) registrations", line):
-            break
+    command = f"{tech.lower()} show registry"
+    for line in _table_rows(lines, "Host", "registry", command, _REGISTRY_TRAILER):
         match = pattern.match(line)
         if match is None:
             raise ParseError(f"unreadable registration line {excerpt(line)}")
         host, user, state = match.groups()
         found.append(Registration(tech, f"{user}@{host}", state))
-    if not header:
-        raise ParseError(f"'{tech.lower()} show registry' printed nothing")
     return found
