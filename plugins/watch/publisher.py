@@ -360,15 +360,23 @@ class Publisher:
 
     def close(self, timeout: float) -> bool:
         """Deliver what waits within ``timeout`` seconds, retrying nothing; end the senders."""
-        for delivery in self.deliveries:
-            delivery.finish()
-        deadline = time.monotonic() + timeout
-        return all(d.close(max(0.0, deadline - time.monotonic())) for d in self.deliveries)
+        return _close_all(self.deliveries, timeout)
 
 
 def _finish(deliveries: list[Delivery]) -> None:
     for delivery in deliveries:
         delivery.finish()
+
+
+def _close_all(deliveries: list[Delivery], timeout: float) -> bool:
+    """Finish every delivery, then wait for each within one shared ``timeout``; False if
+    any left results undelivered."""
+    _finish(deliveries)
+    deadline = time.monotonic() + timeout
+    # A list, not a generator inside all(): every delivery gets its wait, not only the
+    # ones before the first that failed.
+    closed = [d.close(max(0.0, deadline - time.monotonic())) for d in deliveries]
+    return all(closed)
 
 
 #: Every delivery whose senders may still run: at exit they get EXIT_FLUSH seconds.
@@ -377,9 +385,4 @@ _LIVE: weakref.WeakSet[Delivery] = weakref.WeakSet()
 
 @atexit.register
 def _flush_at_exit() -> None:
-    live = list(_LIVE)
-    for delivery in live:
-        delivery.finish()
-    deadline = time.monotonic() + EXIT_FLUSH
-    for delivery in live:
-        delivery.close(max(0.0, deadline - time.monotonic()))
+    _close_all(list(_LIVE), EXIT_FLUSH)
