@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -90,6 +91,35 @@ def wait_for(predicate: Callable[[], bool], seconds: float = 2.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+# -- check_postfix_deliveries's two ways of counting a block ------------------------------
+#: One pass of the Aho-Corasick automaton (ahocorasick_rs installed), or the bytes.count/find
+#: passes of the BlockCounter (no wheel for the platform). The scan tests run both.
+POSTFIX_COUNTERS = ("automaton", "bytes")
+
+
+@contextmanager
+def postfix_counter(name: str) -> Iterator[None]:
+    """check_postfix_deliveries counts blocks the ``name`` way inside the block."""
+    from isp_plugins.sources.postfix_log import automaton
+
+    saved = automaton.ahocorasick_rs
+    if name == "automaton" and saved is None:
+        pytest.skip("ahocorasick_rs is not installed")
+    if name == "bytes":
+        automaton.ahocorasick_rs = None
+    try:
+        yield
+    finally:
+        automaton.ahocorasick_rs = saved
+
+
+@pytest.fixture(params=POSTFIX_COUNTERS)
+def counter(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The test runs once with each of :data:`POSTFIX_COUNTERS`."""
+    with postfix_counter(request.param):
+        yield request.param
 
 
 # -- property-based tests ---------------------------------------------------------------

@@ -8,11 +8,12 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from isp_plugins.sources.postfix_log import lines, providers, tally
-from tests.conftest import FUZZ_SEED, ROOT
+from isp_plugins.sources.postfix_log import automaton, lines, providers, tally
+from tests.conftest import FUZZ_SEED, POSTFIX_COUNTERS, ROOT, postfix_counter
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 fuzz = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -176,3 +177,56 @@ def test_a_read_in_parts_counts_the_same(block: int) -> None:
             if not found.partial:
                 break
     assert tuple(total[i] for i in range(len(WHOLE))) == WHOLE
+
+
+@seed(FUZZ_SEED)
+@fuzz
+@pytest.mark.parametrize("counter", POSTFIX_COUNTERS)
+@given(
+    st.lists(st.integers(min_value=0, max_value=len(LOG)), max_size=8),
+    st.sampled_from([64, 333, 4096, tally.BLOCK]),
+)
+def test_each_counter_counts_every_delivery_once_across_any_split(
+    counter: str, cuts: list[int], block: int
+) -> None:
+    """Both ways of counting a block, against the whole log counted at once."""
+    with postfix_counter(counter):
+        test_every_delivery_is_counted_once_across_any_split.hypothesis.inner_test(cuts, block)  # type: ignore[attr-defined]
+
+
+#: The texts the counters search for, and others like them, to put anywhere in a line.
+TEXTS = [
+    text.decode()
+    for text in (*(t for t, _ in automaton.POSTFIX_TEXTS), *(t for t, _ in automaton.AMAVIS_TEXTS))
+] + ["status=sent ", " status=sent", " Passed CLEAN {RelayedInbound}, ", "\n", " status=deferred "]
+
+
+@seed(FUZZ_SEED)
+@fuzz
+@given(
+    st.lists(
+        st.tuples(
+            fixture_lines,
+            st.integers(min_value=0, max_value=900),
+            st.lists(st.sampled_from(TEXTS), max_size=3),
+            st.sampled_from(["", " ", "x", ":"]),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_the_automaton_counts_what_the_bytes_passes_count(
+    pieces: list[tuple[str, int, list[str], str]],
+) -> None:
+    """Fixture lines with the searched texts put anywhere, glued to each other or not: the
+    one-pass automaton and the BlockCounter's passes count the same and parse the same lines."""
+    data = "".join(
+        line[:cut] + glue.join(texts) + line[cut:] + "\n" for line, cut, texts, glue in pieces
+    ).encode()
+    results = []
+    for name in POSTFIX_COUNTERS:
+        with postfix_counter(name):
+            counted = tally.Tally()
+            tally.block_counter(counted, data[:4096], True, True).count(data, 0, len(data))
+            results.append(counts(tally.Scan(tally=counted)))
+    assert results[0] == results[1]

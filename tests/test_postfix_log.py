@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from isp_plugins.sources.postfix_log import lines, providers, tally
+from isp_plugins.sources.postfix_log import automaton, lines, providers, tally
+from isp_plugins.sources.postfix_log.automaton import AutomatonCounter
 from isp_plugins.sources.postfix_log.providers import REJECT_CLASSES, REPLIES, classify
+from tests.conftest import postfix_counter
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "postfix_log"
 
@@ -451,6 +453,7 @@ def totals(found: tally.Scan) -> tuple[int, ...]:
     )
 
 
+@pytest.mark.usefixtures("counter")
 def test_the_syslog_fixture_counts(tmp_path: Path) -> None:
     found = scan(FIXTURES / "syslog.log", tmp_path)
     assert totals(found) == (7, 6, 3, 1, 4, 5, 3)
@@ -471,6 +474,7 @@ def test_the_syslog_fixture_counts(tmp_path: Path) -> None:
     assert totals(again) == (0,) * 7
 
 
+@pytest.mark.usefixtures("counter")
 def test_a_separate_amavis_log_is_read_for_verdicts_only(tmp_path: Path) -> None:
     found = scan(FIXTURES / "iso.log", tmp_path, amavis_log=str(FIXTURES / "amavis.log"))
     assert totals(found) == (2, 2, 3, 0, 0, 11, 4)
@@ -482,6 +486,7 @@ def test_a_separate_amavis_log_is_read_for_verdicts_only(tmp_path: Path) -> None
     assert totals(found) == (7, 6, 3, 1, 4, 5, 3)
 
 
+@pytest.mark.usefixtures("counter")
 def test_rotation_half_written_line_and_truncation(tmp_path: Path) -> None:
     log, state = tmp_path / "mail.log", tmp_path / "state"
     text = (FIXTURES / "syslog.log").read_text()
@@ -502,6 +507,7 @@ def test_rotation_half_written_line_and_truncation(tmp_path: Path) -> None:
     assert "truncated" in third.notes[0]
 
 
+@pytest.mark.usefixtures("counter")
 def test_a_log_too_big_for_the_time_is_read_in_parts(tmp_path: Path) -> None:
     log, state = tmp_path / "mail.log", tmp_path / "state"
     log.write_bytes((FIXTURES / "syslog.log").read_bytes() * 20)
@@ -539,6 +545,39 @@ def test_counting_and_walking_the_deliveries_of_a_block_agree() -> None:
     quiet += b", delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)\n"
     counter.count(quiet * 3, 0, len(quiet) * 3)
     assert not counter.failing
+
+
+def test_the_automaton_is_used_where_installed_else_the_bytes_passes() -> None:
+    sample = b"x status=sent y\n"
+    with postfix_counter("automaton"):
+        assert isinstance(tally.block_counter(tally.Tally(), sample, True, True), AutomatonCounter)
+    with postfix_counter("bytes"):
+        assert isinstance(
+            tally.block_counter(tally.Tally(), sample, True, True), tally.BlockCounter
+        )
+
+
+def test_no_text_of_the_automaton_can_begin_inside_another() -> None:
+    """What makes its non-overlapping matches find every text (automaton's module doc): no
+    text, lead included, can be placed so that its searched part begins inside another's
+    match, and where two searched parts begin at one place, their leads are the same and the
+    longer is listed first (it is the one meant: a sent delivery, a CLEAN outbound verdict)."""
+    texts = [text for text, _ in automaton.POSTFIX_TEXTS + automaton.AMAVIS_TEXTS]
+    for a, whole in enumerate(texts):
+        searched = whole[len(automaton.lead(whole)) :]
+        lead = len(whole) - len(searched)
+        for b, other in enumerate(texts):
+            size = len(automaton.lead(other))
+            for shift in range(1, len(searched)):  # other's searched part at searched[shift:]
+                first = shift - size  # other's first byte, counted from searched's
+                pairs = [
+                    (other[i], whole[lead + first + i])
+                    for i in range(len(other))
+                    if -lead <= first + i < len(searched)
+                ]
+                assert any(x != y for x, y in pairs), (whole, other, shift)
+            if a != b and searched.startswith(other[size:]):
+                assert automaton.lead(whole) == automaton.lead(other) and a < b, (whole, other)
 
 
 def test_an_unreadable_log_is_a_state_error(tmp_path: Path) -> None:

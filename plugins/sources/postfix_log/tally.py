@@ -2,10 +2,13 @@
 last run, reading the mail log incrementally.
 
 The position is :mod:`logtail`'s (state per log file, rotation, truncation, a half-written
-last line). The log is read in big blocks: ``status=sent`` lines are only counted
-(``bytes.count``, no line is cut out), the rare lines (deferred, bounced, expired, rejects,
-amavis verdicts) are found by :mod:`logtail.search`'s needles and parsed one by one. A read
-that runs out of time stops between two blocks and saves that position: the next run goes on.
+last line). The log is read in big blocks: ``status=sent`` lines and CLEAN outbound verdicts
+are only counted (no line is cut out), the rare lines (deferred, bounced, expired, rejects,
+the other amavis verdicts) are found and parsed one by one. A block is searched in one pass
+by :class:`automaton.AutomatonCounter` where ahocorasick_rs is installed, else by
+:class:`BlockCounter`'s ``bytes.count``/``find`` passes (same counts, 2 to 3 times slower). A
+read that runs out of time stops between two blocks and saves that position: the next run
+goes on.
 
 The window of a run, for the rates: from the log time where the previous run stopped (the
 stamp of the last line it read, kept in the state) to the stamp of the last line read now;
@@ -25,7 +28,9 @@ from isp_plugins.sources import logtail
 from isp_plugins.sources.logtail import search
 from isp_plugins.sources.logtail.blocks import Budget, blocks
 from isp_plugins.sources.logtail.stamps import line_stamp
+from isp_plugins.sources.postfix_log import automaton
 from isp_plugins.sources.postfix_log import lines as parse
+from isp_plugins.sources.postfix_log.automaton import AutomatonCounter
 from isp_plugins.sources.postfix_log.providers import REJECT_KINDS
 
 STATE_PREFIX = "check_postfix_deliveries"
@@ -123,6 +128,14 @@ class Tally:
             if verdict.spam:
                 self.spam_clients[verdict.client or "unknown"] += 1
 
+    def add_lines(
+        self, data: bytes, heads: set[int], end: int, postfix: bool, amavis: bool
+    ) -> None:
+        """Parse the lines of ``data`` that start at ``heads`` (and end by ``end``), in order."""
+        for head in sorted(heads):
+            tail = data.find(b"\n", head, end)
+            self.add_line(data[head : tail if tail >= 0 else end], postfix, amavis)
+
     @property
     def rejected_total(self) -> int:
         return sum(self.rejected[kind] for kind in REJECT_KINDS)
@@ -152,7 +165,8 @@ def _heads(data: bytes, start: int, end: int, hits: Iterable[int], found: set[in
 
 
 class BlockCounter:
-    """Counts the complete lines of one region after another, searching each block in place.
+    """Counts the complete lines of one region after another, searching each block in place
+    (where :mod:`automaton` cannot be used: no ahocorasick_rs wheel for the machine).
 
     Most lines of a mail log count for nothing; the few kinds that do are found without
     cutting lines out: ``status=sent`` lines and amavis's CLEAN outbound verdicts are only
@@ -205,9 +219,17 @@ class BlockCounter:
             if data.count(parse.PASSED, start, end) > clean:  # other verdicts: one by one
                 hits = (match.start() for match in parse.OTHER_PASSED.finditer(data, start, end))
                 _heads(data, start, end, hits, found)
-        for head in sorted(found):
-            tail = data.find(b"\n", head, end)
-            tally.add_line(data[head : tail if tail >= 0 else end], self.postfix, self.amavis)
+        tally.add_lines(data, found, end, self.postfix, self.amavis)
+
+
+def block_counter(
+    tally: Tally, sample: bytes, postfix: bool, amavis: bool
+) -> BlockCounter | AutomatonCounter:
+    """The one-pass :class:`AutomatonCounter` where ahocorasick_rs is installed, else the
+    :class:`BlockCounter` (``sample``: the start of the log, to pick its needles)."""
+    if automaton.available():
+        return AutomatonCounter(tally, postfix, amavis)
+    return BlockCounter(tally, sample, postfix, amavis)
 
 
 def read_range(
@@ -227,7 +249,7 @@ def read_range(
     """
     handle.seek(start)
     sample = handle.read(min(search.SAMPLE, max(0, end - start)))
-    counter = BlockCounter(tally, sample, postfix, amavis)
+    counter = block_counter(tally, sample, postfix, amavis)
     budget = Budget(deadline)
     for region in blocks(handle, start, end, block, budget):
         counter.count(region.data, region.first, region.last)
