@@ -266,8 +266,10 @@ SUDOERS_RULE = re.compile(
     r"(?:\((?P<runas>[^)]*)\)\s*)?(?P<tags>(?:[A-Z_]+:\s*)*)(?P<command>/\S.*?))\s*$",
     re.MULTILINE,
 )
-#: How the definitions run a command as root: no option, so nothing but the command varies.
-SUDO = "/usr/bin/sudo "
+#: How the definitions run a command as root: -n only (sudo never asks for a password: without
+#: its sudoers line it fails at once, "a password is required"), so nothing but the command
+#: varies.
+SUDO = "/usr/bin/sudo -n "
 
 
 def sudoers_rules() -> list[tuple[str, str, str]]:
