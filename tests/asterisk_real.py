@@ -25,6 +25,7 @@ from pathlib import Path
 
 import trustme
 
+from tests.ports import free_port
 from tests.services import service_missing
 
 SETUP_SCRIPT = "50-asterisk.sh"
@@ -69,12 +70,6 @@ SECRET = "real-s3cret-Qm27"
 ADMIN_SECRET = "admin-s3cret-Wx55"
 
 MODULES = ("res_smdi.so", "chan_dahdi.so", "res_security_log.so")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def make_ca(directory: Path) -> tuple[Path, Path, Path]:

@@ -21,25 +21,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.ports import free_ports
 from tests.services import service_missing
 
 #: A zone: its name -> records as (owner relative to the zone, type, value).
 Zones = Mapping[str, Sequence[tuple[str, str, str]]]
 SOA = "ns.lab. hostmaster.lab. 1 3600 600 86400 60"
-
-
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 (NSD and Unbound listen on both)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
 
 
 def v4(address: str) -> str:
@@ -116,7 +103,7 @@ def running_lab(zones: Zones, silent: Sequence[str] = ()) -> Iterator[Lab]:
     to a UDP socket that never answers (a list whose servers are gone)."""
     nsd, unbound = need_dns()
     root = Path(tempfile.mkdtemp(prefix="dnsbl-lab-"))
-    nsd_port, unbound_port = free_port(), free_port()
+    nsd_port, unbound_port = free_ports(2)
     lab = Lab(root, f"127.0.0.1:{unbound_port}", nsd_port)
     try:
         zone_stanzas = []

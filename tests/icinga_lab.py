@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.nagios_helpers import ICINGA2, MASTER, SCRIPTS, current_user, stop
+from tests.ports import free_port
 
 #: The satellite zone of the shipped example (zones.conf, zones.d/pbx-east/).
 ZONE = "pbx-east"
@@ -69,21 +70,6 @@ def retime(text: str, block: str, settings: dict[str, str], where: str) -> str:
         body, count = re.subn(rf"^(\t{key} = )\S+", rf"\g<1>{value}", body, flags=re.M)
         assert count == 1, f"{where}: {block} has no {key}"
     return text[: found.start()] + body + text[found.end() :]
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1 below Linux's ephemeral range (32768-60999): the daemon
-    binds it seconds later, and a port the kernel hands out to outgoing connections (the
-    satellite's to the master, other tests') could be taken by then."""
-    for _ in range(100):
-        port = random.randint(20000, 32000)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no free port in 20000-32000")
 
 
 def environment() -> dict[str, str]:

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.asterisk_real import MODULES, RealAsterisk, free_port, require_build
+from tests.asterisk_real import MODULES, RealAsterisk, require_build
+from tests.ports import free_port, free_ports
 
 #: The build with chan_sip (20 is the last series that has it).
 VERSION = "20"
@@ -118,20 +119,6 @@ class SlowResponder:
         self.stopped.set()
         self.thread.join(2)
         self.sock.close()
-
-
-def distinct_ports(count: int) -> list[int]:
-    """``count`` free loopback ports, all different: each probe stays bound until all are."""
-    probes = []
-    try:
-        for _ in range(count):
-            probe = socket.socket()
-            probes.append(probe)
-            probe.bind(("127.0.0.1", 0))
-        return [int(p.getsockname()[1]) for p in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 @dataclass
@@ -257,9 +244,7 @@ class Lab:
 def sip_lab(directory: Path) -> Iterator[Lab]:
     """Configure and start the provider, then the pbx; both stopped (by PID) at the end."""
     build = require_build(VERSION)
-    # free_port() closes its probe, so the kernel may hand the same port out twice: the pbx
-    # then greeted on the provider's AMI port. All eleven are taken at once here.
-    port = iter(distinct_ports(11))
+    port = iter(free_ports(11))
     pbx_ports = Ports(next(port), next(port), next(port))
     provider_ports = Ports(next(port), next(port), next(port))
     dead = next(port)
