@@ -183,6 +183,18 @@ class RealAsterisk:
         self.stop()
         raise RuntimeError(f"Asterisk {self.build.release} did not greet within {wait} s")
 
+    def wait_fully_booted(self, wait: float = 60) -> None:
+        """Until every module is loaded (AMI greets before chan_iax2 or PJSIP listen): the
+        remote console's ``core waitfullybooted``."""
+        conf = self.directory / "etc" / "asterisk.conf"
+        command = [str(self.build.prefix / "sbin" / "asterisk"), "-C", str(conf)]
+        subprocess.run(
+            [*command, "-rx", "core waitfullybooted"],
+            capture_output=True,
+            timeout=wait,
+            check=True,
+        )
+
     def greeting(self) -> str:
         """The AMI greeting line, or "" when nobody greets on the port (yet)."""
         try:

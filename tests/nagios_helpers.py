@@ -236,9 +236,10 @@ def plugin_words(command_line: str) -> tuple[str, list[str]] | None:
 
 
 def program(command_line: str) -> str:
-    """The name of the program a command line runs (past sudo), whether ours or not."""
+    """The name of the program a command line runs (past sudo and its options), whether ours
+    or not."""
     words = [word.rsplit("/", 1)[-1] for word in shlex.split(command_line)]
-    return next(word for word in words if word != "sudo")
+    return next(word for word in words if word != "sudo" and not word.startswith("-"))
 
 
 def wait_until(predicate: Callable[[], bool], seconds: float, step: float = 0.2) -> bool:

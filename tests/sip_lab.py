@@ -270,6 +270,10 @@ def sip_lab(directory: Path) -> Iterator[Lab]:
         pbx.configure()
         provider.start()
         try:
+            # The pbx registers at once, and AMI greets before the channels listen: a make test
+            # on a loaded machine once saw the IAX2 registration still "Request Sent" after
+            # the 40 s the tests wait (the likely cause; not reproduced).
+            provider.wait_fully_booted()
             pbx.start()
             try:
                 yield Lab(pbx, provider, pbx_ports, provider_ports, slow)
