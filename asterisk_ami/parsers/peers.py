@@ -98,10 +98,13 @@ _CHANNEL_TYPES = {"SIP": "SIP", "IAX": "IAX2", "IAX2": "IAX2"}
 
 def parse_peer_events(events: Iterable[Mapping[str, Any]]) -> list[Peer]:
     """Peers from ``SIPpeers``, ``IAXpeerlist`` or ``IAXpeers`` (``PeerEntry`` events)."""
-    peers = []
+    peers: list[Peer] = []
+    append = peers.append
+    new = tuple.__new__  # Peer(...) without its Python-level __new__: one per peer
     statuses: dict[str, tuple[str, float | None]] = {}  # a PBX's peers share a few statuses
     for raw in events:
-        event = plain(raw)
+        store = getattr(raw, "_store", None)  # plain(raw), written out
+        event = dict(store.values()) if isinstance(store, dict) else dict(raw.items())
         get = event.get
         if list in map(type, event.values()):  # a repeated header: is it one we read?
             for name in _PEER_FIELDS:
@@ -123,15 +126,19 @@ def parse_peer_events(events: Iterable[Mapping[str, Any]]) -> list[Peer]:
         if known is None:
             known = statuses[status] = peer_state(status)
         port = str(get("IPport", "")).strip() or str(get("Port", "")).strip()
-        peers.append(
-            Peer(
-                tech,
-                name,
-                known[0],
-                known[1],
-                _address(str(get("IPaddress", "")).strip(), port),
-                str(get("Dynamic", "")).strip() == "no",
-                status,
+        append(
+            new(
+                Peer,
+                (
+                    tech,
+                    name,
+                    known[0],
+                    known[1],
+                    _address(str(get("IPaddress", "")).strip(), port),
+                    str(get("Dynamic", "")).strip() == "no",
+                    status,
+                    False,
+                ),
             )
         )
     return peers
