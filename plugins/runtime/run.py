@@ -34,6 +34,16 @@ class SuiteOutput(Output):  # type: ignore[misc]
             self.status += " " + perfdata
         self.add_longoutput(check.verbose_str)
 
+    def add_longoutput(self, text: Any) -> None:
+        """nagiosplugin's, at once for a list of lines that it would keep as they are (no '|'
+        to remove, no line ending in a newline); it goes through them one call each."""
+        if isinstance(text, list) and all(type(line) is str for line in text):
+            block = "\n".join(text)
+            if "|" not in block and "\n\n" not in block and not block.endswith("\n"):
+                self.out.extend(text)
+                return
+        super().add_longoutput(text)
+
 
 def secret_forms(secret: str) -> list[str]:
     """Every way ``secret`` can show in a log line: as is, repr'd or escaped (in a dict or an

@@ -230,14 +230,16 @@ def report(
     peers: Sequence[Peer], registrations: Sequence[Registration], rules: Rules
 ) -> PeerReport:
     """Keep the peers and registrations the options select, and judge each."""
-    chosen = [
-        p
-        for p in peers
-        if (not rules.peer or selects(p, rules.peer)) and not selects(p, rules.exclude, True)
-    ]
+    # No pattern selects nothing: without the options, no selects() call per peer.
+    chosen = [p for p in peers if selects(p, rules.peer)] if rules.peer else list(peers)
+    if rules.exclude:
+        chosen = [p for p in chosen if not selects(p, rules.exclude, True)]
     watched = tuple(p for p in chosen if p.monitored)
     unmonitored = tuple(p for p in chosen if not p.monitored)
-    trunks = frozenset((p.tech, p.name) for p in chosen if p.static or selects(p, rules.trunk))
+    named = rules.trunk
+    trunks = frozenset(
+        (p.tech, p.name) for p in chosen if p.static or (named and selects(p, named))
+    )
     regs = tuple(
         r for r in registrations if not rules.registration or _matches(r.name, rules.registration)
     )
