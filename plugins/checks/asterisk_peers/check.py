@@ -115,8 +115,9 @@ class Peers(AmiResource):
         if rep.rtt_max is not None:
             yield nagiosplugin.Metric("rtt_max", rep.rtt_max, "ms", min=0, context="rtt")
         labels: set[str] = set()
-        for peer in rep.watched:
-            if peer.rtt_ms is not None and (self.options.rtt_perfdata or rep.is_trunk(peer)):
+        every, trunks = self.options.rtt_perfdata, rep.trunks
+        for peer in rep.watched:  # rep.is_trunk(peer), written out: it runs once per peer
+            if peer.rtt_ms is not None and (every or (peer.tech, peer.name) in trunks):
                 label = perf_label(peer.tech, peer.name)
                 # Names cut by 'iax2 show peers' (or folded to one label) may meet: number them.
                 base, n = label, 1
