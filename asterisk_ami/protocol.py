@@ -48,6 +48,12 @@ CLOCK_EVERY = 256
 _TLS_RECORDS = ("\x15\x03", "\x16\x03")
 
 _HAS_BODY = ("Response: Follows", "Response: Fail")
+#: Header lines already read, parsed: {line: (lower-case name, (name, value))}, emptied when
+#: it holds MAX_LINES. The events of a list repeat most of their lines (ActionID, Event,
+#: Channeltype, Status...): a line met again costs one lookup and its pair is shared, where
+#: each message built its own (a 2,000-peer list took 6 MiB, a page fault per new page).
+_LINES: dict[str, tuple[str, tuple[str, str]]] = {}
+MAX_LINES = 4096
 _ABSENT = object()
 _NONE = ("", "")
 _END_OF_FOLLOWS = re.compile(r"--END COMMAND--\r?\n\r?\n")
@@ -78,11 +84,18 @@ def _from_line(text: str) -> Message | None:
         return Message.from_line(text)  # type: ignore[no-any-return]
     store: dict[str, tuple[str, Any]] = {}
     count = 0
+    known_lines = _LINES
     for line in text.split(EOL):
-        key, sep, value = line.partition(": ")
-        if sep:
-            store[key.lower()] = (key, value)
-            count += 1
+        known = known_lines.get(line)
+        if known is None:
+            key, sep, value = line.partition(": ")
+            if not sep:
+                continue
+            if len(known_lines) >= MAX_LINES:
+                known_lines.clear()
+            known = known_lines[line] = (key.lower(), (key, value))
+        store[known[0]] = known[1]
+        count += 1
     if len(store) != count or "result" in store:  # a header repeated, or a Result
         return _headers(text)
     # panoramisk keeps a message with an Event or a Response header, names as written.
