@@ -48,6 +48,12 @@ CLOCK_EVERY = 256
 _TLS_RECORDS = ("\x15\x03", "\x16\x03")
 
 _HAS_BODY = ("Response: Follows", "Response: Fail")
+#: Header lines already read, parsed: {line: (lower-case name, (name, value))}, emptied when
+#: it holds MAX_LINES. The events of a list repeat most of their lines (ActionID, Event,
+#: Channeltype, Status...): a line met again costs one lookup and its pair is shared, where
+#: each message built its own (a 2,000-peer list took 6 MiB, a page fault per new page).
+_LINES: dict[str, tuple[str, tuple[str, str]]] = {}
+MAX_LINES = 4096
 _ABSENT = object()
 _NONE = ("", "")
 _END_OF_FOLLOWS = re.compile(r"--END COMMAND--\r?\n\r?\n")
@@ -77,13 +83,21 @@ def _from_line(text: str) -> Message | None:
     if text.startswith(_HAS_BODY):
         return Message.from_line(text)  # type: ignore[no-any-return]
     store: dict[str, tuple[str, Any]] = {}
+    count = 0
+    known_lines = _LINES
     for line in text.split(EOL):
-        key, sep, value = line.partition(": ")
-        if sep:
-            lower = key.lower()
-            if lower in store or lower == "result":
-                return _headers(text)
-            store[lower] = (key, value)
+        known = known_lines.get(line)
+        if known is None:
+            key, sep, value = line.partition(": ")
+            if not sep:
+                continue
+            if len(known_lines) >= MAX_LINES:
+                known_lines.clear()
+            known = known_lines[line] = (key.lower(), (key, value))
+        store[known[0]] = known[1]
+        count += 1
+    if len(store) != count or "result" in store:  # a header repeated, or a Result
+        return _headers(text)
     # panoramisk keeps a message with an Event or a Response header, names as written.
     if store.get("event", _NONE)[0] != "Event" and store.get("response", _NONE)[0] != "Response":
         return None
@@ -115,12 +129,6 @@ def _headers(text: str) -> Message | None:
     return None
 
 
-def _get(message: Message, lower: str) -> Any:
-    """``message.get(name, "")`` for a lower-case name, straight from panoramisk's store."""
-    item = message._store.get(lower)
-    return "" if item is None else item[1]
-
-
 def _ids(message: Message) -> tuple[Any, Any]:
     """panoramisk's ``(message.id, message.action_id)``: CommandID or ActionID, and ActionID."""
     store = message._store
@@ -136,32 +144,31 @@ class _Collecting:
     of a long list, panoramisk recomputed both through a dozen method calls."""
 
     responses: list[Message]
+    #: ``multi`` once known (a class default: the Action's ``__getattr__`` answers "" for any
+    #: attribute it lacks).
+    _multi: bool | None = None
 
     @property
     def multi(self) -> bool:
-        known: bool | None = self.__dict__.get("_multi")
+        known = self._multi
         if known is None:
-            known = self.__dict__["_multi"] = bool(super().multi)  # type: ignore[misc]
+            known = self._multi = bool(super().multi)  # type: ignore[misc]
         return known
 
     @property
     def completed(self) -> bool:
-        last = self.responses[-1]
-        return (
-            _get(last, "event").endswith("Complete")
-            or _get(last, "subevent") in ("End", "Exec")
-            or _get(last, "response") in ("Success", "Error", "Fail", "Failure")
-            or not self.multi
-        )
+        return _completes(self.responses[-1]._store, self.multi)
 
     def add_message(self, message: Message) -> bool | None:
         """Collect one reply; True once the reply is complete and handed over (panoramisk's
         rule: a list needs more than its first message, a single reply is that message)."""
         responses = self.responses
         responses.append(message)
-        multi = self.multi
+        multi = self._multi
+        if multi is None:
+            multi = self.multi
         future: asyncio.Future[Any] = self.future  # type: ignore[attr-defined]
-        if not self.completed or future.done():
+        if not _completes(message._store, multi) or future.done():
             return None
         if multi and len(responses) > 1:
             future.set_result(responses)
@@ -170,6 +177,29 @@ class _Collecting:
         else:
             return False
         return True
+
+
+def _completes(store: dict[str, tuple[str, Any]], multi: bool) -> bool:
+    """panoramisk's ``Action.completed`` for a reply's store: a list's last event, a final
+    response, or any reply to a single request. One lookup per header, no method calls: it runs
+    for each event of a list."""
+    event = store.get("event")
+    if event is not None:
+        if isinstance(event[1], list):
+            # A repeated Event: panoramisk's property raises AttributeError, which its
+            # __getattr__ turns into "": not complete, whatever the other headers say.
+            return False
+        if event[1].endswith("Complete"):
+            return True
+    sub = store.get("subevent")
+    if sub is not None and sub[1] in ("End", "Exec"):
+        return True
+    response = store.get("response")
+    return (response is not None and response[1] in _FINAL) or not multi
+
+
+#: Responses that end a reply, list or not (panoramisk's ``Action.completed``).
+_FINAL = ("Success", "Error", "Fail", "Failure")
 
 
 class _Action(_Collecting, actions.Action):  # type: ignore[misc]
@@ -324,43 +354,62 @@ class OneShotProtocol(AMIProtocol):
         return asyncio.get_running_loop().time()
 
     def _read_messages(self) -> None:
-        """Parse and hand on every complete message in the buffer (cut once, at the end)."""
+        """Parse and hand on every complete message in the buffer (cut once, at the end).
+
+        _next_frame, _ids and whether a message answers a request are written out here: the
+        loop runs for each of the thousands of events of a long list."""
         buffer, pos, parsed = self._buffer, 0, 0
         debug = log.isEnabledFor(logging.DEBUG)  # a description per message only when shown
+        responses = self.responses
+        size = len(buffer)
         try:
             while not self._broken:
                 if parsed % CLOCK_EVERY == 0 and self._expired():
                     return
-                frame, pos = _next_frame(buffer, pos)
-                if frame is None:
-                    return
+                while pos < size and buffer[pos] in "\r\n":
+                    pos += 1
+                if buffer.startswith("Response: Follows", pos):
+                    frame, end = _next_frame(buffer, pos)
+                    if frame is None:
+                        return
+                    message = self._parse(frame)
+                else:
+                    end = buffer.find("\r\n\r\n", pos)
+                    if end < 0:
+                        return
+                    end += 4
+                    frame = buffer[pos:end]
+                    message = _from_line(frame.strip())
+                pos = end
                 parsed += 1
-                message = self._parse(frame)
                 if message is None:
                     self._fail(ProtocolError(f"not an AMI message: {excerpt(frame)}"))
                     return
                 if debug:
                     log.debug("received %s", _describe(message))
-                ids = _ids(message)
-                if not self.subscribed and not self._answers_a_request(ids):
+                store = message._store
+                item = store.get("actionid")
+                action_id = None if item is None else item[1]
+                item = store.get("commandid")
+                message_id = action_id if item is None else item[1]
+                if not self.subscribed and not (
+                    (message_id is not None and message_id in responses)
+                    or (action_id is not None and action_id in responses)
+                ):
                     self._count_unsolicited(len(frame))
                     if self._broken:
                         return
-                self._handle(message, ids)
+                self._handle(message, message_id, action_id)
         finally:
             if not self._broken:
                 self._buffer = buffer[pos:]
 
-    def _answers_a_request(self, ids: tuple[Any, Any]) -> bool:
-        return any(key is not None and key in self.responses for key in ids)
-
     def handle_message(self, message: Message) -> None:
-        self._handle(message, _ids(message))
+        self._handle(message, *_ids(message))
 
-    def _handle(self, message: Message, ids: tuple[Any, Any]) -> None:
+    def _handle(self, message: Message, message_id: Any, action_id: Any) -> None:
         """panoramisk's handle_message, with the message's ids read once: a reply goes to the
         action that asked for it, any other event to the manager's subscribers."""
-        message_id, action_id = ids
         responses = self.responses
         action = responses.get(message_id)
         if action is None and action_id:

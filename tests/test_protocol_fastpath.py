@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 from panoramisk import actions
 from panoramisk.message import Message
 
+from asterisk_ami import protocol
 from asterisk_ami.protocol import _Action, _Command, _from_line, _ids, _message
 from tests.test_fuzz import EXAMPLES, FUZZ_SEED
 
@@ -91,6 +93,22 @@ def view(message: Message | None) -> Any:
 def test_from_line_is_panoramisks(frame: str) -> None:
     text = frame.strip()
     assert view(_from_line(text)) == view(Message.from_line(text))
+
+
+def test_known_lines_stay_bounded_and_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache of header lines already read is emptied when full; a message read from it
+    (or after it was emptied) is the one panoramisk builds."""
+    monkeypatch.setattr(protocol, "MAX_LINES", 3)
+    monkeypatch.setattr(protocol, "_LINES", {})
+    frames = [
+        "Event: PeerEntry\r\nActionID: 42\r\nObjectName: a\r\nStatus: OK (1 ms)",
+        "Event: PeerEntry\r\nActionID: 42\r\nObjectName: b\r\nStatus: OK (1 ms)",
+        "Event: PeerEntry\r\nactionid: 42\r\nActionID: 42\r\nStatus: UNKNOWN",
+        "Response: Success\r\nActionID: 42\r\nMessage: Peer status list will follow",
+    ]
+    for text in frames * 3:
+        assert view(_from_line(text)) == view(Message.from_line(text))
+        assert len(protocol._LINES) <= 3
 
 
 @seed(FUZZ_SEED)

@@ -98,10 +98,13 @@ _CHANNEL_TYPES = {"SIP": "SIP", "IAX": "IAX2", "IAX2": "IAX2"}
 
 def parse_peer_events(events: Iterable[Mapping[str, Any]]) -> list[Peer]:
     """Peers from ``SIPpeers``, ``IAXpeerlist`` or ``IAXpeers`` (``PeerEntry`` events)."""
-    peers = []
+    peers: list[Peer] = []
+    append = peers.append
+    new = tuple.__new__  # Peer(...) without its Python-level __new__: one per peer
     statuses: dict[str, tuple[str, float | None]] = {}  # a PBX's peers share a few statuses
     for raw in events:
-        event = plain(raw)
+        store = getattr(raw, "_store", None)  # plain(raw), written out
+        event = dict(store.values()) if isinstance(store, dict) else dict(raw.items())
         get = event.get
         if list in map(type, event.values()):  # a repeated header: is it one we read?
             for name in _PEER_FIELDS:
@@ -123,15 +126,19 @@ def parse_peer_events(events: Iterable[Mapping[str, Any]]) -> list[Peer]:
         if known is None:
             known = statuses[status] = peer_state(status)
         port = str(get("IPport", "")).strip() or str(get("Port", "")).strip()
-        peers.append(
-            Peer(
-                tech,
-                name,
-                known[0],
-                known[1],
-                _address(str(get("IPaddress", "")).strip(), port),
-                str(get("Dynamic", "")).strip() == "no",
-                status,
+        append(
+            new(
+                Peer,
+                (
+                    tech,
+                    name,
+                    known[0],
+                    known[1],
+                    _address(str(get("IPaddress", "")).strip(), port),
+                    str(get("Dynamic", "")).strip() == "no",
+                    status,
+                    False,
+                ),
             )
         )
     return peers
@@ -156,15 +163,17 @@ def parse_registry_events(tech: str, events: Iterable[Mapping[str, Any]]) -> lis
 
 
 # -- CLI ----------------------------------------------------------------------------------
+# The CLI's patterns are compiled on first use (re.match's cache), not on import: only the
+# fallback reads them, and compiling them cost an AMI check a millisecond.
 #: ``sip show peers``/``iax2 show peers`` rows: the name, the host, then the status words
 #: anywhere further on (LAGGED overflows its column, and the columns moved between versions).
-_ROW = re.compile(r"(\S+)\s+(\S+)(.*?)\s((?:OK|LAGGED) \(\d+ ms\)|UNREACHABLE|UNKNOWN|Unmonitored)")
-_TRAILER = re.compile(r"\d+ (?:sip|iax2) peers\b")
-_REGISTRY_TRAILER = re.compile(r"\d+ (?:SIP|IAX2) registrations")
+_ROW = r"(\S+)\s+(\S+)(.*?)\s((?:OK|LAGGED) \(\d+ ms\)|UNREACHABLE|UNKNOWN|Unmonitored)"
+_TRAILER = r"\d+ (?:sip|iax2) peers\b"
+_REGISTRY_TRAILER = r"\d+ (?:SIP|IAX2) registrations"
 
 
 def _table_rows(
-    lines: Sequence[str], header: str, what: str, command: str, trailer: re.Pattern[str]
+    lines: Sequence[str], header: str, what: str, command: str, trailer: str
 ) -> Iterator[str]:
     """The rows of a CLI table (right-stripped), blank lines skipped: its first line must
     start with ``header``, and the rows end at a ``trailer`` line or with the output.
@@ -179,7 +188,7 @@ def _table_rows(
                 raise ParseError(f"{what} header expected, got {excerpt(line)}")
             header_seen = True
             continue
-        if trailer.match(line):
+        if re.match(trailer, line):
             return
         yield line
     if not header_seen:
@@ -196,7 +205,7 @@ def parse_show_peers(tech: str, lines: Sequence[str]) -> list[Peer]:
     peers = []
     command = f"{tech.lower()} show peers"
     for line in _table_rows(lines, "Name/", "peer list", command, _TRAILER):
-        match = _ROW.match(line)
+        match = re.match(_ROW, line)
         if match is None:
             raise ParseError(f"unreadable peer line {excerpt(line)}")
         name, host, middle, status = match.groups()
@@ -225,9 +234,9 @@ _SIP_STATES = (
     "Timeout|Unknown"
 )
 #: 1.4: host, username, refresh, state; 1.6+: host, dnsmgr, username, refresh, state.
-_SIP_REG = re.compile(rf"(\S+)\s+(?:[NY]\s+)?(\S+)\s+\d+\s+({_SIP_STATES})\b")
+_SIP_REG = rf"(\S+)\s+(?:[NY]\s+)?(\S+)\s+\d+\s+({_SIP_STATES})\b"
 #: Every version: host, dnsmgr, username, perceived, refresh, state.
-_IAX_REG = re.compile(rf"(\S+)\s+[NY]\s+(\S+)\s+\S+\s+\d+\s+({_SIP_STATES})\s*$")
+_IAX_REG = rf"(\S+)\s+[NY]\s+(\S+)\s+\S+\s+\d+\s+({_SIP_STATES})\s*$"
 
 
 def parse_show_registry(tech: str, lines: Sequence[str]) -> list[Registration]:
@@ -236,7 +245,7 @@ def parse_show_registry(tech: str, lines: Sequence[str]) -> list[Registration]:
     found = []
     command = f"{tech.lower()} show registry"
     for line in _table_rows(lines, "Host", "registry", command, _REGISTRY_TRAILER):
-        match = pattern.match(line)
+        match = re.match(pattern, line)
         if match is None:
             raise ParseError(f"unreadable registration line {excerpt(line)}")
         host, user, state = match.groups()

@@ -169,8 +169,9 @@ def parse_registration_events(events: Iterable[Mapping[str, Any]]) -> list[Regis
 
 
 # -- CLI ----------------------------------------------------------------------------------
-_ENDPOINT = re.compile(r"Endpoint:\s+(\S+)\s+(.+?)\s+\d+ of (?:\d+|inf)")
-_CONTACT = re.compile(r"Contact:\s+(\S+)\s+\S+\s+(\S+)\s+(\S+)")
+# Compiled on first use (re.match's cache): only the CLI fallback reads these (see peers.py).
+_ENDPOINT = r"Endpoint:\s+(\S+)\s+(.+?)\s+\d+ of (?:\d+|inf)"
+_CONTACT = r"Contact:\s+(\S+)\s+\S+\s+(\S+)\s+(\S+)"
 _LEGEND = "<"
 
 
@@ -194,14 +195,14 @@ def parse_show_endpoints(lines: Sequence[str]) -> list[Peer]:
         if line.startswith("Endpoint:"):
             if current is not None:
                 peers.append(endpoint_peer(current, contacts))
-            match = _ENDPOINT.match(line)
+            match = re.match(_ENDPOINT, line)
             if match is None:
                 raise ParseError(f"unreadable endpoint line {excerpt(line)}")
             current, contacts = Endpoint(match.group(1), match.group(2), False), []
         elif current is not None and line.startswith(("OutAuth:", "I/OAuth:")):
             current = current._replace(outbound_auth=True)
         elif current is not None and line.startswith("Contact:"):
-            match = _CONTACT.match(line)
+            match = re.match(_CONTACT, line)
             if match is None:
                 raise ParseError(f"unreadable contact line {excerpt(line)}")
             aor_uri, status, rtt_text = match.groups()
@@ -227,7 +228,7 @@ def parse_show_endpoints(lines: Sequence[str]) -> list[Peer]:
 #: cli_print_body; the ``(exp. Ns)`` / ``(exp. Ns ago)`` suffix came with 16.27, 18.13, 19.5
 #: and 20.0 (before: the status word only). The status words are Registered, Unregistered
 #: (also stopping/stopped) and Rejected (temporary or permanent), in every version.
-_REGISTRATION = re.compile(
+_REGISTRATION = (
     r"([^/\s]+)/\S+\s+(?:\S+\s+)?(Registered|Unregistered|Rejected)\b"
     r"(?:\s+\(exp\. (\d+)s( ago)?\))?"
 )
@@ -240,7 +241,7 @@ def parse_show_registrations(lines: Sequence[str]) -> list[Registration]:
     answer has come (the registration stays Registered until the refresh times out)."""
     found = []
     for raw in lines:
-        match = _REGISTRATION.match(raw.strip())
+        match = re.match(_REGISTRATION, raw.strip())
         if match:
             name, state, seconds, ago = match.groups()
             # Rejected's "(exp. Ns ago)" is its retry's time: only a Registered one is late.

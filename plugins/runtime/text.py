@@ -17,6 +17,17 @@ def sanitize(text: str, limit: int | None = None) -> str:
     """Text from outside (a log, a database, a server) made safe for plugin output: one line
     (runs of white space become one space), no '|' (it would start the perfdata), other
     control characters shown as '?', and at most ``limit`` characters."""
+    if (
+        type(text) is str
+        # printable: no control character and no white space but " " (str.isprintable)
+        and text.isprintable()
+        and "|" not in text
+        and "  " not in text
+        and text[:1] != " "
+        and text[-1:] != " "
+        and (limit is None or len(text) <= limit)
+    ):
+        return text  # already one clean line (most are): what follows would return it as is
     flat = _CONTROL.sub("?", " ".join(str(text).replace("|", "/").split()))
     if limit is None or len(flat) <= limit:
         return flat

@@ -133,17 +133,24 @@ async def read_pjsip(session: Session) -> TechData | None:
             sources.append("PJSIPShowEndpoints")
 
         async def detail(endpoint: parse.Endpoint) -> list[parse.Contact]:
-            if all(c in registered for c in endpoint.contact_ids):
-                return [registered[c] for c in endpoint.contact_ids]
             events = await session.action_list(
                 {"Action": "PJSIPShowEndpoint", "Endpoint": endpoint.name}
             )
             return parse.parse_endpoint_detail(events)
 
-        # All at once: one round trip for the lot, not one per endpoint.
-        contacts = await asyncio.gather(*(detail(e) for e in endpoints))
-        peers = [parse.endpoint_peer(e, c) for e, c in zip(endpoints, contacts)]
-        if any(not all(c in registered for c in e.contact_ids) for e in endpoints):
+        static = [
+            i for i, e in enumerate(endpoints) if not all(c in registered for c in e.contact_ids)
+        ]
+        # All at once: one round trip for the lot, not one per endpoint (and no task for an
+        # endpoint whose contacts are all registered: 190 of the 200 on the bench's PBX).
+        asked = dict(zip(static, await asyncio.gather(*(detail(endpoints[i]) for i in static))))
+        peers = [
+            parse.endpoint_peer(
+                e, asked[i] if i in asked else [registered[c] for c in e.contact_ids]
+            )
+            for i, e in enumerate(endpoints)
+        ]
+        if static:
             sources.append("PJSIPShowEndpoint")
     try:
         events = await _list(session, "PJSIPShowRegistrationsOutbound")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -59,18 +60,12 @@ class PeerReport(NamedTuple):
     registrations: tuple[Registration, ...]
     verdicts: tuple[Verdict, ...]
     expected: int | None
-
-    @property
-    def reachable(self) -> int:
-        return sum(p.reachable for p in self.watched)
-
-    @property
-    def unreachable(self) -> int:
-        return sum(p.state == "UNREACHABLE" for p in self.watched)
-
-    @property
-    def lagged(self) -> int:
-        return sum(p.state == "LAGGED" for p in self.watched)
+    # Counted once by report() (the status line, -n and the perfdata each read them):
+    #: watched peers reachable (OK or LAGGED), UNREACHABLE, LAGGED; the slowest qualify time.
+    reachable: int = 0
+    unreachable: int = 0
+    lagged: int = 0
+    rtt_max: float | None = None
 
     @property
     def registrations_ok(self) -> int:
@@ -79,11 +74,6 @@ class PeerReport(NamedTuple):
     @property
     def state(self) -> int:
         return max((v.state for v in self.verdicts), default=OK)
-
-    @property
-    def rtt_max(self) -> float | None:
-        rtts = [p.rtt_ms for p in self.watched if p.rtt_ms is not None]
-        return max(rtts) if rtts else None
 
     def is_trunk(self, peer: Peer) -> bool:
         return (peer.tech, peer.name) in self.trunks
@@ -230,24 +220,39 @@ def report(
     peers: Sequence[Peer], registrations: Sequence[Registration], rules: Rules
 ) -> PeerReport:
     """Keep the peers and registrations the options select, and judge each."""
-    chosen = [
-        p
-        for p in peers
-        if (not rules.peer or selects(p, rules.peer)) and not selects(p, rules.exclude, True)
-    ]
+    # No pattern selects nothing: without the options, no selects() call per peer.
+    chosen = [p for p in peers if selects(p, rules.peer)] if rules.peer else list(peers)
+    if rules.exclude:
+        chosen = [p for p in chosen if not selects(p, rules.exclude, True)]
     watched = tuple(p for p in chosen if p.monitored)
     unmonitored = tuple(p for p in chosen if not p.monitored)
-    trunks = frozenset((p.tech, p.name) for p in chosen if p.static or selects(p, rules.trunk))
+    named = rules.trunk
+    trunks = frozenset(
+        (p.tech, p.name) for p in chosen if p.static or (named and selects(p, named))
+    )
     regs = tuple(
         r for r in registrations if not rules.registration or _matches(r.name, rules.registration)
     )
     # Trunks first, then the other peers, then the registrations: the line names the worst.
     verdicts = [peer_verdict(p, (p.tech, p.name) in trunks, rules) for p in watched]
     verdicts += [registration_verdict(r) for r in regs]
-    reachable = sum(p.reachable for p in watched)
+    states = Counter([p.state for p in watched])
+    reachable = states["OK"] + states["LAGGED"]  # Peer.reachable
     if rules.expected is not None and not rules.count_warning and reachable < rules.expected:
         verdicts.append(Verdict(WARNING, ""))  # said by the count on the status line
-    return PeerReport(watched, trunks, unmonitored, regs, tuple(verdicts), rules.expected)
+    rtts = [p.rtt_ms for p in watched if p.rtt_ms is not None]
+    return PeerReport(
+        watched,
+        trunks,
+        unmonitored,
+        regs,
+        tuple(verdicts),
+        rules.expected,
+        reachable,
+        states["UNREACHABLE"],
+        states["LAGGED"],
+        max(rtts) if rtts else None,
+    )
 
 
 def summarize(rep: PeerReport) -> str:
