@@ -52,8 +52,11 @@ _HAS_BODY = ("Response: Follows", "Response: Fail")
 #: it holds MAX_LINES. The events of a list repeat most of their lines (ActionID, Event,
 #: Channeltype, Status...): a line met again costs one lookup and its pair is shared, where
 #: each message built its own (a 2,000-peer list took 6 MiB, a page fault per new page).
+#: Only lines of up to MAX_LINE characters are kept: the cache lives as long as asterisk-watch,
+#: and a server's long lines (up to the reply limit) must not pile up in it.
 _LINES: dict[str, tuple[str, tuple[str, str]]] = {}
 MAX_LINES = 4096
+MAX_LINE = 160
 _ABSENT = object()
 _NONE = ("", "")
 _END_OF_FOLLOWS = re.compile(r"--END COMMAND--\r?\n\r?\n")
@@ -91,9 +94,11 @@ def _from_line(text: str) -> Message | None:
             key, sep, value = line.partition(": ")
             if not sep:
                 continue
-            if len(known_lines) >= MAX_LINES:
-                known_lines.clear()
-            known = known_lines[line] = (key.lower(), (key, value))
+            known = (key.lower(), (key, value))
+            if len(line) <= MAX_LINE:
+                if len(known_lines) >= MAX_LINES:
+                    known_lines.clear()
+                known_lines[line] = known
         store[known[0]] = known[1]
         count += 1
     if len(store) != count or "result" in store:  # a header repeated, or a Result

@@ -109,6 +109,11 @@ def test_known_lines_stay_bounded_and_change_nothing(monkeypatch: pytest.MonkeyP
     for text in frames * 3:
         assert view(_from_line(text)) == view(Message.from_line(text))
         assert len(protocol._LINES) <= 3
+    # A long line is read, not kept: a server's long distinct lines never pile up.
+    long = "Event: PeerEntry\r\nDescription: " + "x" * protocol.MAX_LINE
+    protocol._LINES.clear()
+    assert view(_from_line(long)) == view(Message.from_line(long))
+    assert list(protocol._LINES) == ["Event: PeerEntry"]
 
 
 @seed(FUZZ_SEED)
