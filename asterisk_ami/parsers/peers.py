@@ -100,7 +100,8 @@ def parse_peer_events(events: Iterable[Mapping[str, Any]]) -> list[Peer]:
     """Peers from ``SIPpeers``, ``IAXpeerlist`` or ``IAXpeers`` (``PeerEntry`` events)."""
     peers: list[Peer] = []
     append = peers.append
-    new = tuple.__new__  # Peer(...) without its Python-level __new__: one per peer
+    # Peer._make: without Peer's Python-level __new__ (one per peer), its length checked
+    make = Peer._make
     statuses: dict[str, tuple[str, float | None]] = {}  # a PBX's peers share a few statuses
     for raw in events:
         store = getattr(raw, "_store", None)  # plain(raw), written out
@@ -127,8 +128,7 @@ def parse_peer_events(events: Iterable[Mapping[str, Any]]) -> list[Peer]:
             known = statuses[status] = peer_state(status)
         port = str(get("IPport", "")).strip() or str(get("Port", "")).strip()
         append(
-            new(
-                Peer,
+            make(
                 (
                     tech,
                     name,
