@@ -213,20 +213,26 @@ TEXTS = [
         ),
         min_size=1,
         max_size=30,
-    )
+    ),
+    st.sampled_from([automaton.SLICE, 40, 97, 333]),
 )
 def test_the_automaton_counts_what_the_bytes_passes_count(
-    pieces: list[tuple[str, int, list[str], str]],
+    pieces: list[tuple[str, int, list[str], str]], size: int
 ) -> None:
     """Fixture lines with the searched texts put anywhere, glued to each other or not: the
-    one-pass automaton and the BlockCounter's passes count the same and parse the same lines."""
+    one-pass automaton and the BlockCounter's passes count the same and parse the same lines,
+    whatever the size of the automaton's slices (a text may straddle two)."""
     data = "".join(
         line[:cut] + glue.join(texts) + line[cut:] + "\n" for line, cut, texts, glue in pieces
     ).encode()
     results = []
-    for name in POSTFIX_COUNTERS:
-        with postfix_counter(name):
-            counted = tally.Tally()
-            tally.block_counter(counted, data[:4096], True, True).count(data, 0, len(data))
-            results.append(counts(tally.Scan(tally=counted)))
+    default, automaton.SLICE = automaton.SLICE, size
+    try:
+        for name in POSTFIX_COUNTERS:
+            with postfix_counter(name):
+                counted = tally.Tally()
+                tally.block_counter(counted, data[:4096], True, True).count(data, 0, len(data))
+                results.append(counts(tally.Scan(tally=counted)))
+    finally:
+        automaton.SLICE = default
     assert results[0] == results[1]

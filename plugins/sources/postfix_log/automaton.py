@@ -36,7 +36,8 @@ SENT, CLEAN, LINE = 0, 1, 2
 POSTFIX_TEXTS = ((parse.SENT, SENT), (parse.STATUS, LINE), (parse.REJECT, LINE))
 AMAVIS_TEXTS = ((parse.OUTBOUND_CLEAN, CLEAN), (parse.PASSED, LINE), (parse.BLOCKED, LINE))
 #: Bytes searched per call: the list of matches of one call stays in the CPU's caches (16 MB
-#: at once is a third slower than 1 MB at a time).
+#: at once is a third slower than 1 MB at a time), and its size stays bounded whatever the
+#: lines (a log line of texts only, as long as the log, would otherwise make one huge list).
 SLICE = 1 << 20
 
 
@@ -62,9 +63,12 @@ class AutomatonCounter:
         self.kinds = tuple(kind for _, kind in texts)
         self.leads = tuple(lead(text) for text, _ in texts)
         self.sizes = tuple(len(text) for text in self.leads)
+        searched = [text[len(lead(text)) :] for text, _ in texts]
+        #: Slices overlap by this much: a text that starts in the overlap is taken from the
+        #: next slice, which holds it whole.
+        self.overlap = max(map(len, searched), default=1) - 1
         self.searcher = ahocorasick_rs.BytesAhoCorasick(
-            [text[len(lead(text)) :] for text, _ in texts],
-            matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_FIRST,
+            searched, matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_FIRST
         )
 
     def count(self, data: bytes, start: int, end: int) -> None:
@@ -82,11 +86,14 @@ class AutomatonCounter:
         view = memoryview(data)
         piece = start
         while piece < end:
-            # Slices end after a newline: no text is cut in two.
-            stop = data.find(b"\n", min(piece + SLICE, end) - 1, end) + 1 or end
+            stop = min(piece + SLICE, end)
+            # Texts that start before the next slice; the last slice takes all.
+            limit = stop - self.overlap if stop < end else end
             for index, first, last in search(view[piece:stop]):
                 at = piece + first
-                # (before the slice: a newline; before data[0]: an empty slice)
+                if at >= limit:
+                    break  # (matches come in order)
+                # (the lead before data[start]: a newline; before data[0]: an empty slice)
                 if data[at - sizes[index] : at] != leads[index]:
                     continue
                 kind = kinds[index]
@@ -100,7 +107,7 @@ class AutomatonCounter:
                         after_clean = piece + last
                 else:
                     found.add(data.rfind(b"\n", start, at) + 1 or start)
-            piece = stop
+            piece = limit
         tally = self.tally
         tally.sent += sent
         if self.amavis:
