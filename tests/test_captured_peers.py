@@ -128,20 +128,18 @@ def test_the_pjsip_error_replies_keep_their_stray_line_end() -> None:
 
 
 @pytest.mark.parametrize("state", STATES)
-def test_chan_sip_action_and_cli_agree(state: str) -> None:
-    action = sip.parse_peer_events(events(state, "SIPpeers"))
-    assert rows(action) == rows(sip.parse_show_peers("SIP", cli(state, "sip show peers")))
-    registry = sip.parse_registry_events("SIP", events(state, "SIPshowregistry"))
-    from_cli = sip.parse_show_registry("SIP", cli(state, "sip show registry"))
-    assert [(r.name, r.state) for r in registry] == [(r.name, r.state) for r in from_cli]
-
-
-@pytest.mark.parametrize("state", STATES)
-def test_iax2_action_and_cli_agree(state: str) -> None:
-    action = sip.parse_peer_events(events(state, "IAXpeerlist"))
-    assert rows(action) == rows(sip.parse_show_peers("IAX2", cli(state, "iax2 show peers")))
-    registry = sip.parse_registry_events("IAX2", events(state, "IAXregistry"))
-    from_cli = sip.parse_show_registry("IAX2", cli(state, "iax2 show registry"))
+@pytest.mark.parametrize(
+    ("tech", "peers_action", "registry_action"),
+    [("SIP", "SIPpeers", "SIPshowregistry"), ("IAX2", "IAXpeerlist", "IAXregistry")],
+)
+def test_chan_sip_and_iax2_actions_and_cli_agree(
+    state: str, tech: str, peers_action: str, registry_action: str
+) -> None:
+    cli_name = tech.lower()
+    action = sip.parse_peer_events(events(state, peers_action))
+    assert rows(action) == rows(sip.parse_show_peers(tech, cli(state, f"{cli_name} show peers")))
+    registry = sip.parse_registry_events(tech, events(state, registry_action))
+    from_cli = sip.parse_show_registry(tech, cli(state, f"{cli_name} show registry"))
     assert [(r.name, r.state) for r in registry] == [(r.name, r.state) for r in from_cli]
 
 
