@@ -64,23 +64,32 @@ def run_script(
     return PluginRun(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
 
+def started_in_threads(build: Callable[..., Any], **defaults: Any) -> Iterator[Callable[..., Any]]:
+    """A fixture's body: ``start(...)`` builds a simulator (or a farm of them) with the tests'
+    login delay and secret, and starts it in its own thread; all are stopped after the test."""
+    started: list[Any] = []
+
+    def start(*args: Any, **options: Any) -> Any:
+        for name, value in {"auth_delay": 0.05, "secret": SECRET, **defaults}.items():
+            options.setdefault(name, value)
+        server = build(*args, **options)
+        server.start_in_thread()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
 @pytest.fixture
 def simulator() -> Iterator[Callable[..., Simulator]]:
     """Start simulators on free loopback ports; all are stopped after the test."""
-    started: list[Simulator] = []
 
-    def start(asterisk: str = "18", scenario: str = "pri_all_up", **options: Any) -> Simulator:
-        options.setdefault("auth_delay", 0.05)
-        options.setdefault("secret", SECRET)
-        options.setdefault("fixtures", FIXTURES)
-        sim = Simulator(asterisk=asterisk, scenario=scenario, **options)
-        sim.start_in_thread()
-        started.append(sim)
-        return sim
+    def build(asterisk: str = "18", scenario: str = "pri_all_up", **options: Any) -> Simulator:
+        return Simulator(asterisk=asterisk, scenario=scenario, **options)
 
-    yield start
-    for sim in started:
-        sim.stop()
+    yield from started_in_threads(build, fixtures=FIXTURES)
 
 
 def wait_for(predicate: Callable[[], bool], seconds: float = 2.0) -> bool:

@@ -23,7 +23,7 @@ from asterisk_ami.simulator import FARM_SCENARIO, REFUSED, Farm
 from isp_plugins.watch.inloop import CachedSession, Foreign, Missing, comparable, drive, same
 from isp_plugins.watch.limits import RESERVED, capacity_error, pbx_capacity
 from isp_plugins.watch.schedule import LoginGate, login_slot, next_slot, offset
-from tests.conftest import ROOT, SECRET, run_script, wait_for
+from tests.conftest import ROOT, SECRET, run_script, started_in_threads, wait_for
 from tests.watch_helpers import WATCH, Results
 
 PRI_OK = (
@@ -39,19 +39,7 @@ PRI_SPAN3 = (
 @pytest.fixture
 def farm() -> Iterator[Any]:
     """Start farms of simulated PBXs in a thread each; all are stopped after the test."""
-    started: list[Farm] = []
-
-    def start(count: int, **options: Any) -> Farm:
-        options.setdefault("auth_delay", 0.05)
-        options.setdefault("secret", SECRET)
-        made = Farm(count, **options)
-        made.start_in_thread()
-        started.append(made)
-        return made
-
-    yield start
-    for made in started:
-        made.stop()
+    yield from started_in_threads(Farm)
 
 
 def on_loop(farm: Farm, order: str) -> str:
