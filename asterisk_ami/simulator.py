@@ -33,6 +33,7 @@ import ssl
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -935,20 +936,14 @@ def main(argv: list[str] | None = None) -> int:
 
     async def serve() -> None:
         port = await sim.start(args.host, args.port)
-        if args.control:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(args.control)
-            await sim.serve_control(args.control)
+        await _serve_control(sim, args.control)
         print(
             f"AMI simulator: Asterisk {sim.profile.release} ({args.scenario}, fail={args.fail})"
             f" listening on {args.host}:{port}",
             flush=True,
         )
-        await asyncio.Event().wait()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve())
-    return 0
+    return _run_until_interrupted(serve)
 
 
 def _serve_farm(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -980,10 +975,7 @@ def _serve_farm(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         ports = await farm.start(args.host)
         if args.changes_file:
             farm.changes_file = open(args.changes_file, "a", encoding="utf-8")  # noqa: SIM115
-        if args.control:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(args.control)
-            await farm.serve_control(args.control)
+        await _serve_control(farm, args.control)
         if args.ports_file:
             partial = args.ports_file.with_name(args.ports_file.name + ".part")
             partial.write_text(json.dumps(ports), encoding="utf-8")
@@ -993,6 +985,23 @@ def _serve_farm(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
             f" on {args.host}, ports {min(ports.values())}..{max(ports.values())}",
             flush=True,
         )
+
+    return _run_until_interrupted(serve)
+
+
+async def _serve_control(server: Simulator | Farm, path: str | None) -> None:
+    """Listen for control orders on the Unix socket ``path`` (a stale one is replaced)."""
+    if path:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        await server.serve_control(path)
+
+
+def _run_until_interrupted(start: Callable[[], Awaitable[None]]) -> int:
+    """Run ``start`` on a new event loop, then serve until ^C."""
+
+    async def serve() -> None:
+        await start()
         await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):
